@@ -1,0 +1,9 @@
+//! `newswatch alerts` (built by its own issue).
+
+use crate::commands::Ctx;
+use crate::error::{CliError, CliResult};
+
+#[allow(unused_variables)]
+pub fn run(ctx: &Ctx, args: crate::cli::AlertsCmd) -> CliResult {
+    Err(CliError::usage("`alerts` is not available in this build yet"))
+}

@@ -1,0 +1,134 @@
+//! `newswatch feeds add|list|remove|status|import|export`.
+
+use crate::cli::{FeedsCmd, Format};
+use crate::commands::{Ctx, print_json, print_table};
+use crate::error::{CliError, CliResult};
+use crate::opml;
+use crate::store::query::ms_to_rfc3339;
+use crate::store::{NewFeed, feed_read};
+use crate::util::now_ms;
+
+pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
+    match cmd {
+        FeedsCmd::Add { url, name } => {
+            crate::fetch::validate_feed_url(&url).map_err(|e| CliError::usage(format!("{url:?}: {e}")))?;
+            let store = ctx.store()?;
+            let id = store.upsert_feed(&NewFeed { url: url.clone(), name, ..Default::default() })?;
+            println!("feed {id}: {url}");
+            Ok(())
+        }
+        FeedsCmd::Remove { feed } => {
+            let store = ctx.store()?;
+            let f = feed_read::find(store.conn(), &feed)?.ok_or_else(|| CliError::usage(format!("no feed {feed:?}")))?;
+            if ctx.config.feed_config(&f.url).is_some() {
+                eprintln!("note: {} is listed in {}; it comes back on the next start unless removed there", f.url, ctx.config_path.display());
+            }
+            store.remove_feed(f.id)?;
+            println!("removed feed {}: {}", f.id, f.url);
+            Ok(())
+        }
+        FeedsCmd::List { format } => {
+            let store = ctx.store()?;
+            let feeds = feed_read::all(store.conn())?;
+            if matches!(format, Format::Json | Format::Jsonl) {
+                return print_json(&feeds);
+            }
+            let rows: Vec<Vec<String>> = feeds
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.id.to_string(),
+                        if f.enabled { "yes".into() } else { "no".into() },
+                        f.name.clone().or(f.title.clone()).unwrap_or_default(),
+                        f.url.clone(),
+                    ]
+                })
+                .collect();
+            print_table(&["ID", "ENABLED", "NAME", "URL"], &rows);
+            Ok(())
+        }
+        FeedsCmd::Status { format } => status(ctx, format),
+        FeedsCmd::Import { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
+            let feeds = opml::parse(&text).map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
+            let mut store = ctx.store()?;
+            let tx = store.conn_mut().transaction()?;
+            let mut added = 0;
+            let mut skipped = 0;
+            for f in &feeds {
+                if crate::fetch::validate_feed_url(&f.url).is_err() {
+                    eprintln!("skipped {:?}: not an http(s) or file URL", f.url);
+                    skipped += 1;
+                    continue;
+                }
+                added += tx.execute(
+                    "INSERT INTO feeds (url, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(url) DO NOTHING",
+                    rusqlite::params![f.url, f.title, now_ms()],
+                )?;
+            }
+            tx.commit()?;
+            println!("imported {added} new feeds ({} in the file, {skipped} skipped)", feeds.len());
+            Ok(())
+        }
+        FeedsCmd::Export => {
+            let store = ctx.store()?;
+            let feeds: Vec<opml::OpmlFeed> = feed_read::all(store.conn())?
+                .into_iter()
+                .map(|f| opml::OpmlFeed { url: f.url, title: f.name.or(f.title) })
+                .collect();
+            print!("{}", opml::render(&feeds));
+            Ok(())
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Status {
+    #[serde(flatten)]
+    feed: crate::store::Feed,
+    articles: i64,
+    next_poll: String,
+    last_success: Option<String>,
+}
+
+fn status(ctx: &Ctx, format: Format) -> CliResult {
+    let store = ctx.store()?;
+    let counts = feed_read::article_counts(store.conn())?;
+    let feeds: Vec<Status> = feed_read::all(store.conn())?
+        .into_iter()
+        .map(|f| Status {
+            articles: counts.get(&f.id).copied().unwrap_or(0),
+            next_poll: ms_to_rfc3339(f.next_poll_at),
+            last_success: f.last_success_at.map(ms_to_rfc3339),
+            feed: f,
+        })
+        .collect();
+    if matches!(format, Format::Json | Format::Jsonl) {
+        return print_json(&feeds);
+    }
+    let rows: Vec<Vec<String>> = feeds
+        .iter()
+        .map(|s| {
+            let f = &s.feed;
+            let health = if !f.enabled {
+                format!("disabled: {}", f.disabled_reason.clone().unwrap_or_default())
+            } else if f.error_count > 0 {
+                format!("{} errors: {}", f.error_count, f.last_error.clone().unwrap_or_default())
+            } else if f.last_success_at.is_some() {
+                "ok".into()
+            } else {
+                "never polled".into()
+            };
+            vec![
+                f.id.to_string(),
+                s.articles.to_string(),
+                s.last_success.clone().unwrap_or_else(|| "-".into()),
+                if f.enabled { s.next_poll.clone() } else { "-".into() },
+                health,
+                f.url.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["ID", "ARTICLES", "LAST OK", "NEXT POLL", "HEALTH", "URL"], &rows);
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! `newswatch matching` (built by its own issue).
+
+use crate::commands::Ctx;
+use crate::error::{CliError, CliResult};
+
+#[allow(unused_variables)]
+pub fn run(ctx: &Ctx, args: &crate::cli::MatchArgs) -> CliResult {
+    Err(CliError::usage("`matching` is not available in this build yet"))
+}

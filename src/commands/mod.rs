@@ -1,0 +1,121 @@
+//! One file per command. Each takes the loaded `Ctx` and its arguments, prints to stdout (data) and
+//! stderr (progress, errors), and returns a `CliResult`.
+
+pub mod alerts;
+pub mod extract;
+pub mod feeds;
+pub mod ingest;
+pub mod matching;
+pub mod poll;
+pub mod report;
+pub mod run;
+pub mod search;
+pub mod topics;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cli::Cli;
+use crate::config::{Config, LogFormat};
+use crate::error::{CliError, CliResult};
+
+/// What every command starts from: the validated config and the database path.
+pub struct Ctx {
+    pub config: Arc<Config>,
+    pub config_path: PathBuf,
+    pub db: PathBuf,
+}
+
+impl Ctx {
+    pub fn load(cli: &Cli) -> CliResult<Ctx> {
+        let config = Config::load(&cli.config).map_err(|e| CliError::usage(e.to_string()))?;
+        init_logging(&config);
+        let db = cli.db.clone().unwrap_or_else(|| config.db_path());
+        Ok(Ctx {
+            config: Arc::new(config),
+            config_path: cli.config.clone(),
+            db,
+        })
+    }
+
+    /// The write side of the store, migrated, with config feeds registered.
+    pub fn store(&self) -> CliResult<crate::store::Store> {
+        Ok(crate::daemon::open_store(&self.config, &self.db)?)
+    }
+
+    /// A read-only connection.
+    pub fn reader(&self) -> CliResult<rusqlite::Connection> {
+        Ok(crate::store::open_read(&self.db)?)
+    }
+
+    pub fn runtime(&self) -> CliResult<tokio::runtime::Runtime> {
+        Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    }
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
+    };
+}
+
+/// Prints rows as an aligned text table. Cells are made terminal-safe (control characters out).
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| terminal_safe(c)).collect()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(c.chars().count().min(80));
+            }
+        }
+    }
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    let line = |cells: Vec<String>| -> String {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let c: String = c.chars().take(80).collect();
+                format!("{c:<w$}", w = widths.get(i).copied().unwrap_or(0))
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let _ = writeln!(out, "{}", line(headers.iter().map(|s| s.to_string()).collect()));
+    for r in rows {
+        let _ = writeln!(out, "{}", line(r));
+    }
+}
+
+/// Feed content is untrusted: strip control characters (escape sequences) before a terminal sees it.
+pub fn terminal_safe(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// Prints one JSON value per line.
+pub fn print_jsonl<T: serde::Serialize>(items: impl IntoIterator<Item = T>) -> CliResult {
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    for it in items {
+        serde_json::to_writer(&mut out, &it).map_err(anyhow::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+pub fn print_json<T: serde::Serialize>(v: &T) -> CliResult {
+    println!("{}", serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?);
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! `newswatch topics` (built by its own issue).
+
+use crate::commands::Ctx;
+use crate::error::{CliError, CliResult};
+
+#[allow(unused_variables)]
+pub fn run(ctx: &Ctx, args: crate::cli::TopicsCmd) -> CliResult {
+    Err(CliError::usage("`topics` is not available in this build yet"))
+}

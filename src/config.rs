@@ -1,0 +1,526 @@
+//! `config.toml`: what the daemon polls, how it fetches, where it stores, which topics it watches and
+//! where alerts go.
+//!
+//! Invariants: unknown keys are errors (every struct is `deny_unknown_fields`), and every error names
+//! the key and the line (toml's span errors, plus our own checks that re-locate the key). A `Config`
+//! that `load` returned has passed `validate`: topic queries compile, sink names resolve.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::alerts::SinkConfig;
+use crate::topics::TopicConfig;
+use crate::util::serde_duration;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub poll: PollConfig,
+    #[serde(default)]
+    pub clean: CleanConfig,
+    #[serde(default)]
+    pub dedup: DedupConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub report: ReportConfig,
+    #[serde(default, rename = "feed")]
+    pub feeds: Vec<FeedConfig>,
+    #[serde(default, rename = "topic")]
+    pub topics: Vec<TopicConfig>,
+    #[serde(default, rename = "sink")]
+    pub sinks: Vec<SinkConfig>,
+    /// Directory of the config file; relative paths in it resolve against this.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite file; relative to the config file's directory.
+    #[serde(default = "default_db_path")]
+    pub path: PathBuf,
+    /// Prune articles older than this many days (0 = keep forever). Articles that matched a topic
+    /// are kept unless `prune_matched` is set.
+    #[serde(default)]
+    pub retention_days: u32,
+    #[serde(default)]
+    pub prune_matched: bool,
+}
+
+fn default_db_path() -> PathBuf {
+    PathBuf::from("newswatch.db")
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: default_db_path(),
+            retention_days: 0,
+            prune_matched: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `newswatch=debug,warn`. `RUST_LOG` overrides it.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: default_log_level(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    #[serde(default = "default_user_agent")]
+    pub user_agent: String,
+    #[serde(default = "d10s", with = "serde_duration")]
+    pub connect_timeout: Duration,
+    /// Deadline for a whole fetch, headers and body.
+    #[serde(default = "d30s", with = "serde_duration")]
+    pub timeout: Duration,
+    /// Idle time allowed between two reads.
+    #[serde(default = "d15s", with = "serde_duration")]
+    pub read_timeout: Duration,
+    /// Cap on the decompressed body, counted while streaming.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: u64,
+    #[serde(default = "default_max_redirects")]
+    pub max_redirects: usize,
+    /// Fetches in flight at once, over all hosts.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Fetches in flight at once to one host.
+    #[serde(default = "default_per_host")]
+    pub per_host_concurrency: usize,
+}
+
+fn default_user_agent() -> String {
+    format!(
+        "newswatch/{} (+https://github.com/newswatch/newswatch; feed monitor)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+fn d10s() -> Duration {
+    Duration::from_secs(10)
+}
+fn d15s() -> Duration {
+    Duration::from_secs(15)
+}
+fn d30s() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_body() -> u64 {
+    15 * 1024 * 1024
+}
+fn default_max_redirects() -> usize {
+    10
+}
+fn default_concurrency() -> usize {
+    16
+}
+fn default_per_host() -> usize {
+    2
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            user_agent: default_user_agent(),
+            connect_timeout: d10s(),
+            timeout: d30s(),
+            read_timeout: d15s(),
+            max_body_bytes: default_max_body(),
+            max_redirects: default_max_redirects(),
+            concurrency: default_concurrency(),
+            per_host_concurrency: default_per_host(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollConfig {
+    /// Interval of a feed we know nothing about yet.
+    #[serde(default = "d30m", with = "serde_duration")]
+    pub default_interval: Duration,
+    #[serde(default = "d5m", with = "serde_duration")]
+    pub min_interval: Duration,
+    #[serde(default = "d6h", with = "serde_duration")]
+    pub max_interval: Duration,
+    /// Ceiling of the error backoff.
+    #[serde(default = "d24h", with = "serde_duration")]
+    pub max_backoff: Duration,
+    /// How often the scheduler looks for due feeds.
+    #[serde(default = "d1s", with = "serde_duration")]
+    pub tick: Duration,
+}
+
+fn d1s() -> Duration {
+    Duration::from_secs(1)
+}
+fn d5m() -> Duration {
+    Duration::from_secs(300)
+}
+fn d30m() -> Duration {
+    Duration::from_secs(1800)
+}
+fn d6h() -> Duration {
+    Duration::from_secs(6 * 3600)
+}
+fn d24h() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        PollConfig {
+            default_interval: d30m(),
+            min_interval: d5m(),
+            max_interval: d6h(),
+            max_backoff: d24h(),
+            tick: d1s(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CleanConfig {
+    /// Extra boilerplate lines, added to the built-in list. A line of an article is dropped when it
+    /// is exactly one of these (case-insensitive, trimmed); `*` matches any run of characters.
+    #[serde(default)]
+    pub boilerplate: Vec<String>,
+    /// Extra query parameters to strip from links (besides utm_*, fbclid, ...).
+    #[serde(default)]
+    pub strip_params: Vec<String>,
+    /// Default for feeds that do not say: fetch each new article's page and extract its text.
+    #[serde(default)]
+    pub full_text: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupConfig {
+    /// Near-duplicates are looked for among articles fetched within this window.
+    #[serde(default = "d7d", with = "serde_duration")]
+    pub window: Duration,
+    /// Largest SimHash Hamming distance that still counts as the same story.
+    #[serde(default = "default_max_distance")]
+    pub max_distance: u32,
+}
+
+fn d7d() -> Duration {
+    Duration::from_secs(7 * 86400)
+}
+fn default_max_distance() -> u32 {
+    3
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            window: d7d(),
+            max_distance: default_max_distance(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Delivery attempts before an alert is marked failed.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt up to `max_backoff`.
+    #[serde(default = "d10s", with = "serde_duration")]
+    pub backoff: Duration,
+    #[serde(default = "d1h", with = "serde_duration")]
+    pub max_backoff: Duration,
+    /// Sinks for topics that name none.
+    #[serde(default)]
+    pub default_sinks: Vec<String>,
+}
+
+fn default_max_attempts() -> u32 {
+    12
+}
+fn d1h() -> Duration {
+    Duration::from_secs(3600)
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            max_attempts: default_max_attempts(),
+            backoff: d10s(),
+            max_backoff: d1h(),
+            default_sinks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    /// Required when `bind` is not a loopback address. May be `env:NAME` or `file:PATH`.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+fn default_bind() -> String {
+    "127.0.0.1:8080".into()
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            enabled: false,
+            bind: default_bind(),
+            token: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// IANA-style fixed offset for report times, e.g. `UTC` or `+02:00`.
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+}
+
+fn default_tz() -> String {
+    "UTC".into()
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            timezone: default_tz(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    pub url: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Fixed poll interval for this feed (otherwise adaptive).
+    #[serde(default, with = "serde_duration::option")]
+    pub interval: Option<Duration>,
+    #[serde(default)]
+    pub full_text: Option<bool>,
+    /// Extra boilerplate lines for this feed only.
+    #[serde(default)]
+    pub boilerplate: Vec<String>,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A configuration problem: the message names the key and, where known, the line.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.display().to_string(),
+            message: format!("cannot read config: {e}"),
+        })?;
+        let mut cfg = Config::parse(&text).map_err(|message| ConfigError {
+            path: path.display().to_string(),
+            message,
+        })?;
+        cfg.base_dir = path
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    p.to_path_buf()
+                }
+            })
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(cfg)
+    }
+
+    /// Parses and validates config text. Errors carry the key and the line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let cfg: Config = toml::from_str(text).map_err(|e| one_line_toml_error(&e, text))?;
+        cfg.validate(text)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, text: &str) -> Result<(), String> {
+        let at = |needle: &str| line_of(text, needle).map(|l| format!("line {l}: ")).unwrap_or_default();
+        if self.http.max_body_bytes == 0 {
+            return Err(format!("{}http.max_body_bytes: must be greater than 0", at("max_body_bytes")));
+        }
+        if self.http.concurrency == 0 || self.http.per_host_concurrency == 0 {
+            return Err(format!("{}http.concurrency and http.per_host_concurrency must be at least 1", at("concurrency")));
+        }
+        if self.poll.min_interval > self.poll.max_interval {
+            return Err(format!("{}poll.min_interval is larger than poll.max_interval", at("min_interval")));
+        }
+        let mut seen = BTreeMap::new();
+        for f in &self.feeds {
+            if let Err(e) = crate::fetch::validate_feed_url(&f.url) {
+                return Err(format!("{}feed.url {:?}: {e}", at(&f.url), f.url));
+            }
+            if seen.insert(f.url.clone(), ()).is_some() {
+                return Err(format!("{}feed.url {:?} is listed twice", at(&f.url), f.url));
+            }
+        }
+        let sink_names: Vec<&str> = self.sinks.iter().map(|s| s.name()).collect();
+        let mut seen_sinks = BTreeMap::new();
+        for s in &sink_names {
+            if seen_sinks.insert(*s, ()).is_some() {
+                return Err(format!("{}sink {s:?} is defined twice", at(&format!("\"{s}\""))));
+            }
+        }
+        for name in &self.alerts.default_sinks {
+            if !sink_names.contains(&name.as_str()) {
+                return Err(format!("{}alerts.default_sinks: no sink named {name:?}", at("default_sinks")));
+            }
+        }
+        let mut seen_topics = BTreeMap::new();
+        for t in &self.topics {
+            if seen_topics.insert(t.id.clone(), ()).is_some() {
+                return Err(format!("{}topic {:?} is defined twice", at(&format!("\"{}\"", t.id)), t.id));
+            }
+            for s in &t.sinks {
+                if !sink_names.contains(&s.as_str()) {
+                    return Err(format!(
+                        "{}topic {:?}: sinks: no sink named {s:?}",
+                        at(&format!("\"{s}\"")),
+                        t.id
+                    ));
+                }
+            }
+        }
+        crate::topics::Matcher::compile(&self.topics).map_err(|e| {
+            format!("{}{e}", at(&format!("\"{}\"", e.topic)))
+        })?;
+        for s in &self.sinks {
+            s.validate().map_err(|e| format!("{}sink {:?}: {e}", at(&format!("\"{}\"", s.name())), s.name()))?;
+        }
+        Ok(())
+    }
+
+    /// The database path: `--db` wins, else `store.path` resolved against the config's directory.
+    pub fn db_path(&self) -> PathBuf {
+        if self.store.path.is_absolute() {
+            self.store.path.clone()
+        } else {
+            self.base_dir.join(&self.store.path)
+        }
+    }
+
+    pub fn feed_config(&self, url: &str) -> Option<&FeedConfig> {
+        self.feeds.iter().find(|f| f.url == url)
+    }
+}
+
+/// The 1-based line on which `needle` first occurs, to point at a key in our own validation errors.
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    let pos = text.find(needle)?;
+    Some(text[..pos].matches('\n').count() + 1)
+}
+
+fn one_line_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let col = span.start - text[..span.start.min(text.len())].rfind('\n').map(|p| p + 1).unwrap_or(0) + 1;
+            let key: String = text[span.clone()].chars().take(60).collect();
+            format!("line {line}, column {col}: {msg} (at `{}`)", key.trim())
+        }
+        None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_has_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.http.max_body_bytes, 15 * 1024 * 1024);
+        assert_eq!(c.store.path, PathBuf::from("newswatch.db"));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = Config::parse("[http]\ntimeout = \"5s\"\nbogus = 1\n").unwrap_err();
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_names_line() {
+        let e = Config::parse("[http]\n\ntimeout = \"5 parsecs\"\n").unwrap_err();
+        assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn feed_urls_validated() {
+        let e = Config::parse("[[feed]]\nurl = \"gopher://x\"\n").unwrap_err();
+        assert!(e.contains("line 2"), "{e}");
+        Config::parse("[[feed]]\nurl = \"https://example.org/feed.xml\"\ninterval = \"10m\"\n").unwrap();
+    }
+}

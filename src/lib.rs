@@ -1,0 +1,34 @@
+//! newswatch: a streaming news-feed monitor.
+//!
+//! # Layout
+//! The pipeline, in the order data flows (ARCHITECTURE.md has the invariants of each):
+//! - [`schedule`]: when each feed is due (pure).
+//! - [`fetch`]: HTTP(S) and `file://` with caps, timeouts, redirects, conditional GET.
+//! - [`parse`]: feed bytes → entries; charsets; feed-rs (pure).
+//! - [`clean`]: entries → articles: text, sanitized HTML, canonical links, language (pure).
+//! - [`dedup`]: identity keys and SimHash fingerprints (pure; the store answers lookups).
+//! - [`topics`]: the watch-topic language and the one compiled matcher (pure).
+//! - [`store`]: SQLite; one transaction per fetch; the alert outbox; read-side queries.
+//! - [`alerts`]: sinks and the outbox dispatcher.
+//!
+//! Around it: [`pipeline`] (the pure stages glued), [`poller`] (one feed, fetch to commit),
+//! [`daemon`] (the loop), [`cli`] and [`commands`] (the command line), [`config`].
+
+pub mod alerts;
+pub mod clean;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod daemon;
+pub mod dedup;
+pub mod error;
+pub mod fetch;
+pub mod model;
+pub mod opml;
+pub mod parse;
+pub mod pipeline;
+pub mod poller;
+pub mod schedule;
+pub mod store;
+pub mod topics;
+pub mod util;

@@ -1,0 +1,100 @@
+//! The pure pipeline between fetch and store: parse → clean → fingerprint, and the matcher with
+//! its routing. No I/O, not async; `poller` and `ingest` drive it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::clean::{self, CleanRules};
+use crate::config::Config;
+use crate::dedup;
+use crate::model::{Article, ParsedFeed};
+use crate::parse::{self, ParseError};
+use crate::store::MatchPolicy;
+use crate::topics::{Doc, Matcher, TopicMatch};
+
+/// Compiled, immutable pipeline state shared by all feeds. Rebuilt when the config changes.
+pub struct Pipeline {
+    pub config: Arc<Config>,
+    pub matcher: Arc<Matcher>,
+    routes: HashMap<String, Vec<String>>,
+}
+
+/// A parsed and cleaned feed, ready to commit.
+pub struct Prepared {
+    pub feed: ParsedFeed,
+    pub articles: Vec<Article>,
+}
+
+impl Pipeline {
+    pub fn new(config: Arc<Config>) -> anyhow::Result<Pipeline> {
+        let matcher = Matcher::compile(&config.topics)?;
+        let routes = config
+            .topics
+            .iter()
+            .map(|t| {
+                let sinks = if t.sinks.is_empty() { config.alerts.default_sinks.clone() } else { t.sinks.clone() };
+                (t.id.clone(), sinks)
+            })
+            .collect();
+        Ok(Pipeline {
+            config,
+            matcher: Arc::new(matcher),
+            routes,
+        })
+    }
+
+    /// Parse, clean and fingerprint one fetched body. `url` is the feed's URL (resolves relative
+    /// links and selects per-feed cleaning rules).
+    pub fn prepare(&self, bytes: &[u8], url: &str, http_charset: Option<&str>) -> Result<Prepared, ParseError> {
+        let feed = parse::parse_feed(bytes, Some(url), http_charset)?;
+        let rules = CleanRules::new(&self.config.clean, self.config.feed_config(url));
+        let articles = feed
+            .entries
+            .iter()
+            .map(|e| {
+                let mut a = clean::clean_entry(e, feed.language.as_deref(), &rules);
+                dedup::fingerprint(&mut a);
+                a
+            })
+            .collect();
+        Ok(Prepared { feed, articles })
+    }
+
+    pub fn match_article(&self, a: &Article) -> Vec<TopicMatch> {
+        if self.matcher.is_empty() {
+            return Vec::new();
+        }
+        let site = a.link.as_deref().and_then(|l| url::Url::parse(l).ok()).and_then(|u| u.host_str().map(str::to_string));
+        self.matcher.match_doc(&Doc {
+            title: &a.title,
+            text: &a.text,
+            lang: a.lang.as_deref(),
+            site: site.as_deref(),
+        })
+    }
+
+    pub fn sinks_for(&self, topic: &str) -> Vec<String> {
+        self.routes.get(topic).cloned().unwrap_or_default()
+    }
+
+    /// Whether new articles of this feed get their page fetched (per feed, else the global default).
+    pub fn full_text_for(&self, url: &str, stored: Option<bool>) -> bool {
+        stored
+            .or_else(|| self.config.feed_config(url).and_then(|f| f.full_text))
+            .unwrap_or(self.config.clean.full_text)
+    }
+
+    /// Runs `f` with the match policy for a feed.
+    pub fn with_policy<T>(&self, full_text: bool, f: impl FnOnce(&MatchPolicy) -> T) -> T {
+        let matcher = |a: &Article| self.match_article(a);
+        let sinks = |t: &str| self.sinks_for(t);
+        let policy = MatchPolicy {
+            matcher: &matcher,
+            sinks_for: &sinks,
+            window_ms: self.config.dedup.window.as_millis() as i64,
+            max_distance: self.config.dedup.max_distance,
+            full_text,
+        };
+        f(&policy)
+    }
+}

@@ -1,0 +1,271 @@
+//! Feeds and their polling state.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::Store;
+use crate::util::now_ms;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Feed {
+    pub id: i64,
+    pub url: String,
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub site_url: Option<String>,
+    pub lang: Option<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub interval_ms: Option<i64>,
+    pub fixed_interval_ms: Option<i64>,
+    pub min_interval_ms: Option<i64>,
+    pub next_poll_at: i64,
+    pub last_polled_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub last_new_at: Option<i64>,
+    pub error_count: i64,
+    pub last_error: Option<String>,
+    pub full_text: Option<bool>,
+}
+
+pub(crate) const FEED_COLS: &str = "id, url, name, title, site_url, lang, enabled, disabled_reason, etag, last_modified, \
+     interval_ms, fixed_interval_ms, min_interval_ms, next_poll_at, last_polled_at, last_success_at, last_new_at, \
+     error_count, last_error, full_text";
+
+pub(crate) fn feed_from_row(r: &Row) -> rusqlite::Result<Feed> {
+    Ok(Feed {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        name: r.get(2)?,
+        title: r.get(3)?,
+        site_url: r.get(4)?,
+        lang: r.get(5)?,
+        enabled: r.get(6)?,
+        disabled_reason: r.get(7)?,
+        etag: r.get(8)?,
+        last_modified: r.get(9)?,
+        interval_ms: r.get(10)?,
+        fixed_interval_ms: r.get(11)?,
+        min_interval_ms: r.get(12)?,
+        next_poll_at: r.get(13)?,
+        last_polled_at: r.get(14)?,
+        last_success_at: r.get(15)?,
+        last_new_at: r.get(16)?,
+        error_count: r.get(17)?,
+        last_error: r.get(18)?,
+        full_text: r.get(19)?,
+    })
+}
+
+/// A feed to add (from config, `feeds add`, OPML or `ingest`).
+#[derive(Debug, Clone, Default)]
+pub struct NewFeed {
+    pub url: String,
+    pub name: Option<String>,
+    pub fixed_interval_ms: Option<i64>,
+    pub full_text: Option<bool>,
+}
+
+/// What a fetch leaves behind on the feed row.
+#[derive(Debug, Clone, Default)]
+pub struct FeedState {
+    /// The feed moved permanently (301/308): its new URL.
+    pub new_url: Option<String>,
+    pub title: Option<String>,
+    pub site_url: Option<String>,
+    pub lang: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub interval_ms: Option<i64>,
+    pub min_interval_ms: Option<i64>,
+    pub next_poll_at: i64,
+    /// `Some(reason)` disables the feed (410 Gone).
+    pub disable: Option<String>,
+    /// `None`: success (error count reset). `Some`: the error of this fetch.
+    pub error: Option<String>,
+    pub got_new: bool,
+    /// (interval_ms, next_poll_at) to use instead when the commit finds new articles: the
+    /// schedule adapts to what was new, which is known only inside the transaction.
+    pub if_new: Option<(i64, i64)>,
+}
+
+impl Store {
+    /// Adds a feed, or updates name/interval/full_text of an existing one. Returns its id.
+    pub fn upsert_feed(&self, f: &NewFeed) -> rusqlite::Result<i64> {
+        self.conn.execute(
+            "INSERT INTO feeds (url, name, fixed_interval_ms, full_text, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(url) DO UPDATE SET name = coalesce(excluded.name, name),
+                 fixed_interval_ms = excluded.fixed_interval_ms, full_text = excluded.full_text",
+            params![f.url, f.name, f.fixed_interval_ms, f.full_text, now_ms()],
+        )?;
+        self.conn.query_row("SELECT id FROM feeds WHERE url = ?1", [&f.url], |r| r.get(0))
+    }
+
+    /// Adds a feed only if it is not there yet (never touches an existing row).
+    pub fn ensure_feed(&self, url: &str) -> rusqlite::Result<i64> {
+        self.conn.execute(
+            "INSERT INTO feeds (url, created_at) VALUES (?1, ?2) ON CONFLICT(url) DO NOTHING",
+            params![url, now_ms()],
+        )?;
+        self.conn.query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))
+    }
+
+    /// The feed row of a file run through `ingest`: kept disabled so the daemon does not poll it.
+    pub fn ensure_ingest_feed(&self, url: &str) -> rusqlite::Result<i64> {
+        self.conn.execute(
+            "INSERT INTO feeds (url, enabled, disabled_reason, created_at) VALUES (?1, 0, 'ingested from a local file', ?2)
+             ON CONFLICT(url) DO NOTHING",
+            params![url, now_ms()],
+        )?;
+        self.conn.query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))
+    }
+
+    pub fn remove_feed(&self, id: i64) -> rusqlite::Result<bool> {
+        Ok(self.conn.execute("DELETE FROM feeds WHERE id = ?1", [id])? > 0)
+    }
+
+    /// Records a fetch that produced no articles (an error, a 304, a disable), with its log row, in
+    /// one transaction.
+    pub fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        apply_state(&tx, feed_id, state)?;
+        insert_log(&tx, feed_id, log)?;
+        tx.commit()
+    }
+}
+
+/// One row of the fetch log.
+#[derive(Debug, Clone, Default)]
+pub struct FetchLog {
+    pub url: String,
+    pub at: i64,
+    pub status: Option<u16>,
+    pub bytes: u64,
+    pub new_items: u32,
+    pub updated_items: u32,
+    pub duplicates: u32,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+pub(crate) fn insert_log(conn: &rusqlite::Connection, feed_id: i64, l: &FetchLog) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO fetch_log (feed_id, url, at, status, bytes, new_items, updated_items, duplicates, duration_ms, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            feed_id,
+            l.url,
+            l.at,
+            l.status,
+            l.bytes as i64,
+            l.new_items,
+            l.updated_items,
+            l.duplicates,
+            l.duration_ms,
+            l.error
+        ],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn apply_state(conn: &rusqlite::Connection, feed_id: i64, s: &FeedState) -> rusqlite::Result<()> {
+    let now = now_ms();
+    let (interval_ms, next_poll_at) = match s.if_new {
+        Some((i, n)) if s.got_new => (Some(i), n),
+        _ => (s.interval_ms, s.next_poll_at),
+    };
+    if let Some(url) = &s.new_url {
+        // A permanent move. If another feed row already has that URL, keep ours as is.
+        let taken: Option<i64> = conn
+            .query_row("SELECT id FROM feeds WHERE url = ?1 AND id != ?2", params![url, feed_id], |r| r.get(0))
+            .optional()?;
+        if taken.is_none() {
+            conn.execute("UPDATE feeds SET url = ?1 WHERE id = ?2", params![url, feed_id])?;
+        }
+    }
+    conn.execute(
+        "UPDATE feeds SET
+            title = coalesce(?2, title), site_url = coalesce(?3, site_url), lang = coalesce(?4, lang),
+            etag = CASE WHEN ?10 IS NULL THEN coalesce(?5, etag) ELSE etag END,
+            last_modified = CASE WHEN ?10 IS NULL THEN coalesce(?6, last_modified) ELSE last_modified END,
+            interval_ms = coalesce(?7, interval_ms), min_interval_ms = coalesce(?8, min_interval_ms),
+            next_poll_at = ?9, last_polled_at = ?11,
+            last_success_at = CASE WHEN ?10 IS NULL THEN ?11 ELSE last_success_at END,
+            error_count = CASE WHEN ?10 IS NULL THEN 0 ELSE error_count + 1 END,
+            last_error = ?10,
+            last_new_at = CASE WHEN ?12 THEN ?11 ELSE last_new_at END,
+            enabled = CASE WHEN ?13 IS NULL THEN enabled ELSE 0 END,
+            disabled_reason = coalesce(?13, disabled_reason)
+         WHERE id = ?1",
+        params![
+            feed_id,
+            s.title,
+            s.site_url,
+            s.lang,
+            s.etag,
+            s.last_modified,
+            interval_ms,
+            s.min_interval_ms,
+            next_poll_at,
+            s.error,
+            now,
+            s.got_new,
+            s.disable
+        ],
+    )?;
+    Ok(())
+}
+
+/// Read-side feed queries, usable on any connection.
+pub mod read {
+    use super::*;
+    use rusqlite::Connection;
+
+    pub fn all(conn: &Connection) -> rusqlite::Result<Vec<Feed>> {
+        let mut st = conn.prepare(&format!("SELECT {FEED_COLS} FROM feeds ORDER BY id"))?;
+        st.query_map([], feed_from_row)?.collect()
+    }
+
+    pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Feed>> {
+        conn.query_row(&format!("SELECT {FEED_COLS} FROM feeds WHERE id = ?1"), [id], feed_from_row)
+            .optional()
+    }
+
+    pub fn by_url(conn: &Connection, url: &str) -> rusqlite::Result<Option<Feed>> {
+        conn.query_row(&format!("SELECT {FEED_COLS} FROM feeds WHERE url = ?1"), [url], feed_from_row)
+            .optional()
+    }
+
+    /// A feed named by id or URL (as on the command line).
+    pub fn find(conn: &Connection, key: &str) -> rusqlite::Result<Option<Feed>> {
+        if let Ok(id) = key.parse::<i64>() {
+            if let Some(f) = by_id(conn, id)? {
+                return Ok(Some(f));
+            }
+        }
+        by_url(conn, key)
+    }
+
+    /// Enabled feeds whose next poll time has come.
+    pub fn due(conn: &Connection, now: i64) -> rusqlite::Result<Vec<Feed>> {
+        let mut st = conn.prepare(&format!(
+            "SELECT {FEED_COLS} FROM feeds WHERE enabled = 1 AND next_poll_at <= ?1 ORDER BY next_poll_at"
+        ))?;
+        st.query_map([now], feed_from_row)?.collect()
+    }
+
+    /// The earliest next poll time of any enabled feed.
+    pub fn next_due_at(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+        conn.query_row("SELECT min(next_poll_at) FROM feeds WHERE enabled = 1", [], |r| r.get(0))
+    }
+
+    /// Per-feed counts for `feeds status`.
+    pub fn article_counts(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<i64, i64>> {
+        let mut st = conn.prepare("SELECT feed_id, count(*) FROM articles WHERE feed_id IS NOT NULL GROUP BY feed_id")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+    }
+}
+
+
