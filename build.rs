@@ -12,12 +12,15 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|x| x == "sql"))
         .collect();
     files.sort();
-    let mut out = String::from("pub const MIGRATIONS: &[(&str, &str)] = &[\n");
-    for (i, f) in files.iter().enumerate() {
+    // (version, name, sql): the version is the file's number, so numbers must be unique and only grow.
+    let mut out = String::from("pub const MIGRATIONS: &[(i64, &str, &str)] = &[\n");
+    let mut last = 0i64;
+    for f in &files {
         let name = f.file_stem().unwrap().to_string_lossy().to_string();
-        let num: usize = name.split('_').next().and_then(|n| n.parse().ok()).expect("migration names start with a number");
-        assert_eq!(num, i + 1, "migrations must be numbered 0001, 0002, ... without gaps: {name}");
-        out.push_str(&format!("    ({name:?}, include_str!({:?})),\n", f.display().to_string()));
+        let num: i64 = name.split('_').next().and_then(|n| n.parse().ok()).expect("migration names start with a number");
+        assert!(num > last, "migration numbers must be unique and increasing: {name}");
+        last = num;
+        out.push_str(&format!("    ({num}, {name:?}, include_str!({:?})),\n", f.display().to_string()));
     }
     out.push_str("];\n");
     fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join("migrations.rs"), out).unwrap();

@@ -4,8 +4,11 @@ use rusqlite::{Connection, TransactionBehavior};
 
 include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
-/// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// The schema version this binary writes: the number of the last migration file.
+pub const SCHEMA_VERSION: i64 = match MIGRATIONS.last() {
+    Some(m) => m.0,
+    None => 0,
+};
 
 /// Applies pending migrations, each in its own IMMEDIATE transaction with the version bump.
 /// Running it again is a no-op. A database newer than the binary is refused, untouched.
@@ -16,8 +19,7 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
             "schema version {current} is newer than this newswatch supports ({SCHEMA_VERSION}); refusing to open it (use a newer binary)"
         );
     }
-    for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {
-        let version = i as i64 + 1;
+    for &(version, name, sql) in MIGRATIONS {
         if version <= current {
             continue;
         }
