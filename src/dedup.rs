@@ -21,7 +21,11 @@ pub fn identity_key(feed_id: i64, article: &Article) -> String {
 /// Hash of the normalised title + text (hex xxh3-128).
 pub fn content_hash(title: &str, text: &str) -> String {
     let mut norm = String::with_capacity(title.len() + text.len() + 1);
-    for w in title.split_whitespace().chain(std::iter::once("\u{1}")).chain(text.split_whitespace()) {
+    for w in title
+        .split_whitespace()
+        .chain(std::iter::once("\u{1}"))
+        .chain(text.split_whitespace())
+    {
         norm.push_str(&w.to_lowercase());
         norm.push(' ');
     }
@@ -46,19 +50,22 @@ pub fn simhash(text: &str) -> u64 {
         let sh = words[i..(i + 3).min(words.len())].join(" ");
         let h = xxhash_rust::xxh3::xxh3_64(sh.as_bytes());
         for (b, a) in acc.iter_mut().enumerate() {
-            if h >> b & 1 == 1 {
-                *a += 1
-            } else {
-                *a -= 1
-            }
+            if h >> b & 1 == 1 { *a += 1 } else { *a -= 1 }
         }
     }
-    acc.iter().enumerate().fold(0u64, |s, (b, &a)| if a > 0 { s | 1 << b } else { s })
+    acc.iter()
+        .enumerate()
+        .fold(0u64, |s, (b, &a)| if a > 0 { s | 1 << b } else { s })
 }
 
 /// The four 16-bit bands of a SimHash: two fingerprints within Hamming distance 3 share at least one.
 pub fn bands(h: u64) -> [i64; 4] {
-    [(h & 0xffff) as i64, (h >> 16 & 0xffff) as i64, (h >> 32 & 0xffff) as i64, (h >> 48 & 0xffff) as i64]
+    [
+        (h & 0xffff) as i64,
+        (h >> 16 & 0xffff) as i64,
+        (h >> 32 & 0xffff) as i64,
+        (h >> 48 & 0xffff) as i64,
+    ]
 }
 
 pub fn hamming(a: u64, b: u64) -> u32 {

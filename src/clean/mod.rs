@@ -28,7 +28,11 @@ impl CleanRules {
 
 /// Cleans one entry. `feed_lang` is the language the feed declares.
 pub fn clean_entry(entry: &Entry, feed_lang: Option<&str>, _rules: &CleanRules) -> Article {
-    let body = entry.content.as_deref().or(entry.summary.as_deref()).unwrap_or("");
+    let body = entry
+        .content
+        .as_deref()
+        .or(entry.summary.as_deref())
+        .unwrap_or("");
     let text = html_to_text(body);
     let title = html_to_text(&entry.title).replace('\n', " ");
     Article {
@@ -38,7 +42,11 @@ pub fn clean_entry(entry: &Entry, feed_lang: Option<&str>, _rules: &CleanRules) 
         title,
         text,
         html: ammonia::clean(body),
-        lang: entry.language.clone().or(feed_lang.map(str::to_string)).map(|l| l.chars().take(2).collect()),
+        lang: entry
+            .language
+            .clone()
+            .or(feed_lang.map(str::to_string))
+            .map(|l| l.chars().take(2).collect()),
         published_at: entry.published_at,
         content_hash: String::new(),
         simhash: 0,

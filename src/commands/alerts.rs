@@ -5,5 +5,7 @@ use crate::error::{CliError, CliResult};
 
 #[allow(unused_variables)]
 pub fn run(ctx: &Ctx, args: crate::cli::AlertsCmd) -> CliResult {
-    Err(CliError::usage("`alerts` is not available in this build yet"))
+    Err(CliError::usage(
+        "`alerts` is not available in this build yet",
+    ))
 }

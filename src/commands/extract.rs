@@ -5,5 +5,7 @@ use crate::error::{CliError, CliResult};
 
 #[allow(unused_variables)]
 pub fn run(ctx: &Ctx, format: crate::cli::Format, inputs: &[String]) -> CliResult {
-    Err(CliError::usage("`extract` is not available in this build yet"))
+    Err(CliError::usage(
+        "`extract` is not available in this build yet",
+    ))
 }

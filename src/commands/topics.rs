@@ -5,5 +5,7 @@ use crate::error::{CliError, CliResult};
 
 #[allow(unused_variables)]
 pub fn run(ctx: &Ctx, args: crate::cli::TopicsCmd) -> CliResult {
-    Err(CliError::usage("`topics` is not available in this build yet"))
+    Err(CliError::usage(
+        "`topics` is not available in this build yet",
+    ))
 }
