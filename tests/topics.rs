@@ -177,13 +177,13 @@ fn compounds_and_inflections_match_and_decoys_do_not() {
             "",
             vec!["arms-deals"],
         ),
-        // Decoys.
+        // Decoys. A missile-defence purchase is an arms deal, not a launch.
         (
             "x1",
             "de",
             "Deutschland kauft Raketenabwehrsystem Arrow 3",
             "Das System soll 2025 einsatzbereit sein.",
-            vec![],
+            vec!["arms-deals"],
         ),
         (
             "x2",
