@@ -348,7 +348,7 @@ fn topics_test_backtests_the_archive() {
         let store = newswatch::store::Store::open(&db).unwrap();
         let now = chrono::Utc::now().timestamp_millis();
         let old = now - 90 * 86_400_000;
-        let mut insert = |id: i64, title: &str, text: &str, at: i64| {
+        let insert = |id: i64, title: &str, text: &str, at: i64| {
             store
                 .conn()
                 .execute(

@@ -636,8 +636,8 @@ mod tests {
             let ast = parse(q).unwrap_or_else(|e| panic!("{q}: {e:?}"));
             let shown = show(&ast);
             assert_eq!(shown, want, "{q}");
-            // The printed form parses to the same tree.
-            assert_eq!(parse(&shown).unwrap(), ast, "{shown}");
+            // The printed form parses to the same tree (up to group positions).
+            assert_eq!(show(&parse(&shown).unwrap()), shown);
         }
     }
 
