@@ -79,6 +79,47 @@ pub fn fingerprint_words(text: &str) -> Vec<String> {
     out
 }
 
+/// Jaccard similarity of the word 3-shingle sets of two texts (lines of at least
+/// `MIN_PARA_WORDS` words, whole length). Verifies a SimHash candidate: a common footer on two
+/// different short teasers can bring their SimHashes together, but not their shingle sets.
+pub fn similarity(a: &str, b: &str) -> f64 {
+    fn shingles(t: &str) -> std::collections::HashSet<u64> {
+        let mut words: Vec<String> = Vec::new();
+        let words_of = |p: &str| {
+            p.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        };
+        for line in t.split('\n') {
+            let w = words_of(line);
+            if w.len() >= MIN_PARA_WORDS {
+                words.extend(w);
+            }
+        }
+        if words.is_empty() {
+            words = words_of(t);
+        }
+        let n = words.len().saturating_sub(SHINGLE - 1).max(1);
+        (0..n)
+            .filter(|&i| i < words.len())
+            .map(|i| {
+                xxh3_64(
+                    words[i..(i + SHINGLE).min(words.len())]
+                        .join(" ")
+                        .as_bytes(),
+                )
+            })
+            .collect()
+    }
+    let (x, y) = (shingles(a), shingles(b));
+    if x.is_empty() && y.is_empty() {
+        return 1.0;
+    }
+    let inter = x.intersection(&y).count();
+    inter as f64 / (x.len() + y.len() - inter) as f64
+}
+
 /// 64-bit SimHash over word shingles of the start of the body.
 pub fn simhash(text: &str) -> u64 {
     let words = fingerprint_words(text);
@@ -155,6 +196,18 @@ mod tests {
     fn other_story_is_far() {
         let other = "Nordkorea hat nach Angaben des südkoreanischen Militärs erneut Raketen getestet. Die Geschosse flogen rund 600 Kilometer weit und stürzten ins Meer, teilte der Generalstab in Seoul mit. Japan protestierte scharf gegen den Test.";
         assert!(hamming(simhash(BODY), simhash(other)) > 10);
+    }
+
+    #[test]
+    fn similarity_separates_teasers_with_a_common_footer() {
+        let f = "This article was republished from Example Wire under a content sharing agreement with partners.";
+        let x =
+            format!("Kim arrived by armoured train at the cosmodrome for talks with Putin.\n\n{f}");
+        let y = format!(
+            "Seoul said the two missiles flew about six hundred kilometres before falling.\n\n{f}"
+        );
+        assert!(similarity(&x, &y) < 0.5);
+        assert!(similarity(BODY, &format!("{BODY}\n\n{f}")) > 0.7);
     }
 
     #[test]
