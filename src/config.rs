@@ -228,7 +228,8 @@ pub struct CleanConfig {
     /// is exactly one of these (case-insensitive, trimmed); `*` matches any run of characters.
     #[serde(default)]
     pub boilerplate: Vec<String>,
-    /// Extra query parameters to strip from links (besides utm_*, fbclid, ...).
+    /// Extra query parameters to strip from links (besides utm_*, fbclid, ...): a name, or a
+    /// prefix ending in `*`; case-insensitive.
     #[serde(default)]
     pub strip_params: Vec<String>,
     /// Default for feeds that do not say: fetch each new article's page and extract its text.
@@ -242,7 +243,9 @@ pub struct DedupConfig {
     /// Near-duplicates are looked for among articles fetched within this window.
     #[serde(default = "d7d", with = "serde_duration")]
     pub window: Duration,
-    /// Largest SimHash Hamming distance that still counts as the same story.
+    /// Largest SimHash Hamming distance that still counts as the same story. Up to 3 is looked up
+    /// with exact 16-bit bands; 4..=7 probes each band's one-bit neighbours (17× the index seeks);
+    /// larger values act as 7.
     #[serde(default = "default_max_distance")]
     pub max_distance: u32,
 }

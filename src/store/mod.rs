@@ -22,7 +22,9 @@ use std::time::Duration;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 
-pub use articles::{CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy};
+pub use articles::{
+    CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, find_near_duplicate,
+};
 pub use feeds::{Feed, FeedState, NewFeed, read as feed_read};
 /// The fetch log row type.
 pub mod feeds_log {
