@@ -508,3 +508,51 @@ fn config_errors_exit_2_with_key_and_line() {
     let o = env.run(&["check-config"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn per_host_and_global_concurrency_limits_hold() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (n, p) = (now.clone(), peak.clone());
+    let app = Router::new().route(
+        "/f/{i}",
+        get(move |axum::extract::Path(i): axum::extract::Path<u32>| {
+            let (n, p) = (n.clone(), p.clone());
+            async move {
+                let c = n.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(c, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                n.fetch_sub(1, Ordering::SeqCst);
+                rss(
+                    "F",
+                    &[(&format!("g{i}"), &format!("Title {i}"), "<p>text</p>")],
+                )
+            }
+        }),
+    );
+    let srv = Server::start(app);
+    let feeds: Vec<String> = (0..6).map(|i| srv.url(&format!("/f/{i}"))).collect();
+    let env =
+        Env::new(&config_with(&feeds, "").replace("[poll]", "per_host_concurrency = 2\n\n[poll]"));
+    let t = Instant::now();
+    let o = env.run(&["poll", "--once"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(peak.load(Ordering::SeqCst), 2, "per-host limit");
+    assert!(
+        t.elapsed() >= Duration::from_millis(850),
+        "6 fetches of 300 ms, 2 at a time"
+    );
+    // The global limit caps hosts together: 127.0.0.1 and localhost count as two hosts.
+    peak.store(0, Ordering::SeqCst);
+    let mut feeds2: Vec<String> = (0..4).map(|i| srv.url(&format!("/f/{i}"))).collect();
+    feeds2.extend((4..8).map(|i| format!("http://localhost:{}/f/{i}", srv.addr.port())));
+    let env = Env::new(&config_with(&feeds2, "").replace(
+        "[poll]",
+        "per_host_concurrency = 4\nconcurrency = 3\n\n[poll]",
+    ));
+    let o = env.run(&["poll", "--once"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(peak.load(Ordering::SeqCst), 3, "global limit");
+}

@@ -77,8 +77,14 @@ const SHORT_DUP_MIN_SIMILARITY: f64 = 0.9;
 
 impl Store {
     /// Commits one fetch: dedup, store, match, outbox, feed state, fetch log, in ONE transaction.
-    pub fn commit_fetch(&mut self, c: FetchCommit, policy: &MatchPolicy) -> anyhow::Result<CommitOutcome> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub fn commit_fetch(
+        &mut self,
+        c: FetchCommit,
+        policy: &MatchPolicy,
+    ) -> anyhow::Result<CommitOutcome> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = CommitOutcome::default();
         let now = now_ms();
         for a in &c.articles {
@@ -125,9 +131,11 @@ fn store_article(
 
     // 1. Same identity: unchanged, or updated in place (keeps its id).
     let existing: Option<(i64, String)> = tx
-        .query_row("SELECT id, content_hash FROM articles WHERE identity = ?1", [&identity], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT id, content_hash FROM articles WHERE identity = ?1",
+            [&identity],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
     if let Some((id, hash)) = existing {
         item.id = id;
@@ -322,7 +330,15 @@ fn specific_link(l: &str) -> bool {
     }
 }
 
-fn add_sighting(tx: &Connection, article_id: i64, feed_id: i64, a: &Article, kind: &str, distance: Option<u32>, now: i64) -> rusqlite::Result<()> {
+fn add_sighting(
+    tx: &Connection,
+    article_id: i64,
+    feed_id: i64,
+    a: &Article,
+    kind: &str,
+    distance: Option<u32>,
+    now: i64,
+) -> rusqlite::Result<()> {
     // A new feed carrying the story raises its source count.
     let known_feed: bool = tx.query_row(
         "SELECT EXISTS(SELECT 1 FROM articles WHERE id = ?1 AND feed_id = ?2)
@@ -336,7 +352,10 @@ fn add_sighting(tx: &Connection, article_id: i64, feed_id: i64, a: &Article, kin
         params![article_id, feed_id, a.link, a.title, kind, distance, now],
     )?;
     if inserted > 0 && !known_feed {
-        tx.execute("UPDATE articles SET sources = sources + 1 WHERE id = ?1", [article_id])?;
+        tx.execute(
+            "UPDATE articles SET sources = sources + 1 WHERE id = ?1",
+            [article_id],
+        )?;
     }
     Ok(())
 }
