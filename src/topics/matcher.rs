@@ -652,9 +652,11 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
     // The window with the most distinct terms wins; title first on ties.
     let mut best: Option<(usize, usize, usize)> = None; // (score, field, span index)
     for (fi, (_, sp)) in fields.iter().enumerate() {
-        for i in 0..sp.len() {
+        // Dense documents: the first 64 hits of a field are enough to find a good window.
+        for i in 0..sp.len().min(64) {
             let mut labels: Vec<u32> = sp[i..]
                 .iter()
+                .take(32)
                 .take_while(|x| x.0 < sp[i].0 + SNIPPET_LEN - SNIPPET_BEFORE)
                 .map(|x| x.2)
                 .collect();
