@@ -576,12 +576,15 @@ async fn digest_groups_matches_per_interval() {
     );
 }
 
+/// (envelope sender, recipients, data) of each mail received.
+type Mails = Arc<Mutex<Vec<(String, Vec<String>, String)>>>;
+
 /// A minimal SMTP server: answers EHLO/MAIL/RCPT/DATA/QUIT and hands back each message's
 /// envelope and data.
-async fn smtp_server() -> (u16, Arc<Mutex<Vec<(String, Vec<String>, String)>>>) {
+async fn smtp_server() -> (u16, Mails) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
-    let got: Arc<Mutex<Vec<(String, Vec<String>, String)>>> = Arc::default();
+    let got: Mails = Arc::default();
     let g = got.clone();
     tokio::spawn(async move {
         loop {

@@ -155,10 +155,8 @@ impl Secret {
             if name.is_empty() || name.contains(['=', '\0']) {
                 return Err(format!("invalid environment variable name in {:?}", self.0));
             }
-        } else if let Some(path) = self.0.strip_prefix("file:") {
-            if path.is_empty() {
-                return Err("empty path in \"file:\"".into());
-            }
+        } else if self.0.strip_prefix("file:").is_some_and(str::is_empty) {
+            return Err("empty path in \"file:\"".into());
         }
         Ok(())
     }

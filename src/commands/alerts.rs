@@ -35,12 +35,12 @@ fn severities(ctx: &Ctx) -> HashMap<String, Severity> {
 }
 
 fn list(ctx: &Ctx, status: Option<&str>, limit: i64, format: Format) -> CliResult {
-    if let Some(s) = status {
-        if !matches!(s, "pending" | "delivered" | "failed") {
-            return Err(CliError::usage(format!(
-                "--status: {s:?} is not one of pending, failed, delivered"
-            )));
-        }
+    if let Some(s) = status
+        && !matches!(s, "pending" | "delivered" | "failed")
+    {
+        return Err(CliError::usage(format!(
+            "--status: {s:?} is not one of pending, failed, delivered"
+        )));
     }
     if limit < 1 {
         return Err(CliError::usage("--limit: must be at least 1"));

@@ -174,10 +174,10 @@ fn discord_embed(a: &Alert) -> Value {
         ],
         "footer": {"text": truncate(&format!("{} · {}", a.feed.as_deref().map(one_line).unwrap_or_default(), a.uid), 2000)},
     });
-    if let Some(l) = &a.link {
-        if url::Url::parse(l).is_ok_and(|u| u.scheme() == "http" || u.scheme() == "https") {
-            e["url"] = json!(l);
-        }
+    if let Some(l) = &a.link
+        && url::Url::parse(l).is_ok_and(|u| u.scheme() == "http" || u.scheme() == "https")
+    {
+        e["url"] = json!(l);
     }
     if let Some(p) = &a.published_at {
         e["timestamp"] = json!(p);

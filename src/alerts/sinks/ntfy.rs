@@ -90,10 +90,10 @@ impl NtfySink {
             "priority": priority,
             "tags": [crate::alerts::severity_name(msg.severity()), msg.topic()],
         });
-        if let Message::Alert(a) = msg {
-            if let Some(l) = &a.link {
-                v["click"] = json!(l);
-            }
+        if let Message::Alert(a) = msg
+            && let Some(l) = &a.link
+        {
+            v["click"] = json!(l);
         }
         v
     }
