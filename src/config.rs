@@ -280,6 +280,16 @@ pub struct AlertsConfig {
     /// Sinks for topics that name none.
     #[serde(default)]
     pub default_sinks: Vec<String>,
+    /// How often the dispatcher looks for new outbox rows.
+    #[serde(default = "d1s", with = "serde_duration")]
+    pub tick: Duration,
+    /// Deliveries in flight at once to one sink (one while the sink is failing).
+    #[serde(default = "default_alert_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_alert_concurrency() -> usize {
+    4
 }
 
 fn default_max_attempts() -> u32 {
@@ -296,6 +306,8 @@ impl Default for AlertsConfig {
             backoff: d10s(),
             max_backoff: d1h(),
             default_sinks: Vec::new(),
+            tick: d1s(),
+            concurrency: default_alert_concurrency(),
         }
     }
 }

@@ -63,6 +63,7 @@ pub async fn run(
     let ctx = poll_ctx(config.clone(), writer.clone())?;
     let tracker = TaskTracker::new();
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    tracker.spawn(crate::alerts::Dispatcher::new(&config, writer.clone())?.run(shutdown.clone()));
     tracing::info!(db = %db.display(), feeds = config.feeds.len(), topics = config.topics.len(), "newswatch running");
 
     let mut tick = tokio::time::interval(config.poll.tick);
