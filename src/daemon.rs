@@ -57,6 +57,12 @@ pub async fn run(config: Arc<Config>, db: &Path, shutdown: CancellationToken) ->
     let store = open_store(&config, db)?;
     let writer = Writer::spawn(store);
     let ctx = poll_ctx(config.clone(), writer.clone())?;
+    // The HTTP face (issue 6): refuses to start on a non-loopback bind without a token.
+    let server = if config.server.enabled {
+        Some(crate::web::start(&config.server, &config.base_dir, config.topics.clone(), db, shutdown.clone()).await?)
+    } else {
+        None
+    };
     let tracker = TaskTracker::new();
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     tracing::info!(db = %db.display(), feeds = config.feeds.len(), topics = config.topics.len(), "newswatch running");
@@ -97,6 +103,11 @@ pub async fn run(config: Arc<Config>, db: &Path, shutdown: CancellationToken) ->
     tracker.wait().await;
     // Let the writer finish what it was given: a no-op job queued behind them.
     let _ = writer.call(|_| Ok(())).await;
+    if let Some(server) = server {
+        if let Err(e) = server.wait().await {
+            tracing::warn!(error = %format!("{e:#}"), "http server stopped with an error");
+        }
+    }
     tracing::info!("newswatch stopped");
     Ok(())
 }
