@@ -3,7 +3,8 @@
 //! topic report, reports by feed/lang over 30 days, and full-text searches. Goals: report under
 //! 200 ms, search under 50 ms. Prints the numbers (median of 5 runs after one warm-up).
 //!
-//! Set NEWSWATCH_BENCH_ARTICLES to use another size (e.g. 100000 for a quick run).
+//! Set NEWSWATCH_BENCH_ARTICLES to use another size (e.g. 100000 for a quick run), and
+//! NEWSWATCH_BENCH_DB=path to keep the generated store there and reuse it on the next run.
 
 use std::time::{Duration, Instant};
 

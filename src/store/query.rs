@@ -61,18 +61,33 @@ pub fn fts_query(conn: &Connection, q: &str) -> String {
         .join(" ")
 }
 
-/// Full-text search, newest first by rank then time.
+/// How many of the newest hits (after filters) are ranked. Ranking every hit of a common word in a
+/// large archive costs time in proportion to the archive; ranking the newest few thousand keeps a
+/// search fast at any size and, for a news archive, favours what is current. A query with fewer
+/// hits than this is ranked exactly over all of them.
+pub const RANK_WINDOW: i64 = 2000;
+
+/// Full-text search: the best-ranked (bm25) of the newest `RANK_WINDOW` hits that pass the
+/// filters, ties broken newest first. Each hit carries a highlighted passage.
 pub fn search(conn: &Connection, q: &str, f: &SearchFilter) -> rusqlite::Result<Vec<Hit>> {
     let fq = fts_query(conn, q);
-    let mut sql = String::from(
-        "SELECT a.id, coalesce(fe.name, fe.title, fe.url), a.feed_id, a.title, a.link, a.text, a.lang, coalesce(a.published_at, a.fetched_at), a.sources,
-                snippet(articles_fts, -1, '[[', ']]', '…', 24)
-         FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid LEFT JOIN feeds fe ON fe.id = a.feed_id
+    // Inner: walk the FTS hits newest first (FTS5 consumes ORDER BY rowid DESC, so the walk stops
+    // after RANK_WINDOW rows passing the filters); outer: rank those and keep the best `limit`.
+    let mut inner = String::from(
+        "SELECT a.id AS id, bm25(articles_fts) AS score
+         FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
          WHERE articles_fts MATCH ?",
     );
-    let mut args: Vec<Value> = vec![Value::Text(fq)];
-    push_filters(&mut sql, &mut args, f);
-    sql.push_str(" ORDER BY bm25(articles_fts), a.id DESC LIMIT ?");
+    let mut args: Vec<Value> = vec![Value::Text(fq.clone())];
+    push_filters(&mut inner, &mut args, f);
+    inner.push_str(" ORDER BY articles_fts.rowid DESC LIMIT ?");
+    args.push(Value::Integer(RANK_WINDOW));
+    let sql = format!(
+        "SELECT a.id, coalesce(fe.name, fe.title, fe.url), a.feed_id, a.title, a.link, a.text, a.lang,
+                coalesce(a.published_at, a.fetched_at), a.sources
+         FROM ({inner}) h JOIN articles a ON a.id = h.id LEFT JOIN feeds fe ON fe.id = a.feed_id
+         ORDER BY h.score, a.id DESC LIMIT ?"
+    );
     args.push(Value::Integer(if f.limit > 0 { f.limit } else { 20 }));
     let mut st = conn.prepare(&sql)?;
     let mut hits: Vec<Hit> = st
@@ -88,12 +103,22 @@ pub fn search(conn: &Connection, q: &str, f: &SearchFilter) -> rusqlite::Result<
                 published_at: r.get::<_, Option<i64>>(7)?.map(ms_to_rfc3339),
                 topics: Vec::new(),
                 sources: r.get(8)?,
-                highlight: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
+                highlight: String::new(),
             })
         })?
         .collect::<Result<_, _>>()?;
+    // Highlights only for the hits shown (snippet() is the expensive part).
+    let mut snip = conn.prepare_cached(
+        "SELECT snippet(articles_fts, -1, '[[', ']]', '…', 24) FROM articles_fts WHERE articles_fts MATCH ?1 AND rowid = ?2",
+    )?;
     for h in &mut hits {
         h.topics = topics_of(conn, h.id)?;
+        h.highlight = snip
+            .query_row(rusqlite::params![fq, h.id], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .unwrap_or_default()
+            .unwrap_or_default();
     }
     Ok(hits)
 }
