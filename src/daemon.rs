@@ -103,10 +103,10 @@ pub async fn run(config: Arc<Config>, db: &Path, shutdown: CancellationToken) ->
     tracker.wait().await;
     // Let the writer finish what it was given: a no-op job queued behind them.
     let _ = writer.call(|_| Ok(())).await;
-    if let Some(server) = server {
-        if let Err(e) = server.wait().await {
-            tracing::warn!(error = %format!("{e:#}"), "http server stopped with an error");
-        }
+    if let Some(server) = server
+        && let Err(e) = server.wait().await
+    {
+        tracing::warn!(error = %format!("{e:#}"), "http server stopped with an error");
     }
     tracing::info!("newswatch stopped");
     Ok(())

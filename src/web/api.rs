@@ -95,8 +95,10 @@ pub async fn alerts(
 ) -> Result<impl IntoResponse, WebError> {
     let (limit, offset) = page_bounds(q.limit, q.offset);
     let status = nonempty(&q.status);
-    if let Some(s) = &status {
-        if !matches!(s.as_str(), "pending" | "delivered" | "failed") {
+    if let Some(s) = &status
+        && !matches!(s.as_str(), "pending" | "delivered" | "failed")
+    {
+        {
             return Err(WebError::bad_request(format!(
                 "status {s:?}: use pending, delivered or failed"
             )));

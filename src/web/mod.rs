@@ -224,8 +224,10 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn auth(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    if let Some(token) = &st.token {
-        if req.uri().path() != "/healthz" {
+    if let Some(token) = &st.token
+        && req.uri().path() != "/healthz"
+    {
+        {
             let ok = req
                 .headers()
                 .get(header::AUTHORIZATION)
