@@ -61,6 +61,12 @@ pub async fn run(
     let store = open_store(&config, db)?;
     let writer = Writer::spawn(store);
     let ctx = poll_ctx(config.clone(), writer.clone())?;
+    // The HTTP face (issue 6): refuses to start on a non-loopback bind without a token.
+    let server = if config.server.enabled {
+        Some(crate::web::start(&config.server, &config.base_dir, config.topics.clone(), db, shutdown.clone()).await?)
+    } else {
+        None
+    };
     let tracker = TaskTracker::new();
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     tracker.spawn(crate::alerts::Dispatcher::new(&config, writer.clone())?.run(shutdown.clone()));
@@ -105,6 +111,11 @@ pub async fn run(
     tracker.wait().await;
     // Let the writer finish what it was given: a no-op job queued behind them.
     let _ = writer.call(|_| Ok(())).await;
+    if let Some(server) = server
+        && let Err(e) = server.wait().await
+    {
+        tracing::warn!(error = %format!("{e:#}"), "http server stopped with an error");
+    }
     tracing::info!("newswatch stopped");
     Ok(())
 }

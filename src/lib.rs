@@ -13,6 +13,8 @@
 //!
 //! Around it: [`pipeline`] (the pure stages glued), [`poller`] (one feed, fetch to commit),
 //! [`daemon`] (the loop), [`cli`] and [`commands`] (the command line), [`config`].
+//! Read side: [`report`] (reports over the archive), [`web`] (the HTTP API, Atom feeds and
+//! dashboard), [`progress`] (progress lines on a terminal).
 
 pub mod alerts;
 pub mod clean;
@@ -28,7 +30,10 @@ pub mod opml;
 pub mod parse;
 pub mod pipeline;
 pub mod poller;
+pub mod progress;
+pub mod report;
 pub mod schedule;
 pub mod store;
 pub mod topics;
 pub mod util;
+pub mod web;
