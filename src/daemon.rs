@@ -63,7 +63,16 @@ pub async fn run(
     let ctx = poll_ctx(config.clone(), writer.clone())?;
     // The HTTP face (issue 6): refuses to start on a non-loopback bind without a token.
     let server = if config.server.enabled {
-        Some(crate::web::start(&config.server, &config.base_dir, config.topics.clone(), db, shutdown.clone()).await?)
+        Some(
+            crate::web::start(
+                &config.server,
+                &config.base_dir,
+                config.topics.clone(),
+                db,
+                shutdown.clone(),
+            )
+            .await?,
+        )
     } else {
         None
     };

@@ -23,6 +23,23 @@ pub struct Pipeline {
 pub struct Prepared {
     pub feed: ParsedFeed,
     pub articles: Vec<Article>,
+    /// Topic matches of each article, computed with the other pure stages (in parallel, off the
+    /// writer) and used by the commit for the articles that turn out new or updated.
+    pub matches: Precomputed,
+}
+
+/// Matches computed ahead of the commit, keyed by what the matcher sees of an article.
+#[derive(Default)]
+pub struct Precomputed(HashMap<(String, Option<String>, Option<String>), Vec<TopicMatch>>);
+
+impl Precomputed {
+    fn key(a: &Article) -> (String, Option<String>, Option<String>) {
+        (a.content_hash.clone(), a.link.clone(), a.lang.clone())
+    }
+
+    pub fn extend(&mut self, other: Precomputed) {
+        self.0.extend(other.0);
+    }
 }
 
 impl Pipeline {
@@ -57,7 +74,7 @@ impl Pipeline {
     ) -> Result<Prepared, ParseError> {
         let feed = parse::parse_feed(bytes, Some(url), http_charset)?;
         let rules = CleanRules::new(&self.config.clean, self.config.feed_config(url));
-        let articles = feed
+        let articles: Vec<Article> = feed
             .entries
             .iter()
             .map(|e| {
@@ -66,7 +83,21 @@ impl Pipeline {
                 a
             })
             .collect();
-        Ok(Prepared { feed, articles })
+        let matches = if self.matcher.is_empty() {
+            Precomputed::default()
+        } else {
+            Precomputed(
+                articles
+                    .iter()
+                    .map(|a| (Precomputed::key(a), self.match_article(a)))
+                    .collect(),
+            )
+        };
+        Ok(Prepared {
+            feed,
+            articles,
+            matches,
+        })
     }
 
     pub fn match_article(&self, a: &Article) -> Vec<TopicMatch> {
@@ -95,6 +126,29 @@ impl Pipeline {
         stored
             .or_else(|| self.config.feed_config(url).and_then(|f| f.full_text))
             .unwrap_or(self.config.clean.full_text)
+    }
+
+    /// Like `with_policy`, with matches computed ahead by `prepare`; an article not found there
+    /// is matched now.
+    pub fn with_precomputed<T>(
+        &self,
+        full_text: bool,
+        pre: &Precomputed,
+        f: impl FnOnce(&MatchPolicy) -> T,
+    ) -> T {
+        let matcher = |a: &Article| match pre.0.get(&Precomputed::key(a)) {
+            Some(m) => m.clone(),
+            None => self.match_article(a),
+        };
+        let sinks = |t: &str| self.sinks_for(t);
+        let policy = MatchPolicy {
+            matcher: &matcher,
+            sinks_for: &sinks,
+            window_ms: self.config.dedup.window.as_millis() as i64,
+            max_distance: self.config.dedup.max_distance,
+            full_text,
+        };
+        f(&policy)
     }
 
     /// Runs `f` with the match policy for a feed.

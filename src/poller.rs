@@ -79,6 +79,7 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
     };
 
     let mut commit: Option<FetchCommit> = None;
+    let mut precomputed = crate::pipeline::Precomputed::default();
     match ctx.fetcher.get(&feed.url, &validators).await {
         Err(e) => report.error = Some(e.to_string()),
         Ok(resp) => {
@@ -121,6 +122,7 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
                             state.title = p.feed.title.clone();
                             state.site_url = p.feed.site_url.clone();
                             state.lang = p.feed.language.clone();
+                            precomputed = p.matches;
                             commit = Some(FetchCommit {
                                 feed_id: feed.id,
                                 articles: p.articles,
@@ -181,7 +183,9 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
             ctx.writer
                 .call(move |store| {
                     pipeline
-                        .with_policy(full_text, |policy| store.commit_fetch(c, policy))
+                        .with_precomputed(full_text, &precomputed, |policy| {
+                            store.commit_fetch(c, policy)
+                        })
                         .map(Some)
                 })
                 .await

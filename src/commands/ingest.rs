@@ -1,8 +1,11 @@
 //! `newswatch ingest [--format jsonl] FILE...`: local feed files through the whole pipeline, in
-//! the order given. Parsing and cleaning run on all cores; commits happen in file order, one
-//! transaction per file. A file that fails is an error line; the rest go on (exit 1 at the end).
+//! the order given. Parsing, cleaning and fingerprinting run on all cores; commits happen in file
+//! order. Files that are ready together are committed in one transaction (each file stays whole:
+//! a crash keeps or loses whole files). A file that fails is an error line; the rest go on, and
+//! the exit code is 1 at the end.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -15,28 +18,32 @@ use crate::error::{CliError, CliResult};
 use crate::fetch::read_file_capped;
 use crate::pipeline::{Pipeline, Prepared};
 use crate::store::feeds_log::FetchLog;
-use crate::store::{FeedState, FetchCommit};
+use crate::store::{CommitOutcome, FeedState, FetchCommit, Store};
 use crate::util::now_ms;
+
+/// Most files committed in one transaction.
+const BATCH: usize = 128;
 
 pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
     let mut store = ctx.store()?;
     let pipeline = Pipeline::new(ctx.config.clone())?;
     let cap = ctx.config.http.max_body_bytes;
     let urls: Vec<String> = files.iter().map(|f| file_url(f)).collect();
+    let feed_ids = store.ensure_ingest_feeds(&urls)?;
+    let jsonl = matches!(format, Format::Jsonl | Format::Json);
 
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
         .min(files.len().max(1));
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<(usize, Result<Prepared, String>)>(64);
-    let mut failed = 0usize;
-    let mut totals = [0u32; 4];
+    let (tx, rx) = mpsc::sync_channel::<(usize, Result<Prepared, String>)>(256);
+    let mut report = Report::default();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     std::thread::scope(|s| -> CliResult {
         for _ in 0..workers {
             let tx = tx.clone();
-            let (next, pipeline, files, urls) = (&next, &pipeline, files, &urls);
+            let (next, pipeline, urls) = (&next, &pipeline, &urls);
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -57,79 +64,171 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
             });
         }
         drop(tx);
-        // Commit strictly in the order given, buffering results that arrive early.
+        // Commit strictly in the order given, buffering results that arrive early and batching
+        // the run of consecutive results that are ready.
         let mut pending = BTreeMap::new();
         let mut want = 0usize;
-        for (i, res) in rx {
+        let mut rx = rx.into_iter().peekable();
+        while let Some((i, res)) = rx.next() {
             pending.insert(i, res);
-            while let Some(res) = pending.remove(&want) {
-                let file = &files[want];
-                match res.and_then(|p| {
-                    commit(&mut store, &pipeline, &urls[want], p).map_err(|e| format!("{e:#}"))
-                }) {
-                    Ok(outcome) => {
-                        totals[0] += outcome.new;
-                        totals[1] += outcome.updated;
-                        totals[2] += outcome.duplicates;
-                        totals[3] += outcome.items.len() as u32;
-                        if matches!(format, Format::Jsonl | Format::Json) {
-                            for it in &outcome.items {
-                                serde_json::to_writer(&mut out, it).map_err(anyhow::Error::from)?;
-                                std::io::Write::write_all(&mut out, b"\n")?;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("newswatch: {}: {e}", file.display());
-                        if matches!(format, Format::Jsonl | Format::Json) {
-                            serde_json::to_writer(
-                                &mut out,
-                                &json!({"file": file.display().to_string(), "error": e}),
-                            )
-                            .map_err(anyhow::Error::from)?;
-                            std::io::Write::write_all(&mut out, b"\n")?;
-                        }
-                    }
+            let mut batch = Vec::new();
+            while batch.len() < BATCH {
+                if let Some(res) = pending.remove(&(want + batch.len())) {
+                    batch.push(res);
+                } else {
+                    break;
                 }
-                want += 1;
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let first = want;
+            want += batch.len();
+            let results = commit_run(
+                &mut store,
+                &pipeline,
+                &feed_ids[first..want],
+                &urls[first..want],
+                batch,
+            );
+            for (k, res) in results.into_iter().enumerate() {
+                report.write(&mut out, jsonl, &files[first + k], res)?;
             }
         }
         Ok(())
     })?;
-    std::io::Write::flush(&mut out)?;
+    out.flush()?;
     drop(out);
-    if !matches!(format, Format::Jsonl | Format::Json) {
+    if !jsonl {
         print_table(
             &["FILES", "FAILED", "ITEMS", "NEW", "UPDATED", "DUPLICATES"],
             &[vec![
                 files.len().to_string(),
-                failed.to_string(),
-                totals[3].to_string(),
-                totals[0].to_string(),
-                totals[1].to_string(),
-                totals[2].to_string(),
+                report.failed.to_string(),
+                report.items.to_string(),
+                report.new.to_string(),
+                report.updated.to_string(),
+                report.duplicates.to_string(),
             ]],
         );
     }
-    if failed > 0 {
+    if report.failed > 0 {
         return Err(CliError::Runtime(anyhow::anyhow!(
-            "{failed} of {} files failed",
+            "{} of {} files failed",
+            report.failed,
             files.len()
         )));
     }
     Ok(())
 }
 
-fn commit(
-    store: &mut crate::store::Store,
+#[derive(Default)]
+struct Report {
+    failed: usize,
+    items: u64,
+    new: u64,
+    updated: u64,
+    duplicates: u64,
+}
+
+impl Report {
+    fn write(
+        &mut self,
+        out: &mut impl Write,
+        jsonl: bool,
+        file: &Path,
+        res: Result<CommitOutcome, String>,
+    ) -> CliResult {
+        match res {
+            Ok(o) => {
+                self.items += o.items.len() as u64;
+                self.new += u64::from(o.new);
+                self.updated += u64::from(o.updated);
+                self.duplicates += u64::from(o.duplicates);
+                if jsonl {
+                    for it in &o.items {
+                        serde_json::to_writer(&mut *out, it).map_err(anyhow::Error::from)?;
+                        out.write_all(b"\n")?;
+                    }
+                }
+            }
+            Err(e) => {
+                self.failed += 1;
+                eprintln!("newswatch: {}: {e}", file.display());
+                if jsonl {
+                    serde_json::to_writer(
+                        &mut *out,
+                        &json!({"file": file.display().to_string(), "error": e}),
+                    )
+                    .map_err(anyhow::Error::from)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Commits a run of consecutive files in one transaction. If that transaction fails, the files
+/// are committed one by one so that one bad file cannot take the others down with it.
+fn commit_run(
+    store: &mut Store,
     pipeline: &Pipeline,
-    url: &str,
-    p: Prepared,
-) -> anyhow::Result<crate::store::CommitOutcome> {
-    let feed_id = store.ensure_ingest_feed(url)?;
-    let now = now_ms();
-    let c = FetchCommit {
+    feed_ids: &[i64],
+    urls: &[String],
+    batch: Vec<Result<Prepared, String>>,
+) -> Vec<Result<CommitOutcome, String>> {
+    let full_text = pipeline.config.clean.full_text;
+    let mut results: Vec<Option<Result<CommitOutcome, String>>> = Vec::with_capacity(batch.len());
+    let mut commits = Vec::new();
+    let mut slots = Vec::new();
+    let mut pre = crate::pipeline::Precomputed::default();
+    for (k, res) in batch.into_iter().enumerate() {
+        match res {
+            Ok(mut p) => {
+                pre.extend(std::mem::take(&mut p.matches));
+                commits.push(to_commit(feed_ids[k], &urls[k], p));
+                slots.push(k);
+                results.push(None);
+            }
+            Err(e) => results.push(Some(Err(e))),
+        }
+    }
+    let kept: Vec<FetchCommit> = commits.iter().map(clone_commit).collect();
+    match pipeline.with_precomputed(full_text, &pre, |policy| {
+        store.commit_batch(commits, policy)
+    }) {
+        Ok(outs) => {
+            for (slot, o) in slots.iter().zip(outs) {
+                results[*slot] = Some(Ok(o));
+            }
+        }
+        Err(_) => {
+            for (slot, c) in slots.iter().zip(kept) {
+                let r = pipeline
+                    .with_precomputed(full_text, &pre, |policy| store.commit_fetch(c, policy))
+                    .map_err(|e| format!("{e:#}"));
+                results[*slot] = Some(r);
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every slot filled"))
+        .collect()
+}
+
+fn clone_commit(c: &FetchCommit) -> FetchCommit {
+    FetchCommit {
+        feed_id: c.feed_id,
+        articles: c.articles.clone(),
+        state: c.state.clone(),
+        log: c.log.clone(),
+    }
+}
+
+fn to_commit(feed_id: i64, url: &str, p: Prepared) -> FetchCommit {
+    FetchCommit {
         feed_id,
         articles: p.articles,
         state: FeedState {
@@ -141,13 +240,11 @@ fn commit(
         },
         log: FetchLog {
             url: url.to_string(),
-            at: now,
+            at: now_ms(),
             status: None,
             ..Default::default()
         },
-    };
-    let full_text = pipeline.full_text_for(url, None);
-    pipeline.with_policy(full_text, |policy| store.commit_fetch(c, policy))
+    }
 }
 
 fn file_url(p: &Path) -> String {

@@ -85,29 +85,84 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut out = CommitOutcome::default();
-        let now = now_ms();
-        for a in &c.articles {
-            let item = store_article(&tx, c.feed_id, a, policy, now, &mut out)?;
-            match item.status {
-                ItemStatus::New => out.new += 1,
-                ItemStatus::Updated => out.updated += 1,
-                ItemStatus::Duplicate | ItemStatus::NearDuplicate => out.duplicates += 1,
-                ItemStatus::Unchanged => {}
-            }
-            out.items.push(item);
-        }
-        let mut state = c.state;
-        state.got_new = out.new > 0;
-        apply_state(&tx, c.feed_id, &state)?;
-        let mut log = c.log;
-        log.new_items = out.new;
-        log.updated_items = out.updated;
-        log.duplicates = out.duplicates;
-        insert_log(&tx, c.feed_id, &log)?;
+        let mut fts = Vec::new();
+        let out = commit_in(&tx, c, policy, &mut fts)?;
+        index_new(&tx, &mut fts)?;
         tx.commit()?;
         Ok(out)
     }
+
+    /// Commits several fetches in one transaction (bulk `ingest`): each fetch stays whole, and
+    /// SQLite writes each index page (and the FTS segment) once per batch instead of once per feed.
+    pub fn commit_batch(
+        &mut self,
+        batch: Vec<FetchCommit>,
+        policy: &MatchPolicy,
+    ) -> anyhow::Result<Vec<CommitOutcome>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut fts = Vec::new();
+        let outs = batch
+            .into_iter()
+            .map(|c| commit_in(&tx, c, policy, &mut fts))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        index_new(&tx, &mut fts)?;
+        tx.commit()?;
+        Ok(outs)
+    }
+}
+
+/// Adds the articles inserted in this transaction to the full-text index, in one statement.
+/// Must run before any UPDATE of those rows (the update trigger deletes their old FTS entry).
+fn index_new(tx: &Connection, ids: &mut Vec<i64>) -> rusqlite::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let (lo, hi) = (ids[0], ids[ids.len() - 1]);
+    // New rows of one transaction have increasing ids; index the range, skipping any row that an
+    // earlier call already indexed.
+    let mut st = tx.prepare_cached(
+        "INSERT INTO articles_fts(rowid, title, text)
+         SELECT id, title, text || coalesce(char(10) || page_text, '') FROM articles
+         WHERE id BETWEEN ?1 AND ?2 AND id IN (SELECT value FROM json_each(?3))",
+    )?;
+    st.execute(rusqlite::params![
+        lo,
+        hi,
+        serde_json::to_string(ids).unwrap_or_default()
+    ])?;
+    ids.clear();
+    Ok(())
+}
+
+fn commit_in(
+    tx: &Connection,
+    c: FetchCommit,
+    policy: &MatchPolicy,
+    fts: &mut Vec<i64>,
+) -> anyhow::Result<CommitOutcome> {
+    let mut out = CommitOutcome::default();
+    let now = now_ms();
+    for a in &c.articles {
+        let item = store_article(tx, c.feed_id, a, policy, now, &mut out, fts)?;
+        match item.status {
+            ItemStatus::New => out.new += 1,
+            ItemStatus::Updated => out.updated += 1,
+            ItemStatus::Duplicate | ItemStatus::NearDuplicate => out.duplicates += 1,
+            ItemStatus::Unchanged => {}
+        }
+        out.items.push(item);
+    }
+    let mut state = c.state;
+    state.got_new = out.new > 0;
+    apply_state(tx, c.feed_id, &state)?;
+    let mut log = c.log;
+    log.new_items = out.new;
+    log.updated_items = out.updated;
+    log.duplicates = out.duplicates;
+    insert_log(tx, c.feed_id, &log)?;
+    Ok(out)
 }
 
 fn store_article(
@@ -117,6 +172,7 @@ fn store_article(
     policy: &MatchPolicy,
     now: i64,
     out: &mut CommitOutcome,
+    fts: &mut Vec<i64>,
 ) -> anyhow::Result<ItemOutcome> {
     let identity = dedup::identity_key(feed_id, a);
     let mut item = ItemOutcome {
@@ -131,11 +187,8 @@ fn store_article(
 
     // 1. Same identity: unchanged, or updated in place (keeps its id).
     let existing: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT id, content_hash FROM articles WHERE identity = ?1",
-            [&identity],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT id, content_hash FROM articles WHERE identity = ?1")?
+        .query_row([&identity], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some((id, hash)) = existing {
         item.id = id;
@@ -144,12 +197,15 @@ fn store_article(
             return Ok(item);
         }
         let b = dedup::bands(a.simhash);
-        tx.execute(
+        // The update trigger rewrites the row's FTS entry: index pending new rows first.
+        index_new(tx, fts)?;
+        tx.prepare_cached(
             "UPDATE articles SET link = ?2, canonical_link = ?3, title = ?4, text = ?5, html = ?6, lang = ?7,
                 published_at = coalesce(?8, published_at), updated_at = ?9, content_hash = ?10, simhash = ?11,
                 band0 = ?12, band1 = ?13, band2 = ?14, band3 = ?15
              WHERE id = ?1",
-            params![
+        )?
+        .execute(params![
                 id,
                 a.link,
                 a.canonical_link,
@@ -165,8 +221,7 @@ fn store_article(
                 b[1],
                 b[2],
                 b[3]
-            ],
-        )?;
+            ])?;
         item.status = ItemStatus::Updated;
         item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
         return Ok(item);
@@ -175,22 +230,18 @@ fn store_article(
     // 2. The same story under another identity: same canonical link, or same content.
     let exact: Option<i64> = match &a.canonical_link {
         Some(l) if specific_link(l) => tx
-            .query_row(
+            .prepare_cached(
                 "SELECT id FROM articles WHERE canonical_link = ?1 ORDER BY id LIMIT 1",
-                [l],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([l], |r| r.get(0))
             .optional()?,
         _ => None,
     };
     let exact = match exact {
         Some(id) => Some(id),
         None => tx
-            .query_row(
-                "SELECT id FROM articles WHERE content_hash = ?1 ORDER BY id LIMIT 1",
-                [&a.content_hash],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT id FROM articles WHERE content_hash = ?1 ORDER BY id LIMIT 1")?
+            .query_row([&a.content_hash], |r| r.get(0))
             .optional()?,
     };
     if let Some(orig) = exact {
@@ -212,10 +263,9 @@ fn store_article(
         };
         for (orig, dist) in near_duplicate_candidates(tx, a.simhash, now - policy.window_ms, max_d)?
         {
-            let text: String =
-                tx.query_row("SELECT text FROM articles WHERE id = ?1", [orig], |r| {
-                    r.get(0)
-                })?;
+            let text: String = tx
+                .prepare_cached("SELECT text FROM articles WHERE id = ?1")?
+                .query_row([orig], |r| r.get(0))?;
             if dedup::similarity(&a.text, &text) < min_sim {
                 continue;
             }
@@ -230,11 +280,12 @@ fn store_article(
     // 4. New.
     let b = dedup::bands(a.simhash);
     let page_status = policy.full_text.then_some("pending");
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO articles (feed_id, identity, guid, link, canonical_link, title, text, html, lang, published_at,
              fetched_at, content_hash, simhash, band0, band1, band2, band3, page_status, page_next_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-        params![
+    )?
+    .execute(params![
             feed_id,
             identity,
             a.guid,
@@ -254,9 +305,9 @@ fn store_article(
             b[3],
             page_status,
             page_status.map(|_| now)
-        ],
-    )?;
+        ])?;
     let id = tx.last_insert_rowid();
+    fts.push(id);
     item.id = id;
     item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
     Ok(item)
@@ -340,15 +391,16 @@ fn add_sighting(
     now: i64,
 ) -> rusqlite::Result<()> {
     // A new feed carrying the story raises its source count.
-    let known_feed: bool = tx.query_row(
-        "SELECT EXISTS(SELECT 1 FROM articles WHERE id = ?1 AND feed_id = ?2)
+    let known_feed: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM articles WHERE id = ?1 AND feed_id = ?2)
              OR EXISTS(SELECT 1 FROM sightings WHERE article_id = ?1 AND feed_id = ?2)",
-        params![article_id, feed_id],
-        |r| r.get(0),
-    )?;
-    let inserted = tx.execute(
+        )?
+        .query_row(params![article_id, feed_id], |r| r.get(0))?;
+    let inserted = tx.prepare_cached(
         "INSERT OR IGNORE INTO sightings (article_id, feed_id, link, title, kind, distance, seen_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?.execute(
         params![article_id, feed_id, a.link, a.title, kind, distance, now],
     )?;
     if inserted > 0 && !known_feed {
@@ -373,8 +425,9 @@ fn insert_matches(
 ) -> anyhow::Result<Vec<String>> {
     let mut topics = Vec::new();
     for m in (policy.matcher)(a) {
-        let inserted = tx.execute(
+        let inserted = tx.prepare_cached(
             "INSERT OR IGNORE INTO matches (article_id, topic, terms, snippet, matched_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?.execute(
             params![article_id, m.topic, serde_json::to_string(&m.terms)?, m.snippet, now],
         )?;
         if inserted == 0 {
@@ -383,9 +436,10 @@ fn insert_matches(
         let match_id = tx.last_insert_rowid();
         for sink in (policy.sinks_for)(&m.topic) {
             let uid = alert_uid(identity, &m.topic, &sink);
-            out.alerts += tx.execute(
+            out.alerts += tx.prepare_cached(
                 "INSERT OR IGNORE INTO alerts (uid, match_id, topic, sink, status, next_attempt_at, created_at)
                  VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+            )?.execute(
                 params![uid, match_id, m.topic, sink, now],
             )? as u32;
         }

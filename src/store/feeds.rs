@@ -127,6 +127,25 @@ impl Store {
             .query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))
     }
 
+    /// `ensure_ingest_feed` for many files in one transaction; ids in the order given.
+    pub fn ensure_ingest_feeds(&mut self, urls: &[String]) -> rusqlite::Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let ids = {
+            urls.iter()
+                .map(|u| {
+                    tx.execute(
+                        "INSERT INTO feeds (url, enabled, disabled_reason, created_at) VALUES (?1, 0, 'ingested from a local file', ?2)
+                         ON CONFLICT(url) DO NOTHING",
+                        params![u, now_ms()],
+                    )?;
+                    tx.query_row("SELECT id FROM feeds WHERE url = ?1", [u], |r| r.get(0))
+                })
+                .collect::<rusqlite::Result<Vec<i64>>>()?
+        };
+        tx.commit()?;
+        Ok(ids)
+    }
+
     pub fn remove_feed(&self, id: i64) -> rusqlite::Result<bool> {
         Ok(self.conn.execute("DELETE FROM feeds WHERE id = ?1", [id])? > 0)
     }
@@ -167,7 +186,8 @@ pub(crate) fn insert_log(
     feed_id: i64,
     l: &FetchLog,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO fetch_log (feed_id, url, at, status, bytes, new_items, updated_items, duplicates, duration_ms, error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
@@ -184,6 +204,15 @@ pub(crate) fn insert_log(
         ],
     )?;
     Ok(())
+}
+
+/// Executes through the statement cache (these run once per fetch).
+fn exec(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(p)
 }
 
 pub(crate) fn apply_state(
@@ -206,13 +235,15 @@ pub(crate) fn apply_state(
             )
             .optional()?;
         if taken.is_none() {
-            conn.execute(
+            exec(
+                conn,
                 "UPDATE feeds SET url = ?1 WHERE id = ?2",
                 params![url, feed_id],
             )?;
         }
     }
-    conn.execute(
+    exec(
+        conn,
         "UPDATE feeds SET
             title = coalesce(?2, title), site_url = coalesce(?3, site_url), lang = coalesce(?4, lang),
             etag = CASE WHEN ?10 IS NULL THEN coalesce(?5, etag) ELSE etag END,
