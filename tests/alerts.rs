@@ -979,9 +979,8 @@ async fn alerts_list_retry_and_tail() {
 }
 
 /// The full path through the binary: `ingest` commits (the topic engine matches), `run`
-/// delivers. Needs the topic engine of issue 4 (in this branch `Matcher::match_doc` is a stub).
+/// delivers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the topic engine (issue 4); run after merging the topics branch"]
 async fn ingest_then_run_delivers() {
     let (url, log) = http_receiver(|_| (200, Duration::ZERO)).await;
     let e = env("", &webhook_sink("hook", &url), &["hook"]);
