@@ -67,7 +67,9 @@ pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
             let tx = store.conn_mut().transaction()?;
             let mut added = 0;
             let mut skipped = 0;
+            let mut progress = crate::progress::Progress::new("import", feeds.len() as u64);
             for f in &feeds {
+                progress.inc();
                 if crate::fetch::validate_feed_url(&f.url).is_err() {
                     eprintln!("skipped {:?}: not an http(s) or file URL", f.url);
                     skipped += 1;

@@ -39,6 +39,8 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<(usize, Result<Prepared, String>)>(256);
     let mut report = Report::default();
+    // A progress line on a terminal; nothing when stderr is piped.
+    let mut progress = crate::progress::Progress::new("ingest", files.len() as u64);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     std::thread::scope(|s| -> CliResult {
         for _ in 0..workers {
@@ -94,9 +96,11 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
             for (k, res) in results.into_iter().enumerate() {
                 report.write(&mut out, jsonl, &files[first + k], res)?;
             }
+            progress.set(want as u64);
         }
         Ok(())
     })?;
+    progress.finish();
     out.flush()?;
     drop(out);
     if !jsonl {
