@@ -495,6 +495,21 @@ impl Config {
         }
         crate::topics::Matcher::compile(&self.topics)
             .map_err(|e| format!("{}{e}", at(&format!("\"{}\"", e.topic))))?;
+        // Rate limits and digests are checked here too, not first when the daemon starts.
+        crate::alerts::topic_policies(&self.topics).map_err(|e| {
+            let key = if e.contains("digest") {
+                "digest"
+            } else {
+                "rate_limit"
+            };
+            format!("{}{e}", at(key))
+        })?;
+        if self.alerts.max_attempts == 0 {
+            return Err(format!(
+                "{}alerts.max_attempts must be at least 1",
+                at("max_attempts")
+            ));
+        }
         for s in &self.sinks {
             s.validate().map_err(|e| {
                 format!(
@@ -567,6 +582,13 @@ mod tests {
     fn bad_value_names_line() {
         let e = Config::parse("[http]\n\ntimeout = \"5 parsecs\"\n").unwrap_err();
         assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn bad_rate_limit_is_a_config_error() {
+        let e = Config::parse("[[topic]]\nid = \"t\"\nquery = \"x\"\nrate_limit = \"lots\"\n")
+            .unwrap_err();
+        assert!(e.contains("line 4") && e.contains("\"t\""), "{e}");
     }
 
     #[test]
