@@ -180,6 +180,18 @@ pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> 
         let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         return Cow::Owned(rewrite_decl(&text));
     }
+    // 2. UTF-16 without a BOM shows itself in the first character, `<` next to a zero byte.
+    if bytes.len() >= 4 && bytes.len() % 2 == 0 {
+        let enc = match bytes[..4] {
+            [0, b'<', 0, _] => Some(encoding_rs::UTF_16BE),
+            [b'<', 0, _, 0] => Some(encoding_rs::UTF_16LE),
+            _ => None,
+        };
+        if let Some(enc) = enc {
+            let (text, _) = enc.decode_without_bom_handling(bytes);
+            return Cow::Owned(rewrite_decl(&text));
+        }
+    }
     let declared = xml_declared_encoding(bytes)
         .and_then(|l| Encoding::for_label(l.as_bytes()))
         .or_else(|| http_charset.and_then(|l| Encoding::for_label(l.trim().as_bytes())));
