@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::normalize::{self, Tokens};
 use super::query::{self, Anchor, Ast, Field, Term, TokPat};
@@ -29,6 +29,8 @@ const TEXT_BASE: u32 = 1 << 24;
 /// Bytes of context before the first marked word of a snippet, and the snippet's target length.
 const SNIPPET_BEFORE: usize = 80;
 const SNIPPET_LEN: usize = 280;
+/// Pattern sets up to this size are compiled to a DFA.
+const DFA_MAX_PATTERNS: usize = 3_000;
 
 #[derive(Debug, Clone)]
 enum Node {
@@ -340,6 +342,12 @@ impl Engine {
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    // A DFA scans fastest; past a few thousand patterns its build time and memory
+                    // grow too much, and the contiguous NFA (the default choice) is used.
+                    .kind(
+                        (interner.core_list.len() <= DFA_MAX_PATTERNS)
+                            .then_some(AhoCorasickKind::DFA),
+                    )
                     .build(&interner.core_list)
                     .map_err(|e| TopicError {
                         topic: String::new(),
@@ -426,7 +434,6 @@ impl Engine {
         let mut ev = Eval {
             engine: self,
             hits: &hits,
-            leaf_cache: HashMap::new(),
             lang: doc.lang.map(primary_lang),
             site: doc.site.map(|s| s.trim_end_matches('.').to_lowercase()),
         };
@@ -453,7 +460,6 @@ impl Engine {
         let mut ev = Eval {
             engine: self,
             hits: &hits,
-            leaf_cache: HashMap::new(),
             lang: doc.lang.map(primary_lang),
             site: doc.site.map(|s| s.trim_end_matches('.').to_lowercase()),
         };
@@ -487,7 +493,6 @@ struct Eval<'a> {
     engine: &'a Engine,
     /// Sorted (token pattern, position) hits of the document.
     hits: &'a [(u32, u32)],
-    leaf_cache: HashMap<u32, Vec<(u32, u32)>>,
     lang: Option<String>,
     site: Option<String>,
 }
@@ -499,38 +504,34 @@ impl Eval<'_> {
         &self.hits[lo..hi]
     }
 
-    /// Occurrences (first, last token position) of a leaf.
-    fn leaf(&mut self, leaf: u32) -> &[(u32, u32)] {
-        if !self.leaf_cache.contains_key(&leaf) {
-            let parts = &self.engine.leaves[leaf as usize];
-            let mut occ = Vec::new();
-            for &(_, p) in self.positions(parts[0]) {
-                let ok = parts[1..].iter().enumerate().all(|(j, &tp)| {
-                    let want = p + 1 + j as u32;
-                    self.positions(tp).binary_search(&(tp, want)).is_ok()
-                });
-                if ok {
-                    occ.push((p, p + parts.len() as u32 - 1));
-                }
-            }
-            self.leaf_cache.insert(leaf, occ);
-        }
-        &self.leaf_cache[&leaf]
-    }
-
     fn eval(&mut self, n: &Node, field: Option<Field>, out: &mut Vec<Hit>) -> bool {
         match n {
             Node::Leaf { leaf, label } => {
+                // Occurrences of the first token pattern, then the rest of a phrase checked by
+                // binary search on the following positions (no per-document cache needed).
                 let label = *label;
                 let before = out.len();
-                for &(s, e) in self.leaf(*leaf) {
+                let parts = &self.engine.leaves[*leaf as usize];
+                let span = parts.len() as u32 - 1;
+                for &(_, s) in self.positions(parts[0]) {
                     let in_field = match field {
                         None => true,
                         Some(Field::Title) => s < TEXT_BASE,
                         Some(Field::Text) => s >= TEXT_BASE,
                     };
-                    if in_field {
-                        out.push(Hit { s, e, label });
+                    if !in_field {
+                        continue;
+                    }
+                    let ok = parts[1..].iter().enumerate().all(|(j, &tp)| {
+                        let want = s + 1 + j as u32;
+                        self.positions(tp).binary_search(&(tp, want)).is_ok()
+                    });
+                    if ok {
+                        out.push(Hit {
+                            s,
+                            e: s + span,
+                            label,
+                        });
                     }
                 }
                 out.len() > before
@@ -573,11 +574,25 @@ impl Eval<'_> {
                         false
                     }
                 };
+                // Right hits sorted by start: for each left hit only the right hits whose start
+                // lies within reach (binary search) are compared.
+                r.sort_unstable();
+                let widest = r.iter().map(|b| b.e - b.s).max().unwrap_or(0);
                 let mut used_r = vec![false; r.len()];
                 let mut any = false;
                 for a in &l {
+                    let lo_s = if *ordered {
+                        a.e + 1
+                    } else {
+                        a.s.saturating_sub(*n + 1 + widest)
+                    };
+                    let hi_s = a.e.saturating_add(*n + 1);
+                    let lo = r.partition_point(|b| b.s < lo_s);
                     let mut a_used = false;
-                    for (j, b) in r.iter().enumerate() {
+                    for (j, b) in r.iter().enumerate().skip(lo) {
+                        if b.s > hi_s {
+                            break;
+                        }
                         if close(a, b) {
                             used_r[j] = true;
                             a_used = true;

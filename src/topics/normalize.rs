@@ -56,6 +56,14 @@ fn is_word_char(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphanumeric();
     }
+    // Fast paths: Cyrillic letters and Latin-1 letters (not × ÷).
+    if ('\u{400}'..='\u{4ff}').contains(&c) {
+        // U+0482 is a sign, U+0483..U+0489 are combining marks that are not letters.
+        return !('\u{482}'..='\u{489}').contains(&c);
+    }
+    if ('\u{c0}'..='\u{ff}').contains(&c) {
+        return c != '×' && c != '÷';
+    }
     c.is_alphanumeric() || is_dropped(c) || ('\u{300}'..='\u{36f}').contains(&c)
 }
 
@@ -82,6 +90,12 @@ pub fn fold_char(c: char, out: &mut String) {
         'ü' | 'Ü' => out.push('u'),
         'ё' | 'Ё' => out.push('е'),
         c if is_dropped(c) => {}
+        // Fast paths for the common upper-case letters: Cyrillic А-Я, Ѐ-Џ and Latin-1 À-Þ.
+        'А'..='Я' | 'À'..='Þ' if c != '×' => {
+            out.push(char::from_u32(c as u32 + 0x20).expect("a letter"));
+        }
+        'Ѐ'..='Џ' => out.push(char::from_u32(c as u32 + 0x50).expect("a letter")),
+        'а'..='я' | 'ß'..='ÿ' | 'ѐ'..='џ' => out.push(c),
         c => {
             for l in c.to_lowercase() {
                 out.push(l);
@@ -182,6 +196,22 @@ mod tests {
         for i in 0..t.len() {
             assert_eq!(t.token_at(t.norm_start[i] as usize), i);
             assert_eq!(t.token_at(t.norm_end[i] as usize - 1), i);
+        }
+    }
+
+    #[test]
+    fn fast_paths_agree_with_unicode_tables() {
+        for u in 0x80u32..0x500 {
+            let Some(c) = char::from_u32(u) else { continue };
+            let slow_word = c.is_alphanumeric() || is_dropped(c) || (0x300..=0x36f).contains(&u);
+            assert_eq!(is_word_char(c), slow_word, "U+{u:04X}");
+            if matches!(c, 'ß' | 'ä' | 'Ä' | 'ö' | 'Ö' | 'ü' | 'Ü' | 'ё' | 'Ё') || is_dropped(c)
+            {
+                continue;
+            }
+            let mut got = String::new();
+            fold_char(c, &mut got);
+            assert_eq!(got, c.to_lowercase().collect::<String>(), "U+{u:04X}");
         }
     }
 

@@ -226,7 +226,24 @@ fn lex(s: &str) -> Result<Vec<Lexed>, ParseError> {
                         tok: Tok::FieldPrefix(field.to_string()),
                         at,
                     });
-                    if !value.is_empty() {
+                    if let Some(name) = value.strip_prefix('@') {
+                        // `title:@group`
+                        if name.is_empty()
+                            || !name
+                                .chars()
+                                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                        {
+                            return err(
+                                s,
+                                at + colon + 1,
+                                format!("bad group name {value:?}: use letters, digits, _ and -"),
+                            );
+                        }
+                        out.push(Lexed {
+                            tok: Tok::Group(name.to_string()),
+                            at: at + colon + 1,
+                        });
+                    } else if !value.is_empty() {
                         out.push(Lexed {
                             tok: Tok::Word(value.to_string()),
                             at: at + colon + 1,
@@ -632,6 +649,10 @@ mod tests {
             ),
             ("(a OR b) AND (c OR d)", "((a OR b) AND (c OR d))"),
             ("a NEAR/2 b NEAR/3 c", "((a NEAR/2 b) NEAR/3 c)"),
+            (
+                "title:@award AND text:@weapon",
+                "(title:@award AND text:@weapon)",
+            ),
         ] {
             let ast = parse(q).unwrap_or_else(|e| panic!("{q}: {e:?}"));
             let shown = show(&ast);
