@@ -61,6 +61,7 @@ pub async fn run(config: Arc<Config>, db: &Path, shutdown: CancellationToken) ->
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     tracing::info!(db = %db.display(), feeds = config.feeds.len(), topics = config.topics.len(), "newswatch running");
 
+    tracker.spawn(crate::fulltext::run(ctx.clone(), shutdown.clone()));
     let mut tick = tokio::time::interval(config.poll.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

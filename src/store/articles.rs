@@ -269,7 +269,7 @@ fn add_sighting(tx: &Connection, article_id: i64, feed_id: i64, a: &Article, kin
 
 /// Matches the article and stores matches it did not have yet, with one outbox row per sink.
 /// Returns the topics newly matched.
-fn insert_matches(
+pub(crate) fn insert_matches(
     tx: &Connection,
     article_id: i64,
     identity: &str,
