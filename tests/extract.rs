@@ -14,7 +14,7 @@ const PARAS: [&str; 4] = [
 
 fn news_page() -> String {
     format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+        r##"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Zeppelin returns to the skies | Daily Example</title>
 <meta property="og:title" content="Zeppelin returns to the skies">
 </head><body>
@@ -37,7 +37,7 @@ fn news_page() -> String {
 </main>
 <footer class="site-footer"><p>Copyright 2026 Daily Example. All rights reserved.</p>
 <a href="/privacy">Privacy policy</a> <a href="/terms">Terms of use</a></footer>
-</body></html>"#,
+</body></html>"##,
         PARAS[0], PARAS[1], PARAS[2], PARAS[3]
     )
 }
