@@ -17,11 +17,25 @@ fn main() {
     let mut last = 0i64;
     for f in &files {
         let name = f.file_stem().unwrap().to_string_lossy().to_string();
-        let num: i64 = name.split('_').next().and_then(|n| n.parse().ok()).expect("migration names start with a number");
-        assert!(num > last, "migration numbers must be unique and increasing: {name}");
+        let num: i64 = name
+            .split('_')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("migration names start with a number");
+        assert!(
+            num > last,
+            "migration numbers must be unique and increasing: {name}"
+        );
         last = num;
-        out.push_str(&format!("    ({num}, {name:?}, include_str!({:?})),\n", f.display().to_string()));
+        out.push_str(&format!(
+            "    ({num}, {name:?}, include_str!({:?})),\n",
+            f.display().to_string()
+        ));
     }
     out.push_str("];\n");
-    fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join("migrations.rs"), out).unwrap();
+    fs::write(
+        Path::new(&env::var("OUT_DIR").unwrap()).join("migrations.rs"),
+        out,
+    )
+    .unwrap();
 }

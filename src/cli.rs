@@ -9,10 +9,19 @@ use crate::commands;
 use crate::error::{CliError, CliResult};
 
 #[derive(Parser, Debug)]
-#[command(name = "newswatch", version, about = "Streaming news-feed monitor: poll feeds, dedup, match watch topics, alert")]
+#[command(
+    name = "newswatch",
+    version,
+    about = "Streaming news-feed monitor: poll feeds, dedup, match watch topics, alert"
+)]
 pub struct Cli {
     /// Config file.
-    #[arg(long, global = true, default_value = "config.toml", env = "NEWSWATCH_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "config.toml",
+        env = "NEWSWATCH_CONFIG"
+    )]
     pub config: PathBuf,
     /// Database file (default: store.path from the config, beside the config file).
     #[arg(long, global = true, env = "NEWSWATCH_DB")]

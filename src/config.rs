@@ -230,7 +230,8 @@ pub struct CleanConfig {
     /// is exactly one of these (case-insensitive, trimmed); `*` matches any run of characters.
     #[serde(default)]
     pub boilerplate: Vec<String>,
-    /// Extra query parameters to strip from links (besides utm_*, fbclid, ...).
+    /// Extra query parameters to strip from links (besides utm_*, fbclid, ...): a name, or a
+    /// prefix ending in `*`; case-insensitive.
     #[serde(default)]
     pub strip_params: Vec<String>,
     /// Default for feeds that do not say: fetch each new article's page and extract its text.
@@ -244,7 +245,9 @@ pub struct DedupConfig {
     /// Near-duplicates are looked for among articles fetched within this window.
     #[serde(default = "d7d", with = "serde_duration")]
     pub window: Duration,
-    /// Largest SimHash Hamming distance that still counts as the same story.
+    /// Largest SimHash Hamming distance that still counts as the same story. Up to 3 is looked up
+    /// with exact 16-bit bands; 4..=7 probes each band's one-bit neighbours (17× the index seeks);
+    /// larger values act as 7.
     #[serde(default = "default_max_distance")]
     pub max_distance: u32,
 }
@@ -279,6 +282,16 @@ pub struct AlertsConfig {
     /// Sinks for topics that name none.
     #[serde(default)]
     pub default_sinks: Vec<String>,
+    /// How often the dispatcher looks for new outbox rows.
+    #[serde(default = "d1s", with = "serde_duration")]
+    pub tick: Duration,
+    /// Deliveries in flight at once to one sink (one while the sink is failing).
+    #[serde(default = "default_alert_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_alert_concurrency() -> usize {
+    4
 }
 
 fn default_max_attempts() -> u32 {
@@ -295,6 +308,8 @@ impl Default for AlertsConfig {
             backoff: d10s(),
             max_backoff: d1h(),
             default_sinks: Vec::new(),
+            tick: d1s(),
+            concurrency: default_alert_concurrency(),
         }
     }
 }
@@ -407,15 +422,28 @@ impl Config {
     }
 
     fn validate(&self, text: &str) -> Result<(), String> {
-        let at = |needle: &str| line_of(text, needle).map(|l| format!("line {l}: ")).unwrap_or_default();
+        let at = |needle: &str| {
+            line_of(text, needle)
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default()
+        };
         if self.http.max_body_bytes == 0 {
-            return Err(format!("{}http.max_body_bytes: must be greater than 0", at("max_body_bytes")));
+            return Err(format!(
+                "{}http.max_body_bytes: must be greater than 0",
+                at("max_body_bytes")
+            ));
         }
         if self.http.concurrency == 0 || self.http.per_host_concurrency == 0 {
-            return Err(format!("{}http.concurrency and http.per_host_concurrency must be at least 1", at("concurrency")));
+            return Err(format!(
+                "{}http.concurrency and http.per_host_concurrency must be at least 1",
+                at("concurrency")
+            ));
         }
         if self.poll.min_interval > self.poll.max_interval {
-            return Err(format!("{}poll.min_interval is larger than poll.max_interval", at("min_interval")));
+            return Err(format!(
+                "{}poll.min_interval is larger than poll.max_interval",
+                at("min_interval")
+            ));
         }
         let mut seen = BTreeMap::new();
         for f in &self.feeds {
@@ -423,25 +451,39 @@ impl Config {
                 return Err(format!("{}feed.url {:?}: {e}", at(&f.url), f.url));
             }
             if seen.insert(f.url.clone(), ()).is_some() {
-                return Err(format!("{}feed.url {:?} is listed twice", at(&f.url), f.url));
+                return Err(format!(
+                    "{}feed.url {:?} is listed twice",
+                    at(&f.url),
+                    f.url
+                ));
             }
         }
         let sink_names: Vec<&str> = self.sinks.iter().map(|s| s.name()).collect();
         let mut seen_sinks = BTreeMap::new();
         for s in &sink_names {
             if seen_sinks.insert(*s, ()).is_some() {
-                return Err(format!("{}sink {s:?} is defined twice", at(&format!("\"{s}\""))));
+                return Err(format!(
+                    "{}sink {s:?} is defined twice",
+                    at(&format!("\"{s}\""))
+                ));
             }
         }
         for name in &self.alerts.default_sinks {
             if !sink_names.contains(&name.as_str()) {
-                return Err(format!("{}alerts.default_sinks: no sink named {name:?}", at("default_sinks")));
+                return Err(format!(
+                    "{}alerts.default_sinks: no sink named {name:?}",
+                    at("default_sinks")
+                ));
             }
         }
         let mut seen_topics = BTreeMap::new();
         for t in &self.topics {
             if seen_topics.insert(t.id.clone(), ()).is_some() {
-                return Err(format!("{}topic {:?} is defined twice", at(&format!("\"{}\"", t.id)), t.id));
+                return Err(format!(
+                    "{}topic {:?} is defined twice",
+                    at(&format!("\"{}\"", t.id)),
+                    t.id
+                ));
             }
             for s in &t.sinks {
                 if !sink_names.contains(&s.as_str()) {
@@ -453,11 +495,16 @@ impl Config {
                 }
             }
         }
-        crate::topics::Matcher::compile(&self.topics).map_err(|e| {
-            format!("{}{e}", at(&format!("\"{}\"", e.topic)))
-        })?;
+        crate::topics::Matcher::compile(&self.topics)
+            .map_err(|e| format!("{}{e}", at(&format!("\"{}\"", e.topic))))?;
         for s in &self.sinks {
-            s.validate().map_err(|e| format!("{}sink {:?}: {e}", at(&format!("\"{}\"", s.name())), s.name()))?;
+            s.validate().map_err(|e| {
+                format!(
+                    "{}sink {:?}: {e}",
+                    at(&format!("\"{}\"", s.name())),
+                    s.name()
+                )
+            })?;
         }
         Ok(())
     }
@@ -487,7 +534,12 @@ fn one_line_toml_error(e: &toml::de::Error, text: &str) -> String {
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            let col = span.start - text[..span.start.min(text.len())].rfind('\n').map(|p| p + 1).unwrap_or(0) + 1;
+            let col = span.start
+                - text[..span.start.min(text.len())]
+                    .rfind('\n')
+                    .map(|p| p + 1)
+                    .unwrap_or(0)
+                + 1;
             let key: String = text[span.clone()].chars().take(60).collect();
             format!("line {line}, column {col}: {msg} (at `{}`)", key.trim())
         }
@@ -584,6 +636,7 @@ mod tests {
     fn feed_urls_validated() {
         let e = Config::parse("[[feed]]\nurl = \"gopher://x\"\n").unwrap_err();
         assert!(e.contains("line 2"), "{e}");
-        Config::parse("[[feed]]\nurl = \"https://example.org/feed.xml\"\ninterval = \"10m\"\n").unwrap();
+        Config::parse("[[feed]]\nurl = \"https://example.org/feed.xml\"\ninterval = \"10m\"\n")
+            .unwrap();
     }
 }

@@ -53,12 +53,17 @@ pub fn poll_ctx(config: Arc<Config>, writer: Writer) -> anyhow::Result<PollCtx> 
 }
 
 /// Runs until `shutdown` is cancelled. Returns after in-flight commits have finished.
-pub async fn run(config: Arc<Config>, db: &Path, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: Arc<Config>,
+    db: &Path,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let store = open_store(&config, db)?;
     let writer = Writer::spawn(store);
     let ctx = poll_ctx(config.clone(), writer.clone())?;
     let tracker = TaskTracker::new();
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    tracker.spawn(crate::alerts::Dispatcher::new(&config, writer.clone())?.run(shutdown.clone()));
     tracing::info!(db = %db.display(), feeds = config.feeds.len(), topics = config.topics.len(), "newswatch running");
 
     tracker.spawn(crate::fulltext::run(ctx.clone(), shutdown.clone()));
@@ -69,7 +74,10 @@ pub async fn run(config: Arc<Config>, db: &Path, shutdown: CancellationToken) ->
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let due = match writer.call(|s| Ok(feed_read::due(s.conn(), now_ms())?)).await {
+        let due = match writer
+            .call(|s| Ok(feed_read::due(s.conn(), now_ms())?))
+            .await
+        {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "cannot read due feeds");

@@ -79,7 +79,9 @@ pub fn validate_feed_url(u: &str) -> Result<(), String> {
     let url = url::Url::parse(u).map_err(|e| format!("not a URL: {e}"))?;
     match url.scheme() {
         "http" | "https" | "file" => Ok(()),
-        s => Err(format!("unsupported scheme {s:?} (use http, https or file)")),
+        s => Err(format!(
+            "unsupported scheme {s:?} (use http, https or file)"
+        )),
     }
 }
 
@@ -143,17 +145,28 @@ impl Fetcher {
         };
         // Host first, then global: a busy host never holds global slots while it waits.
         let h = sem.acquire_owned().await.expect("semaphore never closed");
-        let g = self.global.clone().acquire_owned().await.expect("semaphore never closed");
+        let g = self
+            .global
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
         (h, g)
     }
 
     /// GETs `url` (http, https or file) with the validators; follows redirects; caps the body.
     pub async fn get(&self, url: &str, validators: &Validators) -> Result<Response, FetchError> {
-        let parsed = url::Url::parse(url).map_err(|e| FetchError::BadUrl(url.into(), e.to_string()))?;
+        let parsed =
+            url::Url::parse(url).map_err(|e| FetchError::BadUrl(url.into(), e.to_string()))?;
         match parsed.scheme() {
             "file" => return self.get_file(&parsed),
             "http" | "https" => {}
-            s => return Err(FetchError::BadUrl(url.into(), format!("scheme {s} is not supported"))),
+            s => {
+                return Err(FetchError::BadUrl(
+                    url.into(),
+                    format!("scheme {s} is not supported"),
+                ));
+            }
         }
         let host = parsed.host_str().unwrap_or("").to_ascii_lowercase();
         let _permits = self.permits(&host).await;
@@ -164,7 +177,11 @@ impl Fetcher {
         }
     }
 
-    async fn get_following(&self, start: url::Url, validators: &Validators) -> Result<Response, FetchError> {
+    async fn get_following(
+        &self,
+        start: url::Url,
+        validators: &Validators,
+    ) -> Result<Response, FetchError> {
         let mut url = start;
         let mut seen = vec![url.to_string()];
         let mut all_permanent = true;
@@ -212,10 +229,11 @@ impl Fetcher {
 
     async fn read_capped(&self, mut resp: reqwest::Response) -> Result<(Vec<u8>, bool), FetchError> {
         let cap = self.cfg.max_body_bytes;
-        if let Some(len) = resp.content_length() {
-            if len > cap && !self.truncate {
-                return Err(FetchError::TooLarge { cap, read: 0 });
-            }
+        if let Some(len) = resp.content_length()
+            && len > cap
+            && !self.truncate
+        {
+            return Err(FetchError::TooLarge { cap, read: 0 });
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_err(e))? {
@@ -261,13 +279,17 @@ impl Fetcher {
 /// Reads a local file, refusing one larger than `cap`.
 pub fn read_file_capped(path: &std::path::Path, cap: u64) -> Result<Vec<u8>, FetchError> {
     use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| FetchError::File(path.display().to_string(), e.to_string()))?;
+    let f = std::fs::File::open(path)
+        .map_err(|e| FetchError::File(path.display().to_string(), e.to_string()))?;
     let mut body = Vec::new();
     f.take(cap + 1)
         .read_to_end(&mut body)
         .map_err(|e| FetchError::File(path.display().to_string(), e.to_string()))?;
     if body.len() as u64 > cap {
-        return Err(FetchError::TooLarge { cap, read: body.len() as u64 });
+        return Err(FetchError::TooLarge {
+            cap,
+            read: body.len() as u64,
+        });
     }
     Ok(body)
 }
@@ -287,7 +309,11 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn head_of(h: &HeaderMap) -> Response {
-    let s = |v: Option<&HeaderValue>| v.and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let s = |v: Option<&HeaderValue>| {
+        v.and_then(|v| v.to_str().ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
     let content_type = s(h.get(header::CONTENT_TYPE));
     let charset = content_type.as_deref().and_then(|ct| {
         ct.split(';')
@@ -330,13 +356,18 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-        assert!(parse_retry_after("Wed, 21 Oct 2099 07:28:00 GMT").unwrap() > Duration::from_secs(1000));
+        assert!(
+            parse_retry_after("Wed, 21 Oct 2099 07:28:00 GMT").unwrap() > Duration::from_secs(1000)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 
     #[test]
     fn max_age() {
-        assert_eq!(parse_max_age("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(
+            parse_max_age("public, max-age=600"),
+            Some(Duration::from_secs(600))
+        );
         assert_eq!(parse_max_age("no-cache"), None);
     }
 }

@@ -48,7 +48,12 @@ pub fn parse(text: &str) -> Result<Vec<OpmlFeed>, String> {
                 }
             }
             Ok(Event::Eof) => break,
-            Err(e) => return Err(format!("malformed OPML at byte {}: {e}", reader.buffer_position())),
+            Err(e) => {
+                return Err(format!(
+                    "malformed OPML at byte {}: {e}",
+                    reader.buffer_position()
+                ));
+            }
             _ => {}
         }
     }
@@ -59,15 +64,23 @@ pub fn parse(text: &str) -> Result<Vec<OpmlFeed>, String> {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// An OPML 2.0 document listing the feeds.
 pub fn render(feeds: &[OpmlFeed]) -> String {
-    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head><title>newswatch feeds</title></head>\n  <body>\n");
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head><title>newswatch feeds</title></head>\n  <body>\n",
+    );
     for f in feeds {
         let t = esc(f.title.as_deref().unwrap_or(&f.url));
-        s.push_str(&format!("    <outline type=\"rss\" text=\"{t}\" title=\"{t}\" xmlUrl=\"{}\"/>\n", esc(&f.url)));
+        s.push_str(&format!(
+            "    <outline type=\"rss\" text=\"{t}\" title=\"{t}\" xmlUrl=\"{}\"/>\n",
+            esc(&f.url)
+        ));
     }
     s.push_str("  </body>\n</opml>\n");
     s
@@ -80,8 +93,14 @@ mod tests {
     #[test]
     fn round_trip() {
         let feeds = vec![
-            OpmlFeed { url: "https://a.example/feed?x=1&y=2".into(), title: Some("A & \"B\"".into()) },
-            OpmlFeed { url: "https://b.example/rss".into(), title: None },
+            OpmlFeed {
+                url: "https://a.example/feed?x=1&y=2".into(),
+                title: Some("A & \"B\"".into()),
+            },
+            OpmlFeed {
+                url: "https://b.example/rss".into(),
+                title: None,
+            },
         ];
         let back = parse(&render(&feeds)).unwrap();
         assert_eq!(back[0], feeds[0]);
@@ -91,7 +110,13 @@ mod tests {
     #[test]
     fn nested_and_errors() {
         let x = r#"<opml version="1.0"><body><outline text="News"><outline text="X" xmlUrl="http://x/rss"/></outline></body></opml>"#;
-        assert_eq!(parse(x).unwrap(), vec![OpmlFeed { url: "http://x/rss".into(), title: Some("X".into()) }]);
+        assert_eq!(
+            parse(x).unwrap(),
+            vec![OpmlFeed {
+                url: "http://x/rss".into(),
+                title: Some("X".into())
+            }]
+        );
         assert!(parse("<html></html>").is_err());
         assert!(parse("<opml><body><outline xmlUrl=\"x\"></bad></opml>").is_err());
     }

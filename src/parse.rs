@@ -31,7 +31,11 @@ pub enum ParseError {
 
 /// Parses feed bytes. `url` (when known) resolves relative links; `http_charset` is the charset of
 /// the HTTP Content-Type header, if any.
-pub fn parse_feed(bytes: &[u8], url: Option<&str>, http_charset: Option<&str>) -> Result<ParsedFeed, ParseError> {
+pub fn parse_feed(
+    bytes: &[u8],
+    url: Option<&str>,
+    http_charset: Option<&str>,
+) -> Result<ParsedFeed, ParseError> {
     let trimmed = trim_start(bytes);
     if trimmed.is_empty() {
         return Err(ParseError::Empty);
@@ -47,8 +51,15 @@ pub fn parse_feed(bytes: &[u8], url: Option<&str>, http_charset: Option<&str>) -
             // Repairs feed-rs has no recovery mode for; each retried once.
             let repaired = repair(text);
             if repaired != text {
-                if let Ok(feed) = run_feed_rs(repaired.as_bytes(), url) {
-                    return Ok(convert(feed, url));
+                match run_feed_rs(repaired.as_bytes(), url) {
+                    Ok(feed) => return Ok(convert(feed, url)),
+                    // The repair got past the root element: its error says more.
+                    Err(e @ ParseError::Malformed(_))
+                        if matches!(first, ParseError::NotAFeed(_)) =>
+                    {
+                        return Err(e);
+                    }
+                    Err(_) => {}
                 }
             }
             Err(first)
@@ -58,7 +69,10 @@ pub fn parse_feed(bytes: &[u8], url: Option<&str>, http_charset: Option<&str>) -
 
 fn trim_start(b: &[u8]) -> &[u8] {
     let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     &b[start..]
 }
 
@@ -72,11 +86,15 @@ fn run_feed_rs(bytes: &[u8], url: Option<&str>) -> Result<feed_rs::model::Feed, 
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)));
     match res {
         Ok(Ok(feed)) => Ok(feed),
-        Ok(Err(feed_rs::parser::ParseFeedError::ParseError(feed_rs::parser::ParseErrorKind::NoFeedRoot))) => {
-            Err(ParseError::NotAFeed("no RSS, Atom or JSON Feed root element".into()))
-        }
+        Ok(Err(feed_rs::parser::ParseFeedError::ParseError(
+            feed_rs::parser::ParseErrorKind::NoFeedRoot,
+        ))) => Err(ParseError::NotAFeed(
+            "no RSS, Atom or JSON Feed root element".into(),
+        )),
         Ok(Err(e)) => Err(ParseError::Malformed(one_line(&e.to_string()))),
-        Err(_) => Err(ParseError::Malformed("the feed parser panicked on this input".into())),
+        Err(_) => Err(ParseError::Malformed(
+            "the feed parser panicked on this input".into(),
+        )),
     }
 }
 
@@ -86,9 +104,15 @@ fn one_line(s: &str) -> String {
 }
 
 fn looks_like_html(text: &str) -> bool {
-    let head: String = text.chars().take(1024).collect::<String>().to_ascii_lowercase();
+    let head: String = text
+        .chars()
+        .take(1024)
+        .collect::<String>()
+        .to_ascii_lowercase();
     let head = head.trim_start();
-    head.starts_with("<!doctype html") || head.starts_with("<html") || (head.contains("<html") && !head.contains("<rss") && !head.contains("<feed"))
+    head.starts_with("<!doctype html")
+        || head.starts_with("<html")
+        || (head.contains("<html") && !head.contains("<rss") && !head.contains("<feed"))
 }
 
 /// Fixes that make common broken feeds parseable: a `<rss>` root without a usable version, and
@@ -104,7 +128,12 @@ fn repair(text: &str) -> String {
             .filter(|&j| j > 0 && j <= 32)
             .map(|j| {
                 let name = &after[..j];
-                name.starts_with('#') && name.len() > 1 && name[1..].trim_start_matches(['x', 'X']).chars().all(|c| c.is_ascii_hexdigit())
+                name.starts_with('#')
+                    && name.len() > 1
+                    && name[1..]
+                        .trim_start_matches(['x', 'X'])
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit())
                     || name.chars().all(|c| c.is_ascii_alphanumeric())
             })
             .unwrap_or(false);
@@ -117,7 +146,11 @@ fn repair(text: &str) -> String {
         let end = out[pos..].find('>').map(|e| pos + e);
         if let Some(end) = end {
             let tag = &out[pos..end];
-            if !tag.contains("version=\"2.0\"") && !tag.contains("version='2.0'") && !tag.contains("version=\"0.9") && !tag.contains("version='0.9") {
+            if !tag.contains("version=\"2.0\"")
+                && !tag.contains("version='2.0'")
+                && !tag.contains("version=\"0.9")
+                && !tag.contains("version='0.9")
+            {
                 let cleaned = strip_attr(tag, "version");
                 let new_tag = format!("{} version=\"2.0\"", cleaned.trim_end());
                 out.replace_range(pos..end, &new_tag);
@@ -130,11 +163,11 @@ fn repair(text: &str) -> String {
 fn strip_attr(tag: &str, attr: &str) -> String {
     if let Some(p) = tag.find(&format!("{attr}=")) {
         let q = tag.as_bytes().get(p + attr.len() + 1).copied();
-        if let Some(q @ (b'"' | b'\'')) = q {
-            if let Some(e) = tag[p + attr.len() + 2..].find(q as char) {
-                let end = p + attr.len() + 2 + e + 1;
-                return format!("{}{}", &tag[..p], &tag[end..]);
-            }
+        if let Some(q @ (b'"' | b'\'')) = q
+            && let Some(e) = tag[p + attr.len() + 2..].find(q as char)
+        {
+            let end = p + attr.len() + 2 + e + 1;
+            return format!("{}{}", &tag[..p], &tag[end..]);
         }
     }
     tag.to_string()
@@ -155,17 +188,19 @@ pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> 
         // A declared single-byte or legacy charset is trusted, unless the bytes are clean UTF-8
         // with non-ASCII content (then the declaration is the lie).
         Some(enc) if enc != encoding_rs::UTF_8 => {
-            if let Some(s) = valid_utf8 {
-                if !s.is_ascii() && !is_plausible_legacy(enc, bytes) {
-                    return Cow::Owned(rewrite_decl(s));
-                }
+            if let Some(s) = valid_utf8
+                && !s.is_ascii()
+            {
+                return Cow::Owned(rewrite_decl(s));
             }
             enc
         }
         // Declared UTF-8 (or nothing): believe it when the bytes are valid UTF-8.
         _ => match valid_utf8 {
             Some(s) => {
-                return if xml_declared_encoding(bytes).is_some_and(|l| !l.eq_ignore_ascii_case("utf-8")) {
+                return if xml_declared_encoding(bytes)
+                    .is_some_and(|l| !l.eq_ignore_ascii_case("utf-8"))
+                {
                     Cow::Owned(rewrite_decl(s))
                 } else {
                     Cow::Borrowed(s)
@@ -176,11 +211,6 @@ pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> 
     };
     let (text, _, _) = enc.decode(bytes);
     Cow::Owned(rewrite_decl(&text))
-}
-
-/// When clean UTF-8 bytes carry a legacy declaration, the declaration is right only for pure ASCII.
-fn is_plausible_legacy(_enc: &'static Encoding, _bytes: &[u8]) -> bool {
-    false
 }
 
 fn detect(bytes: &[u8]) -> &'static Encoding {
@@ -213,20 +243,17 @@ fn rewrite_decl(text: &str) -> String {
     let t = text.trim_start_matches('\u{feff}');
     let lead = t.len() - t.trim_start().len();
     let body = &t[lead..];
-    if body.starts_with("<?xml") {
-        if let Some(end) = body.find("?>") {
-            let decl = &body[..end];
-            if let Some(p) = decl.find("encoding") {
-                let after = &decl[p..];
-                if let Some(q1) = after.find(['"', '\'']) {
-                    let qc = after.as_bytes()[q1] as char;
-                    if let Some(q2) = after[q1 + 1..].find(qc) {
-                        let start = p + q1 + 1;
-                        let stop = start + q2;
-                        return format!("{}UTF-8{}", &body[..start], &body[stop..]);
-                    }
-                }
-            }
+    if body.starts_with("<?xml")
+        && let Some(end) = body.find("?>")
+        && let Some(p) = body[..end].find("encoding")
+    {
+        let after = &body[p..end];
+        if let Some(q1) = after.find(['"', '\''])
+            && let Some(q2) = after[q1 + 1..].find(after.as_bytes()[q1] as char)
+        {
+            let start = p + q1 + 1;
+            let stop = start + q2;
+            return format!("{}UTF-8{}", &body[..start], &body[stop..]);
         }
     }
     body.to_string()
@@ -245,7 +272,10 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
         return Some(d.with_timezone(&Utc));
     }
     // Common zone names RFC 2822 parsing does not cover, and "UT"/"Z" variants.
-    let fixed = s.replace(" UT", " +0000").replace(" Z", " +0000").replace("GMT+0000", "+0000");
+    let fixed = s
+        .replace(" UT", " +0000")
+        .replace(" Z", " +0000")
+        .replace("GMT+0000", "+0000");
     if let Ok(d) = DateTime::parse_from_rfc2822(&fixed) {
         return Some(d.with_timezone(&Utc));
     }
@@ -285,14 +315,19 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
 }
 
 fn text_of(t: &Option<feed_rs::model::Text>) -> Option<String> {
-    t.as_ref().map(|t| t.content.clone()).filter(|s| !s.trim().is_empty())
+    t.as_ref()
+        .map(|t| t.content.clone())
+        .filter(|s| !s.trim().is_empty())
 }
 
 fn convert(feed: feed_rs::model::Feed, url: Option<&str>) -> ParsedFeed {
     let base = url.and_then(|u| url::Url::parse(u).ok());
     let resolve = |href: &str| -> String {
         match &base {
-            Some(b) => b.join(href.trim()).map(|u| u.to_string()).unwrap_or_else(|_| href.trim().to_string()),
+            Some(b) => b
+                .join(href.trim())
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| href.trim().to_string()),
             None => href.trim().to_string(),
         }
     };
@@ -304,12 +339,20 @@ fn convert(feed: feed_rs::model::Feed, url: Option<&str>) -> ParsedFeed {
             .map(|l| resolve(&l.href))
             .filter(|s| !s.is_empty())
     };
-    let language = feed.language.as_ref().map(|l| l.trim().to_ascii_lowercase()).filter(|l| !l.is_empty());
+    let language = feed
+        .language
+        .as_ref()
+        .map(|l| l.trim().to_ascii_lowercase())
+        .filter(|l| !l.is_empty());
     let entries = feed
         .entries
         .into_iter()
         .map(|e| {
-            let content = e.content.as_ref().and_then(|c| c.body.clone()).filter(|b| !b.trim().is_empty());
+            let content = e
+                .content
+                .as_ref()
+                .and_then(|c| c.body.clone())
+                .filter(|b| !b.trim().is_empty());
             Entry {
                 guid: Some(e.id.trim().to_string()).filter(|s| !s.is_empty()),
                 link: pick_link(&e.links),
@@ -318,8 +361,16 @@ fn convert(feed: feed_rs::model::Feed, url: Option<&str>) -> ParsedFeed {
                 summary: text_of(&e.summary),
                 published_at: e.published.or(e.updated),
                 updated_at: e.updated,
-                language: e.language.map(|l| l.trim().to_ascii_lowercase()).filter(|l| !l.is_empty()),
-                authors: e.authors.into_iter().filter_map(|p| p.name).filter(|n| !n.is_empty()).collect(),
+                language: e
+                    .language
+                    .map(|l| l.trim().to_ascii_lowercase())
+                    .filter(|l| !l.is_empty()),
+                authors: e
+                    .authors
+                    .into_iter()
+                    .filter_map(|p| p.name)
+                    .filter(|n| !n.is_empty())
+                    .collect(),
             }
         })
         .collect();
@@ -372,9 +423,22 @@ mod tests {
 
     #[test]
     fn errors_are_clear() {
-        assert_eq!(parse_feed(b"  \n", None, None).unwrap_err(), ParseError::Empty);
-        assert_eq!(parse_feed(b"<!DOCTYPE html><html><body>hi</body></html>", None, None).unwrap_err(), ParseError::Html);
-        assert!(matches!(parse_feed(b"<rss version=\"2.0\"><channel><item><title>x</tit", None, None), Err(ParseError::Malformed(_))));
+        assert_eq!(
+            parse_feed(b"  \n", None, None).unwrap_err(),
+            ParseError::Empty
+        );
+        assert_eq!(
+            parse_feed(b"<!DOCTYPE html><html><body>hi</body></html>", None, None).unwrap_err(),
+            ParseError::Html
+        );
+        assert!(matches!(
+            parse_feed(
+                b"<rss version=\"2.0\"><channel><item><title>x</tit",
+                None,
+                None
+            ),
+            Err(ParseError::Malformed(_))
+        ));
     }
 
     #[test]

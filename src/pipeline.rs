@@ -32,7 +32,11 @@ impl Pipeline {
             .topics
             .iter()
             .map(|t| {
-                let sinks = if t.sinks.is_empty() { config.alerts.default_sinks.clone() } else { t.sinks.clone() };
+                let sinks = if t.sinks.is_empty() {
+                    config.alerts.default_sinks.clone()
+                } else {
+                    t.sinks.clone()
+                };
                 (t.id.clone(), sinks)
             })
             .collect();
@@ -45,7 +49,12 @@ impl Pipeline {
 
     /// Parse, clean and fingerprint one fetched body. `url` is the feed's URL (resolves relative
     /// links and selects per-feed cleaning rules).
-    pub fn prepare(&self, bytes: &[u8], url: &str, http_charset: Option<&str>) -> Result<Prepared, ParseError> {
+    pub fn prepare(
+        &self,
+        bytes: &[u8],
+        url: &str,
+        http_charset: Option<&str>,
+    ) -> Result<Prepared, ParseError> {
         let feed = parse::parse_feed(bytes, Some(url), http_charset)?;
         let rules = CleanRules::new(&self.config.clean, self.config.feed_config(url));
         let articles = feed
@@ -64,7 +73,11 @@ impl Pipeline {
         if self.matcher.is_empty() {
             return Vec::new();
         }
-        let site = a.link.as_deref().and_then(|l| url::Url::parse(l).ok()).and_then(|u| u.host_str().map(str::to_string));
+        let site = a
+            .link
+            .as_deref()
+            .and_then(|l| url::Url::parse(l).ok())
+            .and_then(|u| u.host_str().map(str::to_string));
         self.matcher.match_doc(&Doc {
             title: &a.title,
             text: &a.text,

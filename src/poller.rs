@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::fetch::{Fetcher, Validators};
 use crate::pipeline::Pipeline;
 use crate::schedule::{Observation, next_poll};
-use crate::store::{CommitOutcome, Feed, FeedState, FetchCommit, Writer};
 use crate::store::feeds_log::FetchLog;
+use crate::store::{CommitOutcome, Feed, FeedState, FetchCommit, Writer};
 use crate::util::now_ms;
 
 /// Everything a poll needs, shared by all polls of a daemon or a `poll` command.
@@ -66,7 +66,9 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
             .fixed_interval_ms
             .map(|m| Duration::from_millis(m as u64))
             .or_else(|| cfg.feed_config(&feed.url).and_then(|f| f.interval)),
-        floor: feed.min_interval_ms.map(|m| Duration::from_millis(m as u64)),
+        floor: feed
+            .min_interval_ms
+            .map(|m| Duration::from_millis(m as u64)),
         ..Default::default()
     };
     let mut state = FeedState::default();
@@ -95,7 +97,8 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
                 }
                 410 => {
                     report.disabled = true;
-                    state.disable = Some("410 Gone: the server says the feed is gone for good".into());
+                    state.disable =
+                        Some("410 Gone: the server says the feed is gone for good".into());
                     report.error = Some("HTTP 410 Gone: feed disabled".into());
                 }
                 s if (200..300).contains(&s) => {
@@ -105,7 +108,10 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
                     let url = resp.final_url.clone();
                     let charset = resp.charset.clone();
                     let body = resp.body;
-                    let prepared = tokio::task::spawn_blocking(move || pipeline.prepare(&body, &url, charset.as_deref())).await;
+                    let prepared = tokio::task::spawn_blocking(move || {
+                        pipeline.prepare(&body, &url, charset.as_deref())
+                    })
+                    .await;
                     match prepared {
                         Ok(Ok(p)) => {
                             if let Some(ttl) = p.feed.ttl_secs {
@@ -127,7 +133,10 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
                     }
                 }
                 s => {
-                    let reason = reqwest::StatusCode::from_u16(s).ok().and_then(|c| c.canonical_reason()).unwrap_or("");
+                    let reason = reqwest::StatusCode::from_u16(s)
+                        .ok()
+                        .and_then(|c| c.canonical_reason())
+                        .unwrap_or("");
                     report.error = Some(format!("HTTP {s} {reason}").trim().to_string());
                 }
             }
@@ -144,8 +153,18 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
     // commit picks one, and the feed state lands in the same transaction as the articles.
     let jitter = fastrand::f64();
     let (interval, delay) = next_poll(&cfg.poll, &obs, jitter);
-    let busy = next_poll(&cfg.poll, &Observation { new_items: 1, ..obs }, jitter);
-    state.if_new = Some((busy.0.as_millis() as i64, now_ms() + busy.1.as_millis() as i64));
+    let busy = next_poll(
+        &cfg.poll,
+        &Observation {
+            new_items: 1,
+            ..obs
+        },
+        jitter,
+    );
+    state.if_new = Some((
+        busy.0.as_millis() as i64,
+        now_ms() + busy.1.as_millis() as i64,
+    ));
     state.interval_ms = Some(interval.as_millis() as i64);
     state.min_interval_ms = obs.floor.map(|f| f.as_millis() as i64);
     state.next_poll_at = now_ms() + delay.as_millis() as i64;
@@ -160,13 +179,22 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
             c.log = log;
             let pipeline = ctx.pipeline.clone();
             ctx.writer
-                .call(move |store| pipeline.with_policy(full_text, |policy| store.commit_fetch(c, policy)).map(Some))
+                .call(move |store| {
+                    pipeline
+                        .with_policy(full_text, |policy| store.commit_fetch(c, policy))
+                        .map(Some)
+                })
                 .await
         }
         None => {
             let id = feed.id;
             ctx.writer
-                .call(move |store| store.record_fetch(id, &state, &log).map(|_| None).map_err(Into::into))
+                .call(move |store| {
+                    store
+                        .record_fetch(id, &state, &log)
+                        .map(|_| None)
+                        .map_err(Into::into)
+                })
                 .await
         }
     };
@@ -181,8 +209,12 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
         Err(e) => report.error = Some(format!("store: {e:#}")),
     }
     match &report.error {
-        Some(err) => tracing::warn!(feed = feed.id, url = %feed.url, status = ?report.status, error = %err, next_in_s = report.next_poll_in_secs, "poll failed"),
-        None => tracing::info!(feed = feed.id, url = %feed.url, status = ?report.status, new = report.new, updated = report.updated, duplicates = report.duplicates, next_in_s = report.next_poll_in_secs, "polled"),
+        Some(err) => {
+            tracing::warn!(feed = feed.id, url = %feed.url, status = ?report.status, error = %err, next_in_s = report.next_poll_in_secs, "poll failed")
+        }
+        None => {
+            tracing::info!(feed = feed.id, url = %feed.url, status = ?report.status, new = report.new, updated = report.updated, duplicates = report.duplicates, next_in_s = report.next_poll_in_secs, "polled")
+        }
     }
     report
 }

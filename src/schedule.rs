@@ -41,7 +41,10 @@ pub fn next_poll(cfg: &PollConfig, o: &Observation, rand01: f64) -> (Duration, D
     };
     let mut delay = if o.errors > 0 {
         let exp = 2u32.saturating_pow(o.errors.min(20));
-        cfg.min_interval.saturating_mul(exp).min(cfg.max_backoff).max(Duration::from_secs(1))
+        cfg.min_interval
+            .saturating_mul(exp)
+            .min(cfg.max_backoff)
+            .max(Duration::from_secs(1))
     } else {
         interval
     };
@@ -70,7 +73,15 @@ mod tests {
     #[test]
     fn busy_feeds_speed_up_quiet_ones_slow_down() {
         let c = cfg();
-        let busy = next_poll(&c, &Observation { new_items: 5, ..Default::default() }, 0.5).0;
+        let busy = next_poll(
+            &c,
+            &Observation {
+                new_items: 5,
+                ..Default::default()
+            },
+            0.5,
+        )
+        .0;
         let quiet = next_poll(&c, &Observation::default(), 0.5).0;
         assert!(busy < c.default_interval && quiet > c.default_interval);
     }
@@ -78,21 +89,62 @@ mod tests {
     #[test]
     fn clamped_and_floor() {
         let c = cfg();
-        let o = Observation { interval: Some(Duration::from_secs(10)), new_items: 3, floor: Some(Duration::from_secs(3600)), ..Default::default() };
+        let o = Observation {
+            interval: Some(Duration::from_secs(10)),
+            new_items: 3,
+            floor: Some(Duration::from_secs(3600)),
+            ..Default::default()
+        };
         assert_eq!(next_poll(&c, &o, 0.5).0, Duration::from_secs(3600));
-        let o = Observation { interval: Some(Duration::from_secs(100_000)), ..Default::default() };
+        let o = Observation {
+            interval: Some(Duration::from_secs(100_000)),
+            ..Default::default()
+        };
         assert_eq!(next_poll(&c, &o, 0.5).0, c.max_interval);
     }
 
     #[test]
     fn errors_back_off_exponentially_and_retry_after_wins() {
         let c = cfg();
-        let d1 = next_poll(&c, &Observation { errors: 1, ..Default::default() }, 0.5).1;
-        let d3 = next_poll(&c, &Observation { errors: 3, ..Default::default() }, 0.5).1;
+        let d1 = next_poll(
+            &c,
+            &Observation {
+                errors: 1,
+                ..Default::default()
+            },
+            0.5,
+        )
+        .1;
+        let d3 = next_poll(
+            &c,
+            &Observation {
+                errors: 3,
+                ..Default::default()
+            },
+            0.5,
+        )
+        .1;
         assert!(d3 >= d1 * 3);
-        let d50 = next_poll(&c, &Observation { errors: 50, ..Default::default() }, 1.0).1;
+        let d50 = next_poll(
+            &c,
+            &Observation {
+                errors: 50,
+                ..Default::default()
+            },
+            1.0,
+        )
+        .1;
         assert!(d50 <= c.max_backoff.mul_f64(1.1));
-        let ra = next_poll(&c, &Observation { errors: 1, retry_after: Some(Duration::from_secs(7200)), ..Default::default() }, 0.5).1;
+        let ra = next_poll(
+            &c,
+            &Observation {
+                errors: 1,
+                retry_after: Some(Duration::from_secs(7200)),
+                ..Default::default()
+            },
+            0.5,
+        )
+        .1;
         assert!(ra >= Duration::from_secs(7200));
     }
 }

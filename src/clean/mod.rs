@@ -1,57 +1,95 @@
 //! Clean: a parsed `Entry` → an `Article` ready to dedup, match and store. Pure: no I/O, not async.
-//! (Issue 3 builds the full stage: boilerplate, canonical links, sanitized HTML, language. This
-//! first version converts HTML to text and keeps the interface the pipeline uses.)
+//!
+//! - `html`: body → sanitized HTML (ammonia, strict allowlist) + text blocks; plain text skips the
+//!   HTML parser.
+//! - `boilerplate`: footer / share / "read more" lines dropped (built-in list in several languages,
+//!   plus config.toml patterns, global and per feed).
+//! - `url`: canonical links (tracking parameters, fragment, default port dropped; query sorted).
+//! - `lang`: ISO 639-1 language, declared-and-validated or detected on a prefix.
+//!
+//! Invariants of the `Article` produced: `text` is paragraphs separated by one blank line, lines
+//! whitespace-folded, entities decoded, NFC; `title` is one line, NFC; `html` is sanitized (never
+//! the feed's raw HTML); `link` is the feed's link, `canonical_link` its canonical form. The full
+//! content is preferred over the summary when both exist. No input panics this stage.
+
+pub mod boilerplate;
+pub mod html;
+pub mod lang;
+pub mod url;
+
+use unicode_normalization::{UnicodeNormalization, is_nfc_quick};
 
 use crate::config::{CleanConfig, FeedConfig};
 use crate::model::{Article, Entry};
+use boilerplate::Boilerplate;
 
 /// The cleaning rules for one feed: the built-in lists plus what config.toml adds globally and for
 /// the feed. Built once per feed and reused for every entry.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CleanRules {
-    pub extra_boilerplate: Vec<String>,
+    pub boilerplate: Boilerplate,
     pub strip_params: Vec<String>,
+}
+
+impl Default for CleanRules {
+    fn default() -> Self {
+        CleanRules::new(&CleanConfig::default(), None)
+    }
 }
 
 impl CleanRules {
     pub fn new(global: &CleanConfig, feed: Option<&FeedConfig>) -> CleanRules {
-        let mut extra_boilerplate = global.boilerplate.clone();
-        if let Some(f) = feed {
-            extra_boilerplate.extend(f.boilerplate.iter().cloned());
-        }
+        let feed_patterns = feed.map(|f| f.boilerplate.as_slice()).unwrap_or_default();
         CleanRules {
-            extra_boilerplate,
+            boilerplate: Boilerplate::new(
+                global
+                    .boilerplate
+                    .iter()
+                    .chain(feed_patterns)
+                    .map(String::as_str),
+            ),
             strip_params: global.strip_params.clone(),
         }
     }
 }
 
 /// Cleans one entry. `feed_lang` is the language the feed declares.
-pub fn clean_entry(entry: &Entry, feed_lang: Option<&str>, _rules: &CleanRules) -> Article {
-    let body = entry.content.as_deref().or(entry.summary.as_deref()).unwrap_or("");
-    let text = html_to_text(body);
-    let title = html_to_text(&entry.title).replace('\n', " ");
+pub fn clean_entry(entry: &Entry, feed_lang: Option<&str>, rules: &CleanRules) -> Article {
+    let body = [entry.content.as_deref(), entry.summary.as_deref()]
+        .into_iter()
+        .flatten()
+        .find(|b| !b.trim().is_empty())
+        .unwrap_or("");
+    let cleaned = if html::looks_like_html(body) {
+        html::clean_html(body)
+    } else {
+        html::clean_plain(body)
+    };
+    let blocks = rules.boilerplate.filter(cleaned.blocks);
+    let text = nfc(blocks.join("\n\n"));
+    let title = nfc(html::inline_text(&entry.title));
+    let lang = lang::language(&title, &text, entry.language.as_deref().or(feed_lang));
     Article {
         guid: entry.guid.clone(),
         link: entry.link.clone(),
-        canonical_link: entry.link.clone(),
+        canonical_link: entry
+            .link
+            .as_deref()
+            .map(|l| url::canonical_link(l, &rules.strip_params)),
         title,
         text,
-        html: ammonia::clean(body),
-        lang: entry.language.clone().or(feed_lang.map(str::to_string)).map(|l| l.chars().take(2).collect()),
+        html: nfc(cleaned.html),
+        lang,
         published_at: entry.published_at,
         content_hash: String::new(),
         simhash: 0,
     }
 }
 
-fn html_to_text(html: &str) -> String {
-    if !html.contains('<') && !html.contains('&') {
-        return html.trim().to_string();
+fn nfc(s: String) -> String {
+    if is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        s
+    } else {
+        s.nfc().collect()
     }
-    html2text::config::plain_no_decorate()
-        .string_from_read(html.as_bytes(), 100_000)
-        .unwrap_or_else(|_| html.to_string())
-        .trim()
-        .to_string()
 }

@@ -11,17 +11,27 @@ use crate::util::now_ms;
 pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
     match cmd {
         FeedsCmd::Add { url, name } => {
-            crate::fetch::validate_feed_url(&url).map_err(|e| CliError::usage(format!("{url:?}: {e}")))?;
+            crate::fetch::validate_feed_url(&url)
+                .map_err(|e| CliError::usage(format!("{url:?}: {e}")))?;
             let store = ctx.store()?;
-            let id = store.upsert_feed(&NewFeed { url: url.clone(), name, ..Default::default() })?;
+            let id = store.upsert_feed(&NewFeed {
+                url: url.clone(),
+                name,
+                ..Default::default()
+            })?;
             println!("feed {id}: {url}");
             Ok(())
         }
         FeedsCmd::Remove { feed } => {
             let store = ctx.store()?;
-            let f = feed_read::find(store.conn(), &feed)?.ok_or_else(|| CliError::usage(format!("no feed {feed:?}")))?;
+            let f = feed_read::find(store.conn(), &feed)?
+                .ok_or_else(|| CliError::usage(format!("no feed {feed:?}")))?;
             if ctx.config.feed_config(&f.url).is_some() {
-                eprintln!("note: {} is listed in {}; it comes back on the next start unless removed there", f.url, ctx.config_path.display());
+                eprintln!(
+                    "note: {} is listed in {}; it comes back on the next start unless removed there",
+                    f.url,
+                    ctx.config_path.display()
+                );
             }
             store.remove_feed(f.id)?;
             println!("removed feed {}: {}", f.id, f.url);
@@ -49,8 +59,10 @@ pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
         }
         FeedsCmd::Status { format } => status(ctx, format),
         FeedsCmd::Import { file } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
-            let feeds = opml::parse(&text).map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
+            let feeds = opml::parse(&text)
+                .map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
             let mut store = ctx.store()?;
             let tx = store.conn_mut().transaction()?;
             let mut added = 0;
@@ -67,14 +79,20 @@ pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
                 )?;
             }
             tx.commit()?;
-            println!("imported {added} new feeds ({} in the file, {skipped} skipped)", feeds.len());
+            println!(
+                "imported {added} new feeds ({} in the file, {skipped} skipped)",
+                feeds.len()
+            );
             Ok(())
         }
         FeedsCmd::Export => {
             let store = ctx.store()?;
             let feeds: Vec<opml::OpmlFeed> = feed_read::all(store.conn())?
                 .into_iter()
-                .map(|f| opml::OpmlFeed { url: f.url, title: f.name.or(f.title) })
+                .map(|f| opml::OpmlFeed {
+                    url: f.url,
+                    title: f.name.or(f.title),
+                })
                 .collect();
             print!("{}", opml::render(&feeds));
             Ok(())
@@ -111,9 +129,16 @@ fn status(ctx: &Ctx, format: Format) -> CliResult {
         .map(|s| {
             let f = &s.feed;
             let health = if !f.enabled {
-                format!("disabled: {}", f.disabled_reason.clone().unwrap_or_default())
+                format!(
+                    "disabled: {}",
+                    f.disabled_reason.clone().unwrap_or_default()
+                )
             } else if f.error_count > 0 {
-                format!("{} errors: {}", f.error_count, f.last_error.clone().unwrap_or_default())
+                format!(
+                    "{} errors: {}",
+                    f.error_count,
+                    f.last_error.clone().unwrap_or_default()
+                )
             } else if f.last_success_at.is_some() {
                 "ok".into()
             } else {
@@ -123,12 +148,19 @@ fn status(ctx: &Ctx, format: Format) -> CliResult {
                 f.id.to_string(),
                 s.articles.to_string(),
                 s.last_success.clone().unwrap_or_else(|| "-".into()),
-                if f.enabled { s.next_poll.clone() } else { "-".into() },
+                if f.enabled {
+                    s.next_poll.clone()
+                } else {
+                    "-".into()
+                },
                 health,
                 f.url.clone(),
             ]
         })
         .collect();
-    print_table(&["ID", "ARTICLES", "LAST OK", "NEXT POLL", "HEALTH", "URL"], &rows);
+    print_table(
+        &["ID", "ARTICLES", "LAST OK", "NEXT POLL", "HEALTH", "URL"],
+        &rows,
+    );
     Ok(())
 }

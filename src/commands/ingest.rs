@@ -24,7 +24,10 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
     let cap = ctx.config.http.max_body_bytes;
     let urls: Vec<String> = files.iter().map(|f| file_url(f)).collect();
 
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(files.len().max(1));
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(files.len().max(1));
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<(usize, Result<Prepared, String>)>(64);
     let mut failed = 0usize;
@@ -42,7 +45,11 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
                     }
                     let res = read_file_capped(&files[i], cap)
                         .map_err(|e| e.to_string())
-                        .and_then(|b| pipeline.prepare(&b, &urls[i], None).map_err(|e| e.to_string()));
+                        .and_then(|b| {
+                            pipeline
+                                .prepare(&b, &urls[i], None)
+                                .map_err(|e| e.to_string())
+                        });
                     if tx.send((i, res)).is_err() {
                         break;
                     }
@@ -57,7 +64,9 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
             pending.insert(i, res);
             while let Some(res) = pending.remove(&want) {
                 let file = &files[want];
-                match res.and_then(|p| commit(&mut store, &pipeline, &urls[want], p).map_err(|e| format!("{e:#}"))) {
+                match res.and_then(|p| {
+                    commit(&mut store, &pipeline, &urls[want], p).map_err(|e| format!("{e:#}"))
+                }) {
                     Ok(outcome) => {
                         totals[0] += outcome.new;
                         totals[1] += outcome.updated;
@@ -74,8 +83,11 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
                         failed += 1;
                         eprintln!("newswatch: {}: {e}", file.display());
                         if matches!(format, Format::Jsonl | Format::Json) {
-                            serde_json::to_writer(&mut out, &json!({"file": file.display().to_string(), "error": e}))
-                                .map_err(anyhow::Error::from)?;
+                            serde_json::to_writer(
+                                &mut out,
+                                &json!({"file": file.display().to_string(), "error": e}),
+                            )
+                            .map_err(anyhow::Error::from)?;
                             std::io::Write::write_all(&mut out, b"\n")?;
                         }
                     }
@@ -101,12 +113,20 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
         );
     }
     if failed > 0 {
-        return Err(CliError::Runtime(anyhow::anyhow!("{failed} of {} files failed", files.len())));
+        return Err(CliError::Runtime(anyhow::anyhow!(
+            "{failed} of {} files failed",
+            files.len()
+        )));
     }
     Ok(())
 }
 
-fn commit(store: &mut crate::store::Store, pipeline: &Pipeline, url: &str, p: Prepared) -> anyhow::Result<crate::store::CommitOutcome> {
+fn commit(
+    store: &mut crate::store::Store,
+    pipeline: &Pipeline,
+    url: &str,
+    p: Prepared,
+) -> anyhow::Result<crate::store::CommitOutcome> {
     let feed_id = store.ensure_ingest_feed(url)?;
     let now = now_ms();
     let c = FetchCommit {
@@ -119,7 +139,12 @@ fn commit(store: &mut crate::store::Store, pipeline: &Pipeline, url: &str, p: Pr
             next_poll_at: i64::MAX,
             ..Default::default()
         },
-        log: FetchLog { url: url.to_string(), at: now, status: None, ..Default::default() },
+        log: FetchLog {
+            url: url.to_string(),
+            at: now,
+            status: None,
+            ..Default::default()
+        },
     };
     let full_text = pipeline.full_text_for(url, None);
     pipeline.with_policy(full_text, |policy| store.commit_fetch(c, policy))
@@ -127,5 +152,7 @@ fn commit(store: &mut crate::store::Store, pipeline: &Pipeline, url: &str, p: Pr
 
 fn file_url(p: &Path) -> String {
     let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    url::Url::from_file_path(&abs).map(|u| u.to_string()).unwrap_or_else(|_| format!("file://{}", abs.display()))
+    url::Url::from_file_path(&abs)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| format!("file://{}", abs.display()))
 }

@@ -1,9 +1,135 @@
-//! `newswatch matching` (built by its own issue).
+//! `newswatch match`: run the configured topics over JSON lines and print one result line per
+//! input line; stores nothing.
+//!
+//! Input lines are `{"id","title","text","lang"?,"link"?}`; output lines are
+//! `{"id","topics":[{"id","terms":[…],"snippet":"…"}]}` in input order. A line that is not such an
+//! object gets `{"id"?,"line":N,"error":"…"}` and the rest go on. Blank lines are skipped. When
+//! `lang` is missing it is detected from the text (whatlang), so `lang:` filters still work.
 
+use std::io::{BufRead, BufReader, Write};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::cli::{Format, MatchArgs};
 use crate::commands::Ctx;
 use crate::error::{CliError, CliResult};
+use crate::topics::{Doc, Matcher};
 
-#[allow(unused_variables)]
-pub fn run(ctx: &Ctx, args: &crate::cli::MatchArgs) -> CliResult {
-    Err(CliError::usage("`matching` is not available in this build yet"))
+#[derive(Deserialize)]
+struct Input {
+    id: Value,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    link: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, args: &MatchArgs) -> CliResult {
+    if !matches!(args.format, Format::Jsonl | Format::Json) {
+        return Err(CliError::usage(
+            "match writes JSON lines: use --format jsonl",
+        ));
+    }
+    let matcher =
+        Matcher::compile(&ctx.config.topics).map_err(|e| CliError::usage(e.to_string()))?;
+    let reader: Box<dyn BufRead> = match &args.input {
+        Some(p) => Box::new(BufReader::new(std::fs::File::open(p).map_err(|e| {
+            CliError::usage(format!("cannot open {}: {e}", p.display()))
+        })?)),
+        None => Box::new(BufReader::new(std::io::stdin().lock())),
+    };
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    for (n, line) in reader.split(b'\n').enumerate() {
+        let line = line?;
+        let line = String::from_utf8_lossy(&line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v = match_line(&matcher, &line, n + 1);
+        serde_json::to_writer(&mut out, &v).map_err(anyhow::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The output object for one input line.
+pub fn match_line(matcher: &Matcher, line: &str, line_no: usize) -> Value {
+    let input: Input = match serde_json::from_str(line) {
+        Ok(i) => i,
+        Err(e) => {
+            let id = serde_json::from_str::<Value>(line)
+                .ok()
+                .and_then(|v| v.get("id").cloned());
+            let mut o = json!({"line": line_no, "error": format!("bad input line: {e}")});
+            if let Some(id) = id {
+                o["id"] = id;
+            }
+            return o;
+        }
+    };
+    if !(input.id.is_string() || input.id.is_number()) {
+        return json!({"id": input.id, "line": line_no, "error": "bad input line: \"id\" must be a string or a number"});
+    }
+    let title = input.title.unwrap_or_default();
+    let text = input.text.unwrap_or_default();
+    let lang = input
+        .lang
+        .filter(|l| !l.trim().is_empty())
+        .or_else(|| detect_lang(&title, &text));
+    let site = input
+        .link
+        .as_deref()
+        .and_then(|l| url::Url::parse(l).ok())
+        .and_then(|u| u.host_str().map(str::to_string));
+    let matches = matcher.match_doc(&Doc {
+        title: &title,
+        text: &text,
+        lang: lang.as_deref(),
+        site: site.as_deref(),
+    });
+    let topics: Vec<Value> = matches
+        .into_iter()
+        .map(|m| json!({"id": m.topic, "terms": m.terms, "snippet": m.snippet}))
+        .collect();
+    json!({"id": input.id, "topics": topics})
+}
+
+/// ISO 639-1 code of the text's language when whatlang is reasonably sure.
+pub fn detect_lang(title: &str, text: &str) -> Option<String> {
+    let sample: String = title
+        .chars()
+        .chain(" ".chars())
+        .chain(text.chars())
+        .take(2000)
+        .collect();
+    let info = whatlang::detect(&sample)?;
+    let code = info.lang().code();
+    let two = match code {
+        "eng" => "en",
+        "deu" => "de",
+        "rus" => "ru",
+        "fra" => "fr",
+        "ukr" => "uk",
+        "spa" => "es",
+        "ita" => "it",
+        "por" => "pt",
+        "pol" => "pl",
+        "nld" => "nl",
+        "ara" => "ar",
+        "cmn" => "zh",
+        "jpn" => "ja",
+        "kor" => "ko",
+        "tur" => "tr",
+        "heb" => "he",
+        "pes" => "fa",
+        other => other,
+    };
+    Some(two.to_string())
 }

@@ -50,7 +50,9 @@ impl Ctx {
     }
 
     pub fn runtime(&self) -> CliResult<tokio::runtime::Runtime> {
-        Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+        Ok(tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?)
     }
 }
 
@@ -59,16 +61,23 @@ fn init_logging(config: &Config) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
     };
 }
 
 /// Prints rows as an aligned text table. Cells are made terminal-safe (control characters out).
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
-    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| terminal_safe(c)).collect()).collect();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| terminal_safe(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
@@ -92,7 +101,11 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
             .trim_end()
             .to_string()
     };
-    let _ = writeln!(out, "{}", line(headers.iter().map(|s| s.to_string()).collect()));
+    let _ = writeln!(
+        out,
+        "{}",
+        line(headers.iter().map(|s| s.to_string()).collect())
+    );
     for r in rows {
         let _ = writeln!(out, "{}", line(r));
     }
@@ -100,7 +113,9 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
 
 /// Feed content is untrusted: strip control characters (escape sequences) before a terminal sees it.
 pub fn terminal_safe(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Prints one JSON value per line.
@@ -116,6 +131,9 @@ pub fn print_jsonl<T: serde::Serialize>(items: impl IntoIterator<Item = T>) -> C
 }
 
 pub fn print_json<T: serde::Serialize>(v: &T) -> CliResult {
-    println!("{}", serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?
+    );
     Ok(())
 }

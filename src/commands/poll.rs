@@ -19,11 +19,18 @@ pub fn poll(ctx: &Ctx, once: bool, feed: Option<String>, format: Format) -> CliR
                     let id = store.ensure_feed(key)?;
                     feed_read::by_id(store.conn(), id)?.expect("just added")
                 }
-                None => return Err(CliError::usage(format!("no feed {key:?} (give an id or a URL)"))),
+                None => {
+                    return Err(CliError::usage(format!(
+                        "no feed {key:?} (give an id or a URL)"
+                    )));
+                }
             };
             vec![f]
         }
-        None if once => feed_read::all(store.conn())?.into_iter().filter(|f| f.enabled).collect(),
+        None if once => feed_read::all(store.conn())?
+            .into_iter()
+            .filter(|f| f.enabled)
+            .collect(),
         None => feed_read::due(store.conn(), now_ms())?,
     };
     let writer = Writer::spawn(store);
@@ -43,7 +50,9 @@ pub fn poll(ctx: &Ctx, once: bool, feed: Option<String>, format: Format) -> CliR
                 .map(|r| {
                     vec![
                         r.feed_id.to_string(),
-                        r.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                        r.status
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| "-".into()),
                         r.new.to_string(),
                         r.updated.to_string(),
                         r.duplicates.to_string(),
@@ -52,11 +61,17 @@ pub fn poll(ctx: &Ctx, once: bool, feed: Option<String>, format: Format) -> CliR
                     ]
                 })
                 .collect();
-            print_table(&["FEED", "HTTP", "NEW", "UPD", "DUP", "ERROR", "URL"], &rows);
+            print_table(
+                &["FEED", "HTTP", "NEW", "UPD", "DUP", "ERROR", "URL"],
+                &rows,
+            );
         }
     }
     if failed > 0 {
-        return Err(CliError::Runtime(anyhow::anyhow!("{failed} of {} feeds failed", reports.len())));
+        return Err(CliError::Runtime(anyhow::anyhow!(
+            "{failed} of {} feeds failed",
+            reports.len()
+        )));
     }
     Ok(())
 }

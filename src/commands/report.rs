@@ -5,5 +5,7 @@ use crate::error::{CliError, CliResult};
 
 #[allow(unused_variables)]
 pub fn run(ctx: &Ctx, args: &crate::cli::ReportArgs) -> CliResult {
-    Err(CliError::usage("`report` is not available in this build yet"))
+    Err(CliError::usage(
+        "`report` is not available in this build yet",
+    ))
 }

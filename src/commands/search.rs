@@ -10,11 +10,20 @@ use crate::util::since_ms;
 pub fn run(ctx: &Ctx, a: &SearchArgs) -> CliResult {
     let conn = ctx.reader()?;
     let feed_id = match &a.feed {
-        Some(k) => Some(feed_read::find(&conn, k)?.ok_or_else(|| CliError::usage(format!("no feed {k:?}")))?.id),
+        Some(k) => Some(
+            feed_read::find(&conn, k)?
+                .ok_or_else(|| CliError::usage(format!("no feed {k:?}")))?
+                .id,
+        ),
         None => None,
     };
     let filter = SearchFilter {
-        since_ms: a.since.as_deref().map(since_ms).transpose().map_err(CliError::usage)?,
+        since_ms: a
+            .since
+            .as_deref()
+            .map(since_ms)
+            .transpose()
+            .map_err(CliError::usage)?,
         until_ms: None,
         topic: a.topic.clone(),
         feed_id,

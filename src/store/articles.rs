@@ -65,14 +65,26 @@ pub struct CommitOutcome {
     pub alerts: u32,
 }
 
-/// Minimum words of text for a near-duplicate decision: shorter texts carry too few shingles for
-/// their SimHash to say anything.
+/// Minimum fingerprint words (see `dedup::fingerprint_words`) for a near-duplicate decision:
+/// shorter texts carry too few shingles for their SimHash to say anything.
 const NEAR_DUP_MIN_WORDS: usize = 25;
+/// Texts with fewer fingerprint words than `NEAR_DUP_MIN_WORDS` but at least this many are matched
+/// only against the same words (SimHash distance 0, shingle similarity ≥ `SHORT_DUP_MIN_SIMILARITY`).
+const SHORT_DUP_MIN_WORDS: usize = 10;
+/// Shingle-set Jaccard similarity a SimHash candidate needs to count as the same story.
+const NEAR_DUP_MIN_SIMILARITY: f64 = 0.5;
+const SHORT_DUP_MIN_SIMILARITY: f64 = 0.9;
 
 impl Store {
     /// Commits one fetch: dedup, store, match, outbox, feed state, fetch log, in ONE transaction.
-    pub fn commit_fetch(&mut self, c: FetchCommit, policy: &MatchPolicy) -> anyhow::Result<CommitOutcome> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub fn commit_fetch(
+        &mut self,
+        c: FetchCommit,
+        policy: &MatchPolicy,
+    ) -> anyhow::Result<CommitOutcome> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = CommitOutcome::default();
         let now = now_ms();
         for a in &c.articles {
@@ -119,9 +131,11 @@ fn store_article(
 
     // 1. Same identity: unchanged, or updated in place (keeps its id).
     let existing: Option<(i64, String)> = tx
-        .query_row("SELECT id, content_hash FROM articles WHERE identity = ?1", [&identity], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT id, content_hash FROM articles WHERE identity = ?1",
+            [&identity],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
     if let Some((id, hash)) = existing {
         item.id = id;
@@ -160,17 +174,23 @@ fn store_article(
 
     // 2. The same story under another identity: same canonical link, or same content.
     let exact: Option<i64> = match &a.canonical_link {
-        Some(l) => tx
-            .query_row("SELECT id FROM articles WHERE canonical_link = ?1 ORDER BY id LIMIT 1", [l], |r| r.get(0))
+        Some(l) if specific_link(l) => tx
+            .query_row(
+                "SELECT id FROM articles WHERE canonical_link = ?1 ORDER BY id LIMIT 1",
+                [l],
+                |r| r.get(0),
+            )
             .optional()?,
-        None => None,
+        _ => None,
     };
     let exact = match exact {
         Some(id) => Some(id),
         None => tx
-            .query_row("SELECT id FROM articles WHERE content_hash = ?1 ORDER BY id LIMIT 1", [&a.content_hash], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT id FROM articles WHERE content_hash = ?1 ORDER BY id LIMIT 1",
+                [&a.content_hash],
+                |r| r.get(0),
+            )
             .optional()?,
     };
     if let Some(orig) = exact {
@@ -181,9 +201,24 @@ fn store_article(
         return Ok(item);
     }
 
-    // 3. A near-duplicate within the window, found through the SimHash band index.
-    if a.text.split_whitespace().count() >= NEAR_DUP_MIN_WORDS {
-        if let Some((orig, dist)) = find_near_duplicate(tx, a.simhash, now - policy.window_ms, policy.max_distance)? {
+    // 3. A near-duplicate within the window, found through the SimHash band index and verified by
+    //    shingle overlap. Short texts only match a copy of the same words (distance 0).
+    let words = dedup::fingerprint_words(&a.text).len();
+    if words >= SHORT_DUP_MIN_WORDS {
+        let (max_d, min_sim) = if words >= NEAR_DUP_MIN_WORDS {
+            (policy.max_distance, NEAR_DUP_MIN_SIMILARITY)
+        } else {
+            (0, SHORT_DUP_MIN_SIMILARITY)
+        };
+        for (orig, dist) in near_duplicate_candidates(tx, a.simhash, now - policy.window_ms, max_d)?
+        {
+            let text: String =
+                tx.query_row("SELECT text FROM articles WHERE id = ?1", [orig], |r| {
+                    r.get(0)
+                })?;
+            if dedup::similarity(&a.text, &text) < min_sim {
+                continue;
+            }
             add_sighting(tx, orig, feed_id, a, "near", Some(dist), now)?;
             item.id = orig;
             item.status = ItemStatus::NearDuplicate;
@@ -227,28 +262,83 @@ fn store_article(
     Ok(item)
 }
 
-/// The closest stored article within `max_distance`, fetched after `since`. Only rows sharing a
-/// 16-bit band are examined (pigeonhole: distance ≤ 3 means one of four bands is equal), so the
-/// cost does not grow with the size of the store.
-pub fn find_near_duplicate(conn: &Connection, simhash: u64, since: i64, max_distance: u32) -> rusqlite::Result<Option<(i64, u32)>> {
+/// The closest stored article within `max_distance`, fetched after `since` (see
+/// `near_duplicate_candidates`).
+pub fn find_near_duplicate(
+    conn: &Connection,
+    simhash: u64,
+    since: i64,
+    max_distance: u32,
+) -> rusqlite::Result<Option<(i64, u32)>> {
+    Ok(
+        near_duplicate_candidates(conn, simhash, since, max_distance)?
+            .into_iter()
+            .next(),
+    )
+}
+
+/// Stored articles within `max_distance` of `simhash`, fetched after `since`, closest (then oldest)
+/// first. Only rows sharing a band are examined, so the cost does not grow with the size of the
+/// store: for `max_distance` ≤ 3 one of the four 16-bit bands is equal (pigeonhole); for 4..=7 one
+/// band differs in at most one bit, so each band is probed with its 16 one-bit neighbours (68 index
+/// seeks). Larger distances are clamped to 7.
+pub fn near_duplicate_candidates(
+    conn: &Connection,
+    simhash: u64,
+    since: i64,
+    max_distance: u32,
+) -> rusqlite::Result<Vec<(i64, u32)>> {
+    let max_distance = max_distance.min(7);
     let b = dedup::bands(simhash);
-    let mut best: Option<(i64, u32)> = None;
+    let mut found: Vec<(i64, u32)> = Vec::new();
     for (i, band) in b.iter().enumerate() {
-        let sql = format!("SELECT id, simhash FROM articles WHERE band{i} = ?1 AND fetched_at >= ?2");
+        let probes: Vec<i64> = if max_distance <= 3 {
+            vec![*band]
+        } else {
+            dedup::band_probes(*band).to_vec()
+        };
+        let marks = vec!["?"; probes.len()].join(",");
+        let sql = format!(
+            "SELECT id, simhash FROM articles WHERE band{i} IN ({marks}) AND fetched_at >= ?"
+        );
         let mut st = conn.prepare_cached(&sql)?;
-        let rows = st.query_map(params![band, since], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+        let args = probes
+            .iter()
+            .map(|p| p as &dyn rusqlite::ToSql)
+            .chain(std::iter::once(&since as &dyn rusqlite::ToSql));
+        let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
         for row in rows {
             let (id, h) = row?;
             let d = dedup::hamming(simhash, h as u64);
-            if d <= max_distance && best.is_none_or(|(bid, bd)| d < bd || (d == bd && id < bid)) {
-                best = Some((id, d));
+            if d <= max_distance && !found.iter().any(|(f, _)| *f == id) {
+                found.push((id, d));
             }
         }
     }
-    Ok(best)
+    found.sort_by_key(|&(id, d)| (d, id));
+    Ok(found)
 }
 
-fn add_sighting(tx: &Connection, article_id: i64, feed_id: i64, a: &Article, kind: &str, distance: Option<u32>, now: i64) -> rusqlite::Result<()> {
+/// Whether a canonical link is specific enough to identify one article: a site's front page (no
+/// path, no query) is the link of every item in some feeds.
+fn specific_link(l: &str) -> bool {
+    match url::Url::parse(l) {
+        Ok(u) => !u.path().trim_matches('/').is_empty() || u.query().is_some(),
+        Err(_) => !l.is_empty(),
+    }
+}
+
+fn add_sighting(
+    tx: &Connection,
+    article_id: i64,
+    feed_id: i64,
+    a: &Article,
+    kind: &str,
+    distance: Option<u32>,
+    now: i64,
+) -> rusqlite::Result<()> {
     // A new feed carrying the story raises its source count.
     let known_feed: bool = tx.query_row(
         "SELECT EXISTS(SELECT 1 FROM articles WHERE id = ?1 AND feed_id = ?2)
@@ -262,7 +352,10 @@ fn add_sighting(tx: &Connection, article_id: i64, feed_id: i64, a: &Article, kin
         params![article_id, feed_id, a.link, a.title, kind, distance, now],
     )?;
     if inserted > 0 && !known_feed {
-        tx.execute("UPDATE articles SET sources = sources + 1 WHERE id = ?1", [article_id])?;
+        tx.execute(
+            "UPDATE articles SET sources = sources + 1 WHERE id = ?1",
+            [article_id],
+        )?;
     }
     Ok(())
 }

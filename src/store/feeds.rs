@@ -100,7 +100,10 @@ impl Store {
                  fixed_interval_ms = excluded.fixed_interval_ms, full_text = excluded.full_text",
             params![f.url, f.name, f.fixed_interval_ms, f.full_text, now_ms()],
         )?;
-        self.conn.query_row("SELECT id FROM feeds WHERE url = ?1", [&f.url], |r| r.get(0))
+        self.conn
+            .query_row("SELECT id FROM feeds WHERE url = ?1", [&f.url], |r| {
+                r.get(0)
+            })
     }
 
     /// Adds a feed only if it is not there yet (never touches an existing row).
@@ -109,7 +112,8 @@ impl Store {
             "INSERT INTO feeds (url, created_at) VALUES (?1, ?2) ON CONFLICT(url) DO NOTHING",
             params![url, now_ms()],
         )?;
-        self.conn.query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))
+        self.conn
+            .query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))
     }
 
     /// The feed row of a file run through `ingest`: kept disabled so the daemon does not poll it.
@@ -119,7 +123,8 @@ impl Store {
              ON CONFLICT(url) DO NOTHING",
             params![url, now_ms()],
         )?;
-        self.conn.query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))
+        self.conn
+            .query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))
     }
 
     pub fn remove_feed(&self, id: i64) -> rusqlite::Result<bool> {
@@ -128,8 +133,15 @@ impl Store {
 
     /// Records a fetch that produced no articles (an error, a 304, a disable), with its log row, in
     /// one transaction.
-    pub fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> rusqlite::Result<()> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    pub fn record_fetch(
+        &mut self,
+        feed_id: i64,
+        state: &FeedState,
+        log: &FetchLog,
+    ) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         apply_state(&tx, feed_id, state)?;
         insert_log(&tx, feed_id, log)?;
         tx.commit()
@@ -150,7 +162,11 @@ pub struct FetchLog {
     pub error: Option<String>,
 }
 
-pub(crate) fn insert_log(conn: &rusqlite::Connection, feed_id: i64, l: &FetchLog) -> rusqlite::Result<()> {
+pub(crate) fn insert_log(
+    conn: &rusqlite::Connection,
+    feed_id: i64,
+    l: &FetchLog,
+) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO fetch_log (feed_id, url, at, status, bytes, new_items, updated_items, duplicates, duration_ms, error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -170,7 +186,11 @@ pub(crate) fn insert_log(conn: &rusqlite::Connection, feed_id: i64, l: &FetchLog
     Ok(())
 }
 
-pub(crate) fn apply_state(conn: &rusqlite::Connection, feed_id: i64, s: &FeedState) -> rusqlite::Result<()> {
+pub(crate) fn apply_state(
+    conn: &rusqlite::Connection,
+    feed_id: i64,
+    s: &FeedState,
+) -> rusqlite::Result<()> {
     let now = now_ms();
     let (interval_ms, next_poll_at) = match s.if_new {
         Some((i, n)) if s.got_new => (Some(i), n),
@@ -179,10 +199,17 @@ pub(crate) fn apply_state(conn: &rusqlite::Connection, feed_id: i64, s: &FeedSta
     if let Some(url) = &s.new_url {
         // A permanent move. If another feed row already has that URL, keep ours as is.
         let taken: Option<i64> = conn
-            .query_row("SELECT id FROM feeds WHERE url = ?1 AND id != ?2", params![url, feed_id], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM feeds WHERE url = ?1 AND id != ?2",
+                params![url, feed_id],
+                |r| r.get(0),
+            )
             .optional()?;
         if taken.is_none() {
-            conn.execute("UPDATE feeds SET url = ?1 WHERE id = ?2", params![url, feed_id])?;
+            conn.execute(
+                "UPDATE feeds SET url = ?1 WHERE id = ?2",
+                params![url, feed_id],
+            )?;
         }
     }
     conn.execute(
@@ -229,21 +256,29 @@ pub mod read {
     }
 
     pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Feed>> {
-        conn.query_row(&format!("SELECT {FEED_COLS} FROM feeds WHERE id = ?1"), [id], feed_from_row)
-            .optional()
+        conn.query_row(
+            &format!("SELECT {FEED_COLS} FROM feeds WHERE id = ?1"),
+            [id],
+            feed_from_row,
+        )
+        .optional()
     }
 
     pub fn by_url(conn: &Connection, url: &str) -> rusqlite::Result<Option<Feed>> {
-        conn.query_row(&format!("SELECT {FEED_COLS} FROM feeds WHERE url = ?1"), [url], feed_from_row)
-            .optional()
+        conn.query_row(
+            &format!("SELECT {FEED_COLS} FROM feeds WHERE url = ?1"),
+            [url],
+            feed_from_row,
+        )
+        .optional()
     }
 
     /// A feed named by id or URL (as on the command line).
     pub fn find(conn: &Connection, key: &str) -> rusqlite::Result<Option<Feed>> {
-        if let Ok(id) = key.parse::<i64>() {
-            if let Some(f) = by_id(conn, id)? {
-                return Ok(Some(f));
-            }
+        if let Ok(id) = key.parse::<i64>()
+            && let Some(f) = by_id(conn, id)?
+        {
+            return Ok(Some(f));
         }
         by_url(conn, key)
     }
@@ -258,14 +293,20 @@ pub mod read {
 
     /// The earliest next poll time of any enabled feed.
     pub fn next_due_at(conn: &Connection) -> rusqlite::Result<Option<i64>> {
-        conn.query_row("SELECT min(next_poll_at) FROM feeds WHERE enabled = 1", [], |r| r.get(0))
+        conn.query_row(
+            "SELECT min(next_poll_at) FROM feeds WHERE enabled = 1",
+            [],
+            |r| r.get(0),
+        )
     }
 
     /// Per-feed counts for `feeds status`.
-    pub fn article_counts(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<i64, i64>> {
-        let mut st = conn.prepare("SELECT feed_id, count(*) FROM articles WHERE feed_id IS NOT NULL GROUP BY feed_id")?;
+    pub fn article_counts(
+        conn: &Connection,
+    ) -> rusqlite::Result<std::collections::HashMap<i64, i64>> {
+        let mut st = conn.prepare(
+            "SELECT feed_id, count(*) FROM articles WHERE feed_id IS NOT NULL GROUP BY feed_id",
+        )?;
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
     }
 }
-
-

@@ -29,7 +29,8 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         if now >= version {
             continue;
         }
-        tx.execute_batch(sql).map_err(|e| anyhow::anyhow!("migration {name} failed: {e}"))?;
+        tx.execute_batch(sql)
+            .map_err(|e| anyhow::anyhow!("migration {name} failed: {e}"))?;
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         tracing::info!(migration = name, "applied migration");

@@ -23,7 +23,9 @@ use std::time::Duration;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 
-pub use articles::{CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy};
+pub use articles::{
+    CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, find_near_duplicate,
+};
 pub use feeds::{Feed, FeedState, NewFeed, read as feed_read};
 /// The fetch log row type.
 pub mod feeds_log {
@@ -47,12 +49,14 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            }
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let mut conn = Connection::open(path).with_context(|| format!("cannot open database {}", path.display()))?;
+        let mut conn = Connection::open(path)
+            .with_context(|| format!("cannot open database {}", path.display()))?;
         configure(&conn)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
@@ -76,10 +80,16 @@ impl Store {
 /// newer than this binary, like `Store::open`.
 pub fn open_read(path: &Path) -> anyhow::Result<Connection> {
     if !path.exists() {
-        anyhow::bail!("no database at {} (run `newswatch poll` or `newswatch run` first)", path.display());
+        anyhow::bail!(
+            "no database at {} (run `newswatch poll` or `newswatch run` first)",
+            path.display()
+        );
     }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .with_context(|| format!("cannot open database {}", path.display()))?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open database {}", path.display()))?;
     configure(&conn)?;
     let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if v > SCHEMA_VERSION {

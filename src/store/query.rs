@@ -97,7 +97,9 @@ fn push_filters(sql: &mut String, args: &mut Vec<Value>, f: &SearchFilter) {
         args.push(Value::Integer(u));
     }
     if let Some(t) = &f.topic {
-        sql.push_str(" AND EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.topic = ?)");
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.topic = ?)",
+        );
         args.push(Value::Text(t.clone()));
     }
     if let Some(id) = f.feed_id {
@@ -112,16 +114,22 @@ fn push_filters(sql: &mut String, args: &mut Vec<Value>, f: &SearchFilter) {
 }
 
 pub fn topics_of(conn: &Connection, article_id: i64) -> rusqlite::Result<Vec<String>> {
-    let mut st = conn.prepare_cached("SELECT topic FROM matches WHERE article_id = ?1 ORDER BY topic")?;
+    let mut st =
+        conn.prepare_cached("SELECT topic FROM matches WHERE article_id = ?1 ORDER BY topic")?;
     st.query_map([article_id], |r| r.get(0))?.collect()
 }
 
 /// Stored articles (id, title, text, lang, link) fetched since `since_ms`, for backtests.
-pub fn articles_since(conn: &Connection, since_ms: i64) -> rusqlite::Result<Vec<(i64, String, String, Option<String>, Option<String>)>> {
+pub fn articles_since(
+    conn: &Connection,
+    since_ms: i64,
+) -> rusqlite::Result<Vec<(i64, String, String, Option<String>, Option<String>)>> {
     let mut st = conn.prepare(
         "SELECT id, title, text || coalesce(char(10) || page_text, ''), lang, link FROM articles
          WHERE coalesce(published_at, fetched_at) >= ?1 ORDER BY id",
     )?;
-    st.query_map([since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-        .collect()
+    st.query_map([since_ms], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })?
+    .collect()
 }

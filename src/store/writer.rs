@@ -43,6 +43,7 @@ impl Writer {
                 let _ = tx.send(f(s));
             }))
             .map_err(|_| anyhow::anyhow!("the store writer has stopped"))?;
-        rx.await.map_err(|_| anyhow::anyhow!("the store writer dropped a job (it panicked)"))?
+        rx.await
+            .map_err(|_| anyhow::anyhow!("the store writer dropped a job (it panicked)"))?
     }
 }

@@ -1,9 +1,22 @@
 //! Watch topics: the query language, normalisation, and one compiled matcher for all topics.
-//! (Issue 4 builds the engine; this file fixes the interface the rest of the crate uses.)
+//!
+//! - [`normalize`]: folding and tokenisation shared by documents and terms (byte offsets kept).
+//! - [`query`]: the query language of DESIGN section 5, parsed with positions for errors.
+//! - [`matcher`]: all topics in one Aho-Corasick automaton, candidates, verification, snippets.
+//!
+//! This file holds the interface the rest of the crate uses: `TopicConfig` (a `[[topic]]` section),
+//! `Doc`, `TopicMatch`, `TopicError` and `Matcher`. Matching is pure: no I/O, not async.
+//! Invariant: a `Matcher` exists only for topic sets whose every query, exclude and group entry
+//! parses (disabled topics are checked too but never match).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub mod matcher;
+pub mod normalize;
+pub mod query;
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, Default, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -67,33 +80,93 @@ pub struct TopicMatch {
 }
 
 /// A query that does not parse: where and why.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("topic {topic:?}: {field}: at position {position}: {message}")]
+///
+/// `field` is `query`, `exclude` or `groups.NAME[i]` (the i-th entry, from 0); `position` is the
+/// 1-based character column in that field's text, which `source` holds. Display prints one line,
+/// then the offending line of the source with a caret under the position.
+#[derive(Debug, Clone)]
 pub struct TopicError {
     pub topic: String,
     pub field: String,
     pub position: usize,
     pub message: String,
+    /// The text of the field (for the caret line); may be empty.
+    pub source: String,
 }
 
-/// All enabled topics compiled together.
+impl TopicError {
+    /// The source line holding the position and a caret line under it, or `None`.
+    pub fn caret(&self) -> Option<(String, String)> {
+        if self.source.is_empty() || self.position == 0 {
+            return None;
+        }
+        let mut col = self.position - 1;
+        for line in self.source.split('\n') {
+            let n = line.chars().count();
+            if col <= n {
+                let shown: String = line
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                return Some((shown, format!("{}^", " ".repeat(col))));
+            }
+            col -= n + 1;
+        }
+        None
+    }
+}
+
+impl fmt::Display for TopicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "topic {:?}: {}: at position {}: {}",
+            self.topic, self.field, self.position, self.message
+        )?;
+        if let Some((line, caret)) = self.caret() {
+            write!(f, "\n    {line}\n    {caret}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TopicError {}
+
+/// All enabled topics compiled together (see [`matcher`]).
 #[derive(Debug, Default)]
 pub struct Matcher {
-    topics: Vec<TopicConfig>,
+    engine: matcher::Engine,
 }
 
 impl Matcher {
+    /// Parses and compiles every topic; the first broken query, exclude or group entry is an error.
     pub fn compile(topics: &[TopicConfig]) -> Result<Matcher, TopicError> {
         Ok(Matcher {
-            topics: topics.iter().filter(|t| t.enabled).cloned().collect(),
+            engine: matcher::Engine::compile(topics)?,
         })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.topics.is_empty()
+        self.engine.is_empty()
     }
 
-    pub fn match_doc(&self, _doc: &Doc) -> Vec<TopicMatch> {
-        Vec::new()
+    /// Number of enabled topics.
+    pub fn len(&self) -> usize {
+        self.engine.len()
+    }
+
+    /// Ids of the enabled topics, in config order.
+    pub fn topic_ids(&self) -> impl Iterator<Item = &str> {
+        self.engine.topic_ids()
+    }
+
+    /// Distinct term cores in the automaton.
+    pub fn pattern_count(&self) -> usize {
+        self.engine.pattern_count()
+    }
+
+    /// The topics `doc` matches, in config order, each with its terms and a marked snippet.
+    pub fn match_doc(&self, doc: &Doc) -> Vec<TopicMatch> {
+        self.engine.match_doc(doc)
     }
 }

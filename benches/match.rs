@@ -1,0 +1,332 @@
+//! Matcher throughput: documents per second on one core for the shipped topics and for 1,000 and
+//! 10,000 generated topics, plus the compile (automaton rebuild) time.
+//!
+//! Run: `cargo bench --bench match`. The corpus is generated multilingual news text (EN/DE/RU/FR,
+//! 300-2,000 characters, with topic vocabulary mixed in); if `/work/shared/eval/topics-dev.jsonl`
+//! exists its items are added. Prints medians over several rounds.
+
+use std::time::{Duration, Instant};
+
+use newswatch::topics::{Doc, Matcher, Severity, TopicConfig};
+
+const EN: &[&str] = &[
+    "the",
+    "government",
+    "said",
+    "on",
+    "monday",
+    "that",
+    "it",
+    "would",
+    "talks",
+    "with",
+    "officials",
+    "in",
+    "capital",
+    "missile",
+    "missiles",
+    "launched",
+    "fired",
+    "arms",
+    "deal",
+    "sale",
+    "tanks",
+    "deliveries",
+    "ukraine",
+    "north",
+    "korea",
+    "ballistic",
+    "test-fired",
+    "minister",
+    "defence",
+    "company",
+    "shares",
+    "rose",
+    "percent",
+    "market",
+    "election",
+    "president",
+    "weapons",
+    "ammunition",
+    "contract",
+    "navy",
+    "army",
+    "report",
+    "week",
+    "agency",
+];
+const DE: &[&str] = &[
+    "die",
+    "Bundesregierung",
+    "hat",
+    "am",
+    "Montag",
+    "erklärt",
+    "dass",
+    "Waffenlieferungen",
+    "an",
+    "die",
+    "Ukraine",
+    "Kurzstreckenraketen",
+    "abgefeuert",
+    "Nordkorea",
+    "Artilleriemunition",
+    "kaufen",
+    "Gespräche",
+    "Präsident",
+    "Wirtschaft",
+    "Unternehmen",
+    "Straße",
+    "Regierung",
+    "Panzer",
+    "Lieferung",
+    "Munition",
+    "Krieg",
+    "Minister",
+    "Raketenabwehr",
+    "Bericht",
+    "Woche",
+    "über",
+    "für",
+    "mit",
+    "nach",
+    "einer",
+    "Marschflugkörper",
+];
+const RU: &[&str] = &[
+    "правительство",
+    "заявило",
+    "в",
+    "понедельник",
+    "что",
+    "поставок",
+    "оружия",
+    "ракету",
+    "ракеты",
+    "запустила",
+    "КНДР",
+    "Украине",
+    "министр",
+    "обороны",
+    "удар",
+    "по",
+    "городу",
+    "экономика",
+    "рынок",
+    "выборы",
+    "президент",
+    "сообщили",
+    "источники",
+    "ещё",
+    "танков",
+    "боеприпасов",
+    "на",
+    "и",
+    "с",
+    "неделе",
+];
+const FR: &[&str] = &[
+    "le",
+    "gouvernement",
+    "a",
+    "déclaré",
+    "lundi",
+    "que",
+    "vente",
+    "d'armes",
+    "missile",
+    "balistique",
+    "tir",
+    "la",
+    "Corée",
+    "du",
+    "Nord",
+    "armée",
+    "ministre",
+    "économie",
+    "marché",
+    "élection",
+    "président",
+    "des",
+    "chars",
+    "livraison",
+    "munitions",
+    "semaine",
+    "rapport",
+    "avec",
+    "pour",
+];
+
+fn sentence(rng: &mut fastrand::Rng, words: &[&str], n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        if i > 0 {
+            s.push(' ');
+        }
+        let w = words[rng.usize(..words.len())];
+        if i == 0 {
+            let mut c = w.chars();
+            if let Some(f) = c.next() {
+                s.extend(f.to_uppercase());
+                s.push_str(c.as_str());
+            }
+        } else {
+            s.push_str(w);
+        }
+    }
+    s.push_str(". ");
+    s
+}
+
+fn corpus() -> Vec<(String, String, &'static str)> {
+    let mut rng = fastrand::Rng::with_seed(42);
+    let mut docs = Vec::new();
+    for i in 0..2000 {
+        let (words, lang) = match i % 4 {
+            0 => (EN, "en"),
+            1 => (DE, "de"),
+            2 => (RU, "ru"),
+            _ => (FR, "fr"),
+        };
+        let title = sentence(&mut rng, words, 8)
+            .trim_end_matches(". ")
+            .to_string();
+        let target = rng.usize(300..2000);
+        let mut text = String::new();
+        while text.len() < target {
+            let n = rng.usize(8..20);
+            text.push_str(&sentence(&mut rng, words, n));
+        }
+        docs.push((title, text, lang));
+    }
+    if let Ok(dev) = std::fs::read_to_string("/work/shared/eval/topics-dev.jsonl") {
+        for line in dev.lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+                let lang = match v["lang"].as_str() {
+                    Some("de") => "de",
+                    Some("ru") => "ru",
+                    Some("fr") => "fr",
+                    _ => "en",
+                };
+                docs.push((
+                    v["title"].as_str().unwrap_or("").into(),
+                    v["text"].as_str().unwrap_or("").into(),
+                    lang,
+                ));
+            }
+        }
+    }
+    docs
+}
+
+/// `n` generated topics: random words (mostly not in the corpus) and some corpus words, with
+/// every term kind, NEAR, phrases, groups and exclusions.
+fn generated_topics(n: usize) -> Vec<TopicConfig> {
+    let mut rng = fastrand::Rng::with_seed(7);
+    let vocab: Vec<&str> = EN.iter().chain(DE).chain(RU).chain(FR).copied().collect();
+    let word = |rng: &mut fastrand::Rng| -> String {
+        if rng.u8(..) < 8 {
+            vocab[rng.usize(..vocab.len())].to_lowercase()
+        } else {
+            let len = rng.usize(5..10);
+            (0..len)
+                .map(|_| rng.alphabetic().to_ascii_lowercase())
+                .collect()
+        }
+    };
+    (0..n)
+        .map(|i| {
+            let a = word(&mut rng);
+            let b = word(&mut rng);
+            let c = word(&mut rng);
+            let d = word(&mut rng);
+            let e = word(&mut rng);
+            let query = match i % 4 {
+                0 => format!("({a}* OR \"{b} {c}*\") NEAR/6 @g"),
+                1 => format!("*{a} AND ({b} OR {c}*)"),
+                2 => format!("\"{a} {b}\" OR (*{c}* ONEAR/4 @g)"),
+                _ => format!("title:{a}* OR ({b} NEAR/3 {c} AND NOT {d})"),
+            };
+            let mut groups = std::collections::BTreeMap::new();
+            groups.insert(
+                "g".to_string(),
+                vec![format!("{d}*"), format!("*{e}"), word(&mut rng)],
+            );
+            TopicConfig {
+                id: format!("gen-{i}"),
+                description: None,
+                query,
+                exclude: Some(format!("\"{} {}\"", word(&mut rng), word(&mut rng))),
+                severity: Severity::Medium,
+                sinks: Vec::new(),
+                groups,
+                enabled: true,
+                rate_limit: None,
+                digest: None,
+            }
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn bench(name: &str, topics: &[TopicConfig], docs: &[(String, String, &str)]) {
+    let mut compile = Vec::new();
+    let mut matcher = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        matcher = Some(Matcher::compile(topics).expect("topics compile"));
+        compile.push(t.elapsed());
+    }
+    let m = matcher.expect("compiled");
+    let mut rounds = Vec::new();
+    let mut matched = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        matched = 0;
+        for (title, text, lang) in docs {
+            let got = m.match_doc(&Doc {
+                title,
+                text,
+                lang: Some(lang),
+                site: None,
+            });
+            matched += got.len();
+        }
+        rounds.push(t.elapsed());
+    }
+    let per_round = median(rounds);
+    let bytes: usize = docs.iter().map(|d| d.0.len() + d.1.len()).sum();
+    println!(
+        "{name:>22}: {:>6} topics {:>6} patterns  compile {:>8.2} ms  match {:>8.0} docs/s  {:>6.1} MB/s  ({} matches / {} docs)",
+        m.len(),
+        m.pattern_count(),
+        median(compile).as_secs_f64() * 1e3,
+        docs.len() as f64 / per_round.as_secs_f64(),
+        bytes as f64 / per_round.as_secs_f64() / 1e6,
+        matched,
+        docs.len()
+    );
+}
+
+fn main() {
+    let docs = corpus();
+    let avg = docs.iter().map(|d| d.0.len() + d.1.len()).sum::<usize>() / docs.len();
+    println!(
+        "corpus: {} docs, {avg} bytes on average; single thread, medians",
+        docs.len()
+    );
+    let cfg_path = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
+    let shipped = newswatch::config::Config::load(std::path::Path::new(cfg_path))
+        .expect("shipped config.toml loads")
+        .topics;
+    bench("shipped topics", &shipped, &docs);
+    bench("1,000 generated", &generated_topics(1_000), &docs);
+    let mut ten = generated_topics(10_000);
+    bench("10,000 generated", &ten, &docs);
+    ten.extend(shipped);
+    bench("10,000 + shipped", &ten, &docs);
+}

@@ -1,0 +1,410 @@
+//! The alert outbox in SQL: due rows, digest grouping, rate-limit counts, recording attempts,
+//! listing and retrying. Synchronous rusqlite over a `&Connection`; the daemon calls these
+//! through the store `Writer`, the `alerts` commands on their own connections.
+//!
+//! Invariants: a row leaves `pending` only here: `delivered` after its sink accepted it,
+//! `failed` after `max_attempts` failed attempts; every attempt is one `alert_attempts` row.
+//! A digest's members are updated together, in one transaction.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
+use serde::Serialize;
+
+use super::Alert;
+use crate::store::query::ms_to_rfc3339;
+use crate::topics::Severity;
+
+/// A pending row whose time has come, as the dispatcher schedules it.
+#[derive(Debug, Clone)]
+pub struct DueRow {
+    pub id: i64,
+    pub uid: String,
+    pub topic: String,
+    pub sink: String,
+    pub attempts: u32,
+    pub digest_uid: Option<String>,
+}
+
+fn placeholders(n: usize, start: usize) -> String {
+    (0..n)
+        .map(|i| format!("?{}", i + start))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Pending rows due at `now` for the given sinks, oldest first.
+pub fn due(
+    conn: &Connection,
+    now: i64,
+    sinks: &[String],
+    limit: usize,
+) -> rusqlite::Result<Vec<DueRow>> {
+    if sinks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, uid, topic, sink, attempts, digest_uid FROM alerts
+         WHERE status = 'pending' AND next_attempt_at <= ?1 AND sink IN ({})
+         ORDER BY next_attempt_at, id LIMIT {limit}",
+        placeholders(sinks.len(), 2)
+    );
+    let mut st = conn.prepare_cached(&sql)?;
+    let mut p: Vec<rusqlite::types::Value> = vec![now.into()];
+    p.extend(sinks.iter().map(|s| s.clone().into()));
+    let rows = st.query_map(params_from_iter(p), due_row)?;
+    rows.collect()
+}
+
+fn due_row(r: &rusqlite::Row) -> rusqlite::Result<DueRow> {
+    Ok(DueRow {
+        id: r.get(0)?,
+        uid: r.get(1)?,
+        topic: r.get(2)?,
+        sink: r.get(3)?,
+        attempts: r.get(4)?,
+        digest_uid: r.get(5)?,
+    })
+}
+
+/// The earliest future `next_attempt_at` of a pending row for these sinks.
+pub fn next_due_after(
+    conn: &Connection,
+    now: i64,
+    sinks: &[String],
+) -> rusqlite::Result<Option<i64>> {
+    if sinks.is_empty() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT MIN(next_attempt_at) FROM alerts WHERE status = 'pending' AND next_attempt_at > ?1 AND sink IN ({})",
+        placeholders(sinks.len(), 2)
+    );
+    let mut p: Vec<rusqlite::types::Value> = vec![now.into()];
+    p.extend(sinks.iter().map(|s| s.clone().into()));
+    conn.query_row(&sql, params_from_iter(p), |r| r.get(0))
+}
+
+/// Pending rows per sink that no configured sink will ever take (the sink was removed).
+pub fn orphaned(conn: &Connection, sinks: &[String]) -> rusqlite::Result<Vec<(String, i64)>> {
+    let sql = format!(
+        "SELECT sink, COUNT(*) FROM alerts WHERE status = 'pending' AND sink NOT IN ({}) GROUP BY sink",
+        placeholders(sinks.len(), 1)
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(params_from_iter(sinks.iter()), |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    rows.collect()
+}
+
+/// The pending members of a digest.
+pub fn digest_members(conn: &Connection, digest_uid: &str) -> rusqlite::Result<Vec<DueRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, uid, topic, sink, attempts, digest_uid FROM alerts
+         WHERE digest_uid = ?1 AND status = 'pending' ORDER BY id",
+    )?;
+    let rows = st.query_map([digest_uid], due_row)?;
+    rows.collect()
+}
+
+/// What `form_digest` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DigestStep {
+    /// A digest was formed from the waiting rows; deliver it now.
+    Formed(String),
+    /// The window is still open; the rows now wait until this time.
+    Wait(i64),
+    Nothing,
+}
+
+/// For a digest topic: once the oldest ungrouped pending row of (topic, sink) is `interval_ms`
+/// old, every ungrouped pending row of that pair becomes one digest (stable uid stored in the
+/// rows); before that, the rows are postponed to the window's end. Since a window opens only
+/// with a row created after the previous digest was formed, a pair gets at most one digest per
+/// interval.
+pub fn form_digest(
+    conn: &mut Connection,
+    topic: &str,
+    sink: &str,
+    interval_ms: i64,
+    now: i64,
+) -> rusqlite::Result<DigestStep> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let rows: Vec<(i64, String, i64)> = {
+        let mut st = tx.prepare_cached(
+            "SELECT id, uid, created_at FROM alerts
+             WHERE topic = ?1 AND sink = ?2 AND status = 'pending' AND digest_uid IS NULL ORDER BY id",
+        )?;
+        st.query_map(params![topic, sink], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?
+    };
+    let Some(oldest) = rows.iter().map(|r| r.2).min() else {
+        return Ok(DigestStep::Nothing);
+    };
+    let closes = oldest + interval_ms;
+    if closes > now {
+        tx.execute(
+            "UPDATE alerts SET next_attempt_at = ?3
+             WHERE topic = ?1 AND sink = ?2 AND status = 'pending' AND digest_uid IS NULL AND next_attempt_at < ?3",
+            params![topic, sink, closes],
+        )?;
+        tx.commit()?;
+        return Ok(DigestStep::Wait(closes));
+    }
+    let mut key = format!("{topic}\u{0}{sink}\u{0}{now}");
+    for r in &rows {
+        key.push('\u{0}');
+        key.push_str(&r.1);
+    }
+    let uid = format!(
+        "nw-digest-{:032x}",
+        xxhash_rust::xxh3::xxh3_128(key.as_bytes())
+    );
+    {
+        let mut st = tx.prepare_cached(
+            "UPDATE alerts SET digest_uid = ?2, next_attempt_at = ?3 WHERE id = ?1",
+        )?;
+        for r in &rows {
+            st.execute(params![r.0, uid, now])?;
+        }
+    }
+    tx.commit()?;
+    Ok(DigestStep::Formed(uid))
+}
+
+/// Delivery times (ms, ascending) of the distinct deliveries (a digest counts once) of
+/// (topic, sink) after `since`.
+pub fn recent_deliveries(
+    conn: &Connection,
+    topic: &str,
+    sink: &str,
+    since: i64,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut st = conn.prepare_cached(
+        "SELECT MAX(delivered_at) AS t FROM alerts
+         WHERE topic = ?1 AND sink = ?2 AND status = 'delivered' AND delivered_at > ?3
+         GROUP BY coalesce(digest_uid, uid) ORDER BY t",
+    )?;
+    let rows = st.query_map(params![topic, sink, since], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Moves the pending rows of a delivery (an alert uid or a digest uid) to `until`.
+pub fn postpone(conn: &Connection, key: &str, until: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE alerts SET next_attempt_at = ?2 WHERE (uid = ?1 OR digest_uid = ?1) AND status = 'pending'",
+        params![key, until],
+    )
+}
+
+/// The result of one attempt at one delivery.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    pub ids: &'a [i64],
+    pub at: i64,
+    /// `None`: delivered.
+    pub error: Option<&'a str>,
+    /// When to try again after a failure.
+    pub retry_at: i64,
+    pub max_attempts: u32,
+}
+
+/// Records an attempt for every row of a delivery, in one transaction. Returns how many rows
+/// became `failed` (no attempts left).
+pub fn record(conn: &mut Connection, a: &Attempt) -> rusqlite::Result<usize> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut failed = 0;
+    {
+        let mut log = tx.prepare_cached(
+            "INSERT INTO alert_attempts (alert_id, at, ok, error) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut ok = tx.prepare_cached(
+            "UPDATE alerts SET status = 'delivered', attempts = attempts + 1, delivered_at = ?2, last_error = NULL
+             WHERE id = ?1 AND status = 'pending'",
+        )?;
+        let mut bad = tx.prepare_cached(
+            "UPDATE alerts SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
+                 status = CASE WHEN attempts + 1 >= ?4 THEN 'failed' ELSE 'pending' END
+             WHERE id = ?1 AND status = 'pending' RETURNING status",
+        )?;
+        for &id in a.ids {
+            log.execute(params![id, a.at, a.error.is_none(), a.error])?;
+            match a.error {
+                None => {
+                    ok.execute(params![id, a.at])?;
+                }
+                Some(e) => {
+                    let s: Option<String> = bad
+                        .query_row(params![id, e, a.retry_at, a.max_attempts], |r| r.get(0))
+                        .optional()?;
+                    if s.as_deref() == Some("failed") {
+                        failed += 1;
+                    }
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(failed)
+}
+
+/// One outbox row with its alert, as `alerts list` / `alerts tail` print it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub sink: String,
+    pub status: String,
+    pub attempts: u32,
+    pub created_at: String,
+    pub next_attempt_at: String,
+    pub delivered_at: Option<String>,
+    pub last_error: Option<String>,
+    pub digest_uid: Option<String>,
+    #[serde(flatten)]
+    pub alert: Alert,
+    #[serde(skip)]
+    pub delivered_ms: Option<i64>,
+}
+
+const COLS: &str = "a.id, a.uid, a.topic, a.sink, a.status, a.attempts, a.created_at, a.next_attempt_at, a.delivered_at,
+    a.last_error, a.digest_uid, m.terms, m.snippet, m.matched_at, ar.id, ar.title, ar.link, ar.lang, ar.published_at,
+    ar.sources, coalesce(f.name, f.title, f.url), f.url";
+const FROM: &str =
+    "FROM alerts a JOIN matches m ON m.id = a.match_id JOIN articles ar ON ar.id = m.article_id
+    LEFT JOIN feeds f ON f.id = ar.feed_id";
+
+fn outbox_row(
+    r: &rusqlite::Row,
+    severity_of: &dyn Fn(&str) -> Severity,
+) -> rusqlite::Result<OutboxRow> {
+    let topic: String = r.get(2)?;
+    let terms: String = r.get(11)?;
+    let delivered_ms: Option<i64> = r.get(8)?;
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        sink: r.get(3)?,
+        status: r.get(4)?,
+        attempts: r.get(5)?,
+        created_at: ms_to_rfc3339(r.get(6)?),
+        next_attempt_at: ms_to_rfc3339(r.get(7)?),
+        delivered_at: delivered_ms.map(ms_to_rfc3339),
+        last_error: r.get(9)?,
+        digest_uid: r.get(10)?,
+        delivered_ms,
+        alert: Alert {
+            uid: r.get(1)?,
+            severity: severity_of(&topic),
+            topic,
+            terms: serde_json::from_str(&terms).unwrap_or_default(),
+            snippet: r.get(12)?,
+            matched_at: ms_to_rfc3339(r.get(13)?),
+            article_id: r.get(14)?,
+            title: r.get(15)?,
+            link: r.get(16)?,
+            lang: r.get(17)?,
+            published_at: r.get::<_, Option<i64>>(18)?.map(ms_to_rfc3339),
+            sources: r.get(19)?,
+            feed: r.get(20)?,
+            feed_url: r.get(21)?,
+        },
+    })
+}
+
+/// The alerts of these outbox rows (rows whose article is gone are left out).
+pub fn load(
+    conn: &Connection,
+    ids: &[i64],
+    severity_of: &dyn Fn(&str) -> Severity,
+) -> rusqlite::Result<Vec<OutboxRow>> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut st = conn.prepare_cached(&format!("SELECT {COLS} {FROM} WHERE a.id = ?1"))?;
+    for id in ids {
+        if let Some(r) = st
+            .query_row([id], |r| outbox_row(r, severity_of))
+            .optional()?
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The newest rows first, optionally of one status.
+pub fn list(
+    conn: &Connection,
+    status: Option<&str>,
+    limit: i64,
+    severity_of: &dyn Fn(&str) -> Severity,
+) -> rusqlite::Result<Vec<OutboxRow>> {
+    let sql = format!(
+        "SELECT {COLS} {FROM} WHERE (?1 IS NULL OR a.status = ?1) ORDER BY a.id DESC LIMIT ?2"
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(params![status, limit], |r| outbox_row(r, severity_of))?;
+    rows.collect()
+}
+
+/// Rows delivered after `since` (ms), oldest delivery first, optionally of one topic.
+pub fn delivered_after(
+    conn: &Connection,
+    since: i64,
+    topic: Option<&str>,
+    severity_of: &dyn Fn(&str) -> Severity,
+) -> rusqlite::Result<Vec<OutboxRow>> {
+    let sql = format!(
+        "SELECT {COLS} {FROM} WHERE a.status = 'delivered' AND a.delivered_at > ?1 AND (?2 IS NULL OR a.topic = ?2)
+         ORDER BY a.delivered_at, a.id"
+    );
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st.query_map(params![since, topic], |r| outbox_row(r, severity_of))?;
+    rows.collect()
+}
+
+/// What `retry` found for one row.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryResult {
+    pub id: i64,
+    pub uid: String,
+    /// The status before: `failed` rows become pending; `pending` rows become due now;
+    /// `delivered` rows are left alone.
+    pub was: String,
+}
+
+/// `alerts retry KEY`: KEY is a row id, an alert uid or a digest uid. Failed rows become pending
+/// and due now with a fresh attempt budget (and leave their old digest, to be grouped again);
+/// pending rows become due now.
+pub fn retry(conn: &mut Connection, key: &str, now: i64) -> rusqlite::Result<Vec<RetryResult>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let id: Option<i64> = key.parse().ok();
+    let rows: Vec<RetryResult> = {
+        let mut st = tx.prepare("SELECT id, uid, status FROM alerts WHERE id = ?1 OR uid = ?2 OR digest_uid = ?2 ORDER BY id")?;
+        st.query_map(params![id, key], |r| {
+            Ok(RetryResult {
+                id: r.get(0)?,
+                uid: r.get(1)?,
+                was: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?
+    };
+    for r in &rows {
+        match r.was.as_str() {
+            "failed" => {
+                tx.execute(
+                    "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt_at = ?2, digest_uid = NULL WHERE id = ?1",
+                    params![r.id, now],
+                )?;
+            }
+            "pending" => {
+                tx.execute(
+                    "UPDATE alerts SET next_attempt_at = ?2 WHERE id = ?1",
+                    params![r.id, now],
+                )?;
+            }
+            _ => {}
+        }
+    }
+    tx.commit()?;
+    Ok(rows)
+}

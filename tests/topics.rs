@@ -1,0 +1,392 @@
+//! `newswatch match` and `newswatch topics` as a user runs them, with the shipped config.toml
+//! topics: the seed article, German compounds, Russian inflections, decoys, bad input lines, and
+//! broken queries reported with positions.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+fn shipped_config() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config.toml")
+}
+
+/// Runs `newswatch --config CONFIG ARGS` with `stdin`; returns (exit code, stdout, stderr).
+fn newswatch(config: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .arg("--config")
+        .arg(config)
+        .arg("--db")
+        .arg(dir.path().join("test.db"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Matches `docs` with the shipped topics; returns one output object per input line.
+fn run_match(docs: &[Value]) -> Vec<Value> {
+    let input: String = docs.iter().map(|d| format!("{d}\n")).collect();
+    let (code, out, err) = newswatch(&shipped_config(), &["match", "--format", "jsonl"], &input);
+    assert_eq!(code, 0, "{err}");
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn topic_ids(o: &Value) -> Vec<String> {
+    o["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn doc(id: &str, lang: &str, title: &str, text: &str) -> Value {
+    json!({"id": id, "lang": lang, "title": title, "text": text})
+}
+
+#[test]
+fn seed_article_matches_both_topics_with_marked_terms() {
+    let seed = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/topics/seed-article.txt"),
+    )
+    .unwrap();
+    let (title, text) = seed.split_once('\n').unwrap();
+    let out = run_match(&[
+        json!({"id": "seed", "title": title.trim(), "text": text, "link": "https://www.politico.eu/x"}),
+    ]);
+    assert_eq!(out.len(), 1);
+    let o = &out[0];
+    assert_eq!(o["id"], "seed");
+    assert_eq!(topic_ids(o), ["arms-deals", "missile-launches"], "{o}");
+    let topics = o["topics"].as_array().unwrap();
+    let arms = &topics[0];
+    let terms: Vec<&str> = arms["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(terms.contains(&"waffenhandel*"), "{terms:?}");
+    let missiles = &topics[1];
+    let snippet = missiles["snippet"].as_str().unwrap();
+    assert!(
+        snippet.contains("[[Kurzstreckenraketen]]") && snippet.contains("[[abgefeuert]]"),
+        "{snippet}"
+    );
+    let terms: Vec<&str> = missiles["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(terms.contains(&"abgefeuert"), "{terms:?}");
+    let arms_snippet = arms["snippet"].as_str().unwrap();
+    assert!(arms_snippet.contains("[["), "{arms_snippet}");
+}
+
+#[test]
+fn compounds_and_inflections_match_and_decoys_do_not() {
+    let cases = [
+        // (id, lang, title, text, expected topics)
+        (
+            "de1",
+            "de",
+            "Nordkorea feuert Kurzstreckenraketen ab",
+            "",
+            vec!["missile-launches"],
+        ),
+        (
+            "de2",
+            "de",
+            "Bundesregierung genehmigt weitere Waffenlieferungen an die Ukraine",
+            "",
+            vec!["arms-deals"],
+        ),
+        (
+            "de3",
+            "de",
+            "Russland will Artilleriemunition aus Nordkorea kaufen",
+            "",
+            vec!["arms-deals"],
+        ),
+        (
+            "ru1",
+            "ru",
+            "",
+            "КНДР запустила баллистическую ракету в сторону Японского моря",
+            vec!["missile-launches"],
+        ),
+        (
+            "ru2",
+            "ru",
+            "",
+            "Армия выпустила две ракеты по целям в Курской области",
+            vec!["missile-launches"],
+        ),
+        (
+            "ru3",
+            "ru",
+            "",
+            "Конфликт стал глобальным из-за поставок оружия США и Европой",
+            vec!["arms-deals"],
+        ),
+        (
+            "fr1",
+            "fr",
+            "La Corée du Nord procède à un tir de missile balistique",
+            "",
+            vec!["missile-launches"],
+        ),
+        (
+            "fr2",
+            "fr",
+            "Paris signe une vente d'armes avec l'Inde",
+            "",
+            vec!["arms-deals"],
+        ),
+        (
+            "en1",
+            "en",
+            "North Korea test-fires two short-range ballistic missiles",
+            "",
+            vec!["missile-launches"],
+        ),
+        (
+            "en2",
+            "en",
+            "US approves $2 billion arms sale to Taiwan",
+            "",
+            vec!["arms-deals"],
+        ),
+        // Decoys. A missile-defence purchase is an arms deal, not a launch.
+        (
+            "x1",
+            "de",
+            "Deutschland kauft Raketenabwehrsystem Arrow 3",
+            "Das System soll 2025 einsatzbereit sein.",
+            vec!["arms-deals"],
+        ),
+        (
+            "x2",
+            "en",
+            "The new arms race in space",
+            "Analysts warn of an arms race between the powers.",
+            vec![],
+        ),
+        (
+            "x3",
+            "en",
+            "Apple launches new iPhone",
+            "Apple launched its new phone and tested the market.",
+            vec![],
+        ),
+        (
+            "x4",
+            "en",
+            "New Year fireworks",
+            "Thousands of fireworks rockets were launched over the harbour.",
+            vec![],
+        ),
+        (
+            "x5",
+            "en",
+            "Oil prices rocket to record high",
+            "Prices rocketed after the announcement.",
+            vec![],
+        ),
+        (
+            "x6",
+            "de",
+            "Silvester",
+            "Silvesterraketen wurden in den Himmel geschossen und abgefeuert.",
+            vec![],
+        ),
+    ];
+    let docs: Vec<Value> = cases.iter().map(|c| doc(c.0, c.1, c.2, c.3)).collect();
+    let out = run_match(&docs);
+    assert_eq!(out.len(), cases.len());
+    for (c, o) in cases.iter().zip(&out) {
+        assert_eq!(o["id"], c.0);
+        assert_eq!(topic_ids(o), c.4, "{} {} {}: {o}", c.0, c.2, c.3);
+    }
+}
+
+#[test]
+fn a_bad_line_gets_an_error_and_the_rest_go_on() {
+    let input = "{\"id\":\"a\",\"title\":\"Iran test-fired a missile\",\"text\":\"\"}\n\
+                 not json at all\n\
+                 \n\
+                 {\"id\":\"c\",\"title\":7}\n\
+                 {\"id\":\"d\",\"title\":\"Ракетный удар по Харькову\",\"text\":\"\"}\n";
+    let (code, out, err) = newswatch(&shipped_config(), &["match"], input);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(topic_ids(&lines[0]), ["missile-launches"]);
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("bad input line")
+    );
+    assert_eq!(lines[1]["line"], 2);
+    assert_eq!(lines[2]["id"], "c");
+    assert!(lines[2]["error"].is_string());
+    assert_eq!(topic_ids(&lines[3]), ["missile-launches"]);
+}
+
+#[test]
+fn input_file_and_missing_lang_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"id\":1,\"title\":\"Pyongyang fires ballistic missile into the sea\",\"text\":\"\"}\n",
+    )
+    .unwrap();
+    let (code, out, err) = newswatch(
+        &shipped_config(),
+        &["match", "--input", input.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let o: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(o["id"], 1);
+    assert_eq!(topic_ids(&o), ["missile-launches"]);
+}
+
+#[test]
+fn topics_list_and_check_on_the_shipped_config() {
+    let (code, out, err) = newswatch(
+        &shipped_config(),
+        &["topics", "list", "--format", "json"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["arms-deals", "missile-launches"]);
+    let (code, out, err) = newswatch(&shipped_config(), &["topics", "check"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 topic(s) ok"), "{out}");
+}
+
+#[test]
+fn a_broken_query_exits_2_with_topic_field_position_and_caret() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[[topic]]\nid = \"broken\"\nquery = 'missile* AND launch* OR fired'\n\n[[topic]]\nid = \"grp\"\nquery = '@g'\n[topic.groups]\ng = ['ok', '\"open']\n",
+    )
+    .unwrap();
+    let (code, _, err) = newswatch(&cfg, &["topics", "check"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("topic \"broken\": query: at position 22"),
+        "{err}"
+    );
+    assert!(err.contains("AND and OR mixed"), "{err}");
+    assert!(err.contains("missile* AND launch* OR fired\n"), "{err}");
+    assert!(err.contains(&format!("\n    {}^", " ".repeat(21))), "{err}");
+}
+
+#[test]
+fn topics_test_backtests_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("test.db");
+    // An empty but migrated store: `feeds list` creates it.
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .arg("--config")
+            .arg(shipped_config())
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, _, err) = run(&["topics", "test", "no-such-topic"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no topic"), "{err}");
+    let (code, _, err) = run(&["topics", "test", "arms-deals", "--since", "soon"]);
+    assert_eq!(code, 2, "{err}");
+    // A real store with three articles: two recent (one about a launch), one old launch story.
+    {
+        let store = newswatch::store::Store::open(&db).unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let old = now - 90 * 86_400_000;
+        let insert = |id: i64, title: &str, text: &str, at: i64| {
+            store
+                .conn()
+                .execute(
+                    "INSERT INTO articles (id, identity, link, title, text, lang, fetched_at, content_hash, simhash,
+                     band0, band1, band2, band3) VALUES (?1, ?2, ?3, ?4, ?5, 'en', ?6, ?2, 0, 0, 0, 0, 0)",
+                    rusqlite::params![id, format!("h:{id}"), format!("https://example.com/{id}"), title, text, at],
+                )
+                .unwrap();
+        };
+        insert(
+            1,
+            "North Korea fires ballistic missile",
+            "Pyongyang launched a missile into the sea.",
+            now,
+        );
+        insert(2, "Markets calm", "Nothing happened today.", now);
+        insert(3, "Iran test-fires cruise missile", "An old story.", old);
+    }
+    let (code, out, err) = run(&[
+        "topics",
+        "test",
+        "missile-launches",
+        "--since",
+        "30d",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let hits = v.as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{out}");
+    assert_eq!(hits[0]["id"], 1);
+    assert!(hits[0]["snippet"].as_str().unwrap().contains("[["), "{out}");
+    let (code, out, err) = run(&["topics", "test", "missile-launches", "--since", "365d"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Iran test-fires") && out.contains("North Korea"),
+        "{out}"
+    );
+    assert!(err.contains("2 of 3 articles"), "{err}");
+}
