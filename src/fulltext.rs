@@ -32,9 +32,13 @@ use crate::util::now_ms;
 pub struct PageFetcher {
     fetcher: Fetcher,
     cfg: Arc<FulltextConfig>,
-    robots: Arc<Mutex<HashMap<String, (Instant, Arc<RobotsOutcome>)>>>,
+    /// Per host: the cached robots.txt outcome behind an async lock, so that concurrent pages of
+    /// one host wait for a single robots.txt fetch instead of each fetching it.
+    robots: Arc<Mutex<HashMap<String, RobotsSlot>>>,
     host_next: Arc<Mutex<HashMap<String, Instant>>>,
 }
+
+type RobotsSlot = Arc<tokio::sync::Mutex<Option<(Instant, Arc<RobotsOutcome>)>>>;
 
 #[derive(Debug)]
 enum RobotsOutcome {
@@ -97,12 +101,15 @@ impl PageFetcher {
     async fn robots_for(&self, url: &url::Url) -> Arc<RobotsOutcome> {
         let key = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""))
             + &url.port().map(|p| format!(":{p}")).unwrap_or_default();
-        if let Some((at, r)) = self
+        let slot = self
             .robots
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let mut cached = slot.lock().await;
+        if let Some((at, r)) = &*cached {
             let ttl = match **r {
                 RobotsOutcome::Unreachable(_) => self.cfg.backoff.min(self.cfg.robots_ttl),
                 _ => self.cfg.robots_ttl,
@@ -124,10 +131,7 @@ impl PageFetcher {
             Err(e) => RobotsOutcome::Unreachable(format!("robots.txt: {e}")),
         };
         let outcome = Arc::new(outcome);
-        self.robots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, (Instant::now(), outcome.clone()));
+        *cached = Some((Instant::now(), outcome.clone()));
         outcome
     }
 
@@ -388,9 +392,7 @@ impl Robots {
                 }
                 "allow" | "disallow" => {
                     in_rules = true;
-                    let names_us = agents
-                        .iter()
-                        .any(|a| !a.is_empty() && a != "*" && agent.starts_with(a.as_str()));
+                    let names_us = agents.iter().any(|a| *a == agent);
                     found_specific |= names_us;
                     if v.is_empty() {
                         continue; // "Disallow:" with no path allows everything: no rule
