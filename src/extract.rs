@@ -2,7 +2,7 @@
 //!
 //! Steps: decode the bytes (BOM, then the HTTP charset, then `<meta charset>` / `http-equiv`, then
 //! UTF-8 validity, then chardetng), run dom_smoothie (a Readability.js port) in its formatted text
-//! mode, and post-process the text: normalize whitespace, keep paragraph breaks (one blank line
+//! mode (after removing `<nav>` menus, which it keeps on short pages), and post-process the text: normalize whitespace, keep paragraph breaks (one blank line
 //! between blocks), and drop boilerplate lines (cookie banners, share prompts, "read more" lists).
 //! When readability finds no article (short pages), the page's body is rendered with html2text
 //! after removing scripts, navigation, headers, footers and asides.
@@ -71,6 +71,8 @@ fn readability(html: &str, url: Option<&str>) -> Result<(Option<String>, String)
     };
     let doc = dom_query::Document::from(html);
     let ld_body = json_ld_body(&doc);
+    // Navigation menus are never the article; readability keeps them on short pages.
+    doc.select("nav, [role=\"navigation\"]").remove();
     let mut r =
         dom_smoothie::Readability::with_document(doc, url, Some(cfg)).map_err(|e| e.to_string())?;
     let parsed = r.parse();
