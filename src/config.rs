@@ -36,6 +36,8 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub report: ReportConfig,
+    #[serde(default)]
+    pub fulltext: FulltextConfig,
     #[serde(default, rename = "feed")]
     pub feeds: Vec<FeedConfig>,
     #[serde(default, rename = "topic")]
@@ -557,6 +559,67 @@ fn one_line_toml_error(e: &toml::de::Error, text: &str) -> String {
             format!("line {line}, column {col}: {msg} (at `{}`)", key.trim())
         }
         None => msg,
+    }
+}
+
+/// `[fulltext]`: fetching article pages of `full_text` feeds (see `crate::fulltext`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FulltextConfig {
+    /// Fetch attempts per page before it is marked failed.
+    #[serde(default = "default_page_attempts")]
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles per attempt up to `max_backoff`.
+    #[serde(default = "d1m", with = "serde_duration")]
+    pub backoff: Duration,
+    #[serde(default = "d6h", with = "serde_duration")]
+    pub max_backoff: Duration,
+    /// Least time between the starts of two page fetches from one host.
+    #[serde(default = "d1s", with = "serde_duration")]
+    pub per_host_delay: Duration,
+    /// Page fetches in flight at once (the `[http]` limits apply as well).
+    #[serde(default = "default_page_concurrency")]
+    pub concurrency: usize,
+    /// Obey robots.txt for page fetches (feeds are fetched regardless: they are published to be polled).
+    #[serde(default = "default_true")]
+    pub respect_robots: bool,
+    /// How long a host's robots.txt is cached.
+    #[serde(default = "d24h", with = "serde_duration")]
+    pub robots_ttl: Duration,
+    /// Page bodies are cut at this many bytes (the rest is not read); 0 = `http.max_body_bytes`.
+    #[serde(default = "default_page_bytes")]
+    pub max_page_bytes: u64,
+    /// How often the worker looks for due pages.
+    #[serde(default = "d1s", with = "serde_duration")]
+    pub tick: Duration,
+}
+
+fn default_page_attempts() -> u32 {
+    5
+}
+fn d1m() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_page_concurrency() -> usize {
+    4
+}
+fn default_page_bytes() -> u64 {
+    4 * 1024 * 1024
+}
+
+impl Default for FulltextConfig {
+    fn default() -> Self {
+        FulltextConfig {
+            max_attempts: default_page_attempts(),
+            backoff: d1m(),
+            max_backoff: d6h(),
+            per_host_delay: d1s(),
+            concurrency: default_page_concurrency(),
+            respect_robots: true,
+            robots_ttl: d24h(),
+            max_page_bytes: default_page_bytes(),
+            tick: d1s(),
+        }
     }
 }
 

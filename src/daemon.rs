@@ -81,6 +81,7 @@ pub async fn run(
     tracker.spawn(crate::alerts::Dispatcher::new(&config, writer.clone())?.run(shutdown.clone()));
     tracing::info!(db = %db.display(), feeds = config.feeds.len(), topics = config.topics.len(), "newswatch running");
 
+    tracker.spawn(crate::fulltext::run(ctx.clone(), shutdown.clone()));
     let mut tick = tokio::time::interval(config.poll.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -42,6 +42,8 @@ pub struct Response {
     pub retry_after: Option<Duration>,
     /// Cache-Control max-age.
     pub max_age: Option<Duration>,
+    /// The body was cut at the cap (only from a `truncating` fetcher).
+    pub truncated: bool,
 }
 
 impl Response {
@@ -90,6 +92,8 @@ pub struct Fetcher {
     cfg: Arc<HttpConfig>,
     global: Arc<Semaphore>,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    /// Cut bodies at the cap instead of failing (article pages: the start is the article).
+    truncate: bool,
 }
 
 impl Fetcher {
@@ -109,7 +113,22 @@ impl Fetcher {
             cfg: Arc::new(cfg.clone()),
             global: Arc::new(Semaphore::new(cfg.concurrency)),
             hosts: Arc::new(Mutex::new(HashMap::new())),
+            truncate: false,
         })
+    }
+
+    /// A fetcher sharing this one's pool and limits that cuts bodies at `cap` bytes (marking the
+    /// response `truncated`) instead of failing with `TooLarge`.
+    pub fn truncating(&self, cap: u64) -> Fetcher {
+        let mut cfg = (*self.cfg).clone();
+        cfg.max_body_bytes = cap.min(cfg.max_body_bytes);
+        Fetcher {
+            client: self.client.clone(),
+            cfg: Arc::new(cfg),
+            global: self.global.clone(),
+            hosts: self.hosts.clone(),
+            truncate: true,
+        }
     }
 
     pub fn config(&self) -> &HttpConfig {
@@ -201,23 +220,28 @@ impl Fetcher {
                 out.moved_to = Some(url.to_string());
             }
             if status.is_success() {
-                out.body = self.read_capped(resp).await?;
+                (out.body, out.truncated) = self.read_capped(resp).await?;
             }
             return Ok(out);
         }
         Err(FetchError::TooManyRedirects(self.cfg.max_redirects))
     }
 
-    async fn read_capped(&self, mut resp: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    async fn read_capped(&self, mut resp: reqwest::Response) -> Result<(Vec<u8>, bool), FetchError> {
         let cap = self.cfg.max_body_bytes;
         if let Some(len) = resp.content_length()
             && len > cap
+            && !self.truncate
         {
             return Err(FetchError::TooLarge { cap, read: 0 });
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_err(e))? {
             if body.len() as u64 + chunk.len() as u64 > cap {
+                if self.truncate {
+                    body.extend_from_slice(&chunk[..(cap as usize - body.len())]);
+                    return Ok((body, true));
+                }
                 return Err(FetchError::TooLarge {
                     cap,
                     read: body.len() as u64 + chunk.len() as u64,
@@ -225,7 +249,7 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok((body, false))
     }
 
     fn get_file(&self, url: &url::Url) -> Result<Response, FetchError> {

@@ -414,7 +414,7 @@ fn add_sighting(
 
 /// Matches the article and stores matches it did not have yet, with one outbox row per sink.
 /// Returns the topics newly matched.
-fn insert_matches(
+pub(crate) fn insert_matches(
     tx: &Connection,
     article_id: i64,
     identity: &str,

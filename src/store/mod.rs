@@ -13,6 +13,7 @@
 mod articles;
 mod feeds;
 mod migrate;
+mod pages;
 pub mod query;
 mod writer;
 
@@ -30,6 +31,7 @@ pub use feeds::{Feed, FeedState, NewFeed, read as feed_read};
 pub mod feeds_log {
     pub use super::feeds::FetchLog;
 }
+pub use pages::{PageOutcome, PendingPage, matching_text};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION, migrate};
 pub use writer::Writer;
 
