@@ -227,7 +227,10 @@ impl Fetcher {
         Err(FetchError::TooManyRedirects(self.cfg.max_redirects))
     }
 
-    async fn read_capped(&self, mut resp: reqwest::Response) -> Result<(Vec<u8>, bool), FetchError> {
+    async fn read_capped(
+        &self,
+        mut resp: reqwest::Response,
+    ) -> Result<(Vec<u8>, bool), FetchError> {
         let cap = self.cfg.max_body_bytes;
         if let Some(len) = resp.content_length()
             && len > cap

@@ -45,13 +45,26 @@ fn news_page() -> String {
 #[test]
 fn only_the_article_remains() {
     let page = news_page();
-    let x = extract(page.as_bytes(), Some("https://example.org/news/zeppelin"), None).unwrap();
+    let x = extract(
+        page.as_bytes(),
+        Some("https://example.org/news/zeppelin"),
+        None,
+    )
+    .unwrap();
     assert_eq!(x.title.as_deref(), Some("Zeppelin returns to the skies"));
     for p in PARAS {
-        assert!(x.text.contains(p), "missing paragraph {p:?} in {:?}", x.text);
+        assert!(
+            x.text.contains(p),
+            "missing paragraph {p:?} in {:?}",
+            x.text
+        );
     }
     // Paragraph breaks are kept.
-    assert!(x.text.contains(&format!("{}\n\n{}", PARAS[0], PARAS[1])), "{:?}", x.text);
+    assert!(
+        x.text.contains(&format!("{}\n\n{}", PARAS[0], PARAS[1])),
+        "{:?}",
+        x.text
+    );
     for junk in [
         "cookies",
         "Accept all",
@@ -64,7 +77,11 @@ fn only_the_article_remains() {
         "Privacy policy",
         "Share this",
     ] {
-        assert!(!x.text.contains(junk), "boilerplate {junk:?} left in {:?}", x.text);
+        assert!(
+            !x.text.contains(junk),
+            "boilerplate {junk:?} left in {:?}",
+            x.text
+        );
     }
 }
 
@@ -76,9 +93,17 @@ fn windows_1252_page_decodes() {
     );
     let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&html);
     assert!(!unmappable);
-    assert!(std::str::from_utf8(&bytes).is_err(), "the test page must not be valid UTF-8");
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the test page must not be valid UTF-8"
+    );
     let x = extract(&bytes, None, None).unwrap();
-    assert!(x.text.contains("Caf\u{e9} cr\u{e8}me \u{201c}na\u{ef}ve\u{201d} \u{2013}"), "{:?}", x.text);
+    assert!(
+        x.text
+            .contains("Caf\u{e9} cr\u{e8}me \u{201c}na\u{ef}ve\u{201d} \u{2013}"),
+        "{:?}",
+        x.text
+    );
     assert!(x.text.contains("\u{20ac}5 fees"), "{:?}", x.text);
     assert_eq!(x.title.as_deref(), Some("Caf\u{e9}"));
 }
@@ -86,26 +111,49 @@ fn windows_1252_page_decodes() {
 #[test]
 fn koi8_r_page_decodes() {
     let para = "<p>\u{41c}\u{43e}\u{441}\u{43a}\u{432}\u{430}: \u{434}\u{438}\u{440}\u{438}\u{436}\u{430}\u{431}\u{43b}\u{44c} \u{43f}\u{43e}\u{434}\u{43d}\u{44f}\u{43b}\u{441}\u{44f} \u{43d}\u{430}\u{434} \u{433}\u{43e}\u{440}\u{43e}\u{434}\u{43e}\u{43c} \u{432} \u{432}\u{442}\u{43e}\u{440}\u{43d}\u{438}\u{43a} \u{443}\u{442}\u{440}\u{43e}\u{43c}, \u{441}\u{43e}\u{43e}\u{431}\u{449}\u{438}\u{43b}\u{438} \u{438}\u{43d}\u{436}\u{435}\u{43d}\u{435}\u{440}\u{44b} \u{43a}\u{43e}\u{43c}\u{43f}\u{430}\u{43d}\u{438}\u{438}.</p>";
-    let html = format!("<html><head><meta charset=\"koi8-r\"><title>\u{41d}\u{43e}\u{432}\u{43e}\u{441}\u{442}\u{438}</title></head><body><article>{para}{para}{para}</article></body></html>");
+    let html = format!(
+        "<html><head><meta charset=\"koi8-r\"><title>\u{41d}\u{43e}\u{432}\u{43e}\u{441}\u{442}\u{438}</title></head><body><article>{para}{para}{para}</article></body></html>"
+    );
     let (bytes, _, unmappable) = encoding_rs::KOI8_R.encode(&html);
     assert!(!unmappable);
     let x = extract(&bytes, None, None).unwrap();
     assert!(x.text.contains("\u{41c}\u{43e}\u{441}\u{43a}\u{432}\u{430}: \u{434}\u{438}\u{440}\u{438}\u{436}\u{430}\u{431}\u{43b}\u{44c}"), "{:?}", x.text);
-    assert_eq!(x.title.as_deref(), Some("\u{41d}\u{43e}\u{432}\u{43e}\u{441}\u{442}\u{438}"));
+    assert_eq!(
+        x.title.as_deref(),
+        Some("\u{41d}\u{43e}\u{432}\u{43e}\u{441}\u{442}\u{438}")
+    );
     // The HTTP charset wins over a missing meta, and chardetng catches an undeclared page.
     let bare = encoding_rs::KOI8_R.encode(&para.repeat(3)).0.into_owned();
-    assert!(decode_html(&bare, Some("koi8-r")).contains("\u{41c}\u{43e}\u{441}\u{43a}\u{432}\u{430}"));
+    assert!(
+        decode_html(&bare, Some("koi8-r")).contains("\u{41c}\u{43e}\u{441}\u{43a}\u{432}\u{430}")
+    );
     assert!(decode_html(&bare, None).contains("\u{41c}\u{43e}\u{441}\u{43a}\u{432}\u{430}"));
 }
 
 #[test]
 fn short_and_empty_pages() {
     // Too short for readability: the fallback still gives the text.
-    let x = extract(b"<html><body><nav>Menu</nav><p>Short notice: the bridge is closed.</p></body></html>", None, None).unwrap();
-    assert!(x.text.contains("Short notice: the bridge is closed."), "{:?}", x.text);
+    let x = extract(
+        b"<html><body><nav>Menu</nav><p>Short notice: the bridge is closed.</p></body></html>",
+        None,
+        None,
+    )
+    .unwrap();
+    assert!(
+        x.text.contains("Short notice: the bridge is closed."),
+        "{:?}",
+        x.text
+    );
     assert!(!x.text.contains("Menu"));
     assert!(extract(b"", None, None).is_err());
-    assert!(extract(b"<html><body><script>var a=1;</script></body></html>", None, None).is_err());
+    assert!(
+        extract(
+            b"<html><body><script>var a=1;</script></body></html>",
+            None,
+            None
+        )
+        .is_err()
+    );
     // Binary junk never panics.
     let junk: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
     let _ = extract(&junk, None, None);
@@ -119,22 +167,42 @@ fn extract_command_jsonl_files_gz_and_errors() {
     let plain = dir.path().join("a.html");
     std::fs::write(&plain, news_page()).unwrap();
     let gz = dir.path().join("b.html.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
     enc.write_all(news_page().as_bytes()).unwrap();
     enc.finish().unwrap();
     let missing = dir.path().join("missing.html");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["--config", cfg.to_str().unwrap(), "extract", "--format", "jsonl"])
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "extract",
+            "--format",
+            "jsonl",
+        ])
         .args([&plain, &missing, &gz])
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3, "{stdout}");
     assert_eq!(lines[0]["file"], plain.to_str().unwrap());
     assert!(lines[0]["text"].as_str().unwrap().contains(PARAS[2]));
     assert_eq!(lines[0]["title"], "Zeppelin returns to the skies");
-    assert!(lines[1]["error"].as_str().unwrap().contains("cannot read"), "{}", lines[1]);
+    assert!(
+        lines[1]["error"].as_str().unwrap().contains("cannot read"),
+        "{}",
+        lines[1]
+    );
     assert!(lines[2]["text"].as_str().unwrap().contains(PARAS[3]));
-    assert_eq!(out.status.code(), Some(1), "a failed input makes the exit code 1");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed input makes the exit code 1"
+    );
 }

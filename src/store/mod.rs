@@ -31,8 +31,8 @@ pub use feeds::{Feed, FeedState, NewFeed, read as feed_read};
 pub mod feeds_log {
     pub use super::feeds::FetchLog;
 }
-pub use pages::{PageOutcome, PendingPage, matching_text};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION, migrate};
+pub use pages::{PageOutcome, PendingPage, matching_text};
 pub use writer::Writer;
 
 /// The write side of the store: one connection, used from one thread at a time.
