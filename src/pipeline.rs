@@ -153,15 +153,6 @@ impl Pipeline {
 
     /// Runs `f` with the match policy for a feed.
     pub fn with_policy<T>(&self, full_text: bool, f: impl FnOnce(&MatchPolicy) -> T) -> T {
-        let matcher = |a: &Article| self.match_article(a);
-        let sinks = |t: &str| self.sinks_for(t);
-        let policy = MatchPolicy {
-            matcher: &matcher,
-            sinks_for: &sinks,
-            window_ms: self.config.dedup.window.as_millis() as i64,
-            max_distance: self.config.dedup.max_distance,
-            full_text,
-        };
-        f(&policy)
+        self.with_precomputed(full_text, &Precomputed::default(), f)
     }
 }

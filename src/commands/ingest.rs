@@ -198,7 +198,8 @@ fn commit_run(
             Err(e) => results.push(Some(Err(e))),
         }
     }
-    let kept: Vec<FetchCommit> = commits.iter().map(clone_commit).collect();
+    // Kept for the one-by-one fallback.
+    let kept: Vec<FetchCommit> = commits.clone();
     match pipeline.with_precomputed(full_text, &pre, |policy| {
         store.commit_batch(commits, policy)
     }) {
@@ -220,15 +221,6 @@ fn commit_run(
         .into_iter()
         .map(|r| r.expect("every slot filled"))
         .collect()
-}
-
-fn clone_commit(c: &FetchCommit) -> FetchCommit {
-    FetchCommit {
-        feed_id: c.feed_id,
-        articles: c.articles.clone(),
-        state: c.state.clone(),
-        log: c.log.clone(),
-    }
 }
 
 fn to_commit(feed_id: i64, url: &str, p: Prepared) -> FetchCommit {

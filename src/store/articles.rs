@@ -12,6 +12,7 @@ use crate::topics::TopicMatch;
 use crate::util::now_ms;
 
 /// Everything one fetch of one feed produced.
+#[derive(Clone)]
 pub struct FetchCommit {
     pub feed_id: i64,
     /// Cleaned and fingerprinted articles, in feed order.
