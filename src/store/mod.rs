@@ -21,6 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 pub use articles::{
@@ -63,6 +64,10 @@ impl Store {
             anyhow::bail!("cannot switch {} to WAL mode (got {mode})", path.display());
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Query planner stability: the writer's cached statements keep their plan. Without it,
+        // SQLite re-prepares a statement whenever a new value is bound to a parameter the planner
+        // looked at (every content-hash lookup of an ingest was being re-parsed and re-planned).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         migrate(&mut conn).with_context(|| format!("database {}", path.display()))?;
         Ok(Store { conn })
     }
