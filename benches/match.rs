@@ -5,7 +5,8 @@
 //! 300-2,000 characters, with topic vocabulary mixed in); if `/work/shared/eval/topics-dev.jsonl`
 //! exists its items are added. Prints medians over several rounds. With `MATCH_BENCH_DUMP=DIR` it
 //! also writes every match (document, topic, terms, snippet) of each topic set to `DIR/NAME.tsv`,
-//! to check that an optimisation changed no result.
+//! to check that an optimisation changed no result. `MATCH_BENCH_ONLY=TEXT` runs only the topic sets
+//! whose name contains TEXT (e.g. `shipped`, `10,000 generated`), for profiling one of them.
 
 use std::time::{Duration, Instant};
 
@@ -276,6 +277,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn bench(name: &str, topics: &[TopicConfig], docs: &[(String, String, &str)]) {
+    if let Ok(only) = std::env::var("MATCH_BENCH_ONLY")
+        && !name.contains(only.as_str())
+    {
+        return;
+    }
     let mut compile = Vec::new();
     let mut matcher = None;
     for _ in 0..3 {

@@ -1,24 +1,28 @@
-//! The compiled matcher: every term of every topic in one Aho-Corasick automaton, then per-topic
-//! verification on token positions.
+//! The compiled matcher: every term of every topic indexed once, then per-topic verification on
+//! token positions.
 //!
 //! Compile (when the topic set changes): each topic's query, exclude and groups are parsed and
 //! resolved to a tree whose leaves are interned *leaves* (a term or phrase: a sequence of token
-//! patterns). Each distinct folded core is one automaton pattern; a pattern maps to the token
-//! patterns (core + anchor) that use it. Each topic registers *trigger* token patterns, chosen the
-//! Lucene-Monitor way: OR takes all children's triggers, AND/NEAR the smallest child set, a leaf its
-//! longest core; a topic whose query cannot be reduced (e.g. a bare `lang:de` or `NOT x`) is always
-//! a candidate.
+//! patterns). A token pattern (folded core + anchor) is indexed where its anchor is cheapest to
+//! check: `word` and `word*` in a forward byte trie walked from each token's start, `*word` in a
+//! backward trie walked from each token's end, `*word*` cores in one Aho-Corasick automaton (a DFA
+//! while small). Each topic registers *trigger* token patterns, chosen the Lucene-Monitor way: OR
+//! takes all children's triggers, AND/NEAR the smallest child set, a leaf its longest core; a
+//! topic whose query cannot be reduced (e.g. a bare `lang:de` or `NOT x`) is always a candidate.
 //!
-//! Match (per document, pure): tokenise title and text (`normalize`), scan both folded strings
-//! with the automaton (overlapping), keep the hits whose anchor fits the token, collect candidate
-//! topics from the triggers that fired, and evaluate each candidate's tree. Title tokens have
-//! positions `0..`, text tokens `TEXT_BASE..`, so proximity and phrases never cross fields.
+//! Match (per document, pure): tokenise title and text (`normalize`), walk the tries over every
+//! token and scan the folded strings with the infix automaton (overlapping): together exactly the
+//! (token pattern, token) pairs whose core sits in the token as its anchor demands. Collect
+//! candidate topics from the triggers that fired and evaluate each candidate's tree. Title tokens
+//! have positions `0..`, text tokens `TEXT_BASE..`, so proximity and phrases never cross fields.
 //! `NEAR/n` allows at most `n` tokens between two non-overlapping hits, in either order; `ONEAR/n`
-//! requires the left hit to end before the right one starts.
+//! requires the left hit to end before the right one starts. Per-document buffers are pooled in
+//! the engine, so a warm match allocates only its results.
 
-use std::collections::HashMap;
+use std::sync::Mutex;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use rustc_hash::FxHashMap as HashMap;
 
 use super::normalize::{self, Tokens};
 use super::query::{self, Anchor, Ast, Field, Term, TokPat};
@@ -29,7 +33,7 @@ const TEXT_BASE: u32 = 1 << 24;
 /// Bytes of context before the first marked word of a snippet, and the snippet's target length.
 const SNIPPET_BEFORE: usize = 80;
 const SNIPPET_LEN: usize = 280;
-/// Pattern sets up to this size are compiled to a DFA.
+/// Infix pattern sets up to this size are compiled to a DFA.
 const DFA_MAX_PATTERNS: usize = 3_000;
 
 #[derive(Debug, Clone)]
@@ -65,9 +69,16 @@ struct Compiled {
 #[derive(Debug, Default)]
 pub struct Engine {
     topics: Vec<Compiled>,
-    ac: Option<AhoCorasick>,
-    /// Per automaton pattern: the token patterns with that core.
-    pat_tokpats: Vec<Vec<u32>>,
+    /// `word` and `word*` token patterns, walked from each token's first byte.
+    forward: Trie,
+    /// `*word` token patterns (cores reversed), walked from each token's last byte.
+    backward: Trie,
+    /// The cores of `*word*` token patterns, scanned over the folded text.
+    infix: Option<AhoCorasick>,
+    /// Per `infix` pattern: the `*word*` token patterns with that core.
+    infix_tokpats: Vec<Vec<u32>>,
+    /// Distinct folded cores of all token patterns.
+    core_count: usize,
     /// Per token pattern: its anchor.
     anchors: Vec<Anchor>,
     /// Per leaf: its token patterns, consecutive.
@@ -76,6 +87,128 @@ pub struct Engine {
     trigger: Vec<Vec<u32>>,
     /// Topics that are always candidates.
     always: Vec<u32>,
+    /// Per-document buffers, reused (one taken per `match_doc` call in flight).
+    scratch: Mutex<Vec<Scratch>>,
+}
+
+/// Buffers of one document's match, kept between documents so matching does not allocate.
+#[derive(Debug, Default)]
+struct Scratch {
+    title: Tokens,
+    text: Tokens,
+    /// Sorted, distinct (token pattern, position) hits.
+    hits: Vec<(u32, u32)>,
+    cands: Vec<u32>,
+    /// Per token pattern: `stamp` if it has hits in this document, then `tp_range` is valid.
+    tp_stamp: Vec<u32>,
+    /// Per token pattern: its slice of `hits`.
+    tp_range: Vec<(u32, u32)>,
+    stamp: u32,
+    pool: Vec<Vec<Hit>>,
+    flags: Vec<bool>,
+}
+
+/// A byte trie over folded cores, walked from one end of a token; each node lists the token
+/// patterns whose core ends there.
+///
+/// Hand-rolled rather than an anchored `aho_corasick` search per token: that pays a search setup
+/// for each of a document's hundreds of tokens, while most walks here stop after a byte or two.
+/// The root's children are a dense table, other nodes' children a sorted slice of `edges`.
+#[derive(Debug, Default)]
+struct Trie {
+    /// 256 entries (empty when the trie is); 0 means no child (node 0 is the root).
+    root: Vec<u32>,
+    nodes: Vec<TrieNode>,
+    edges: Vec<(u8, u32)>,
+    terms: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct TrieNode {
+    edges: (u32, u32),
+    terms: (u32, u32),
+}
+
+impl Trie {
+    fn build(keys: &[(Vec<u8>, u32)]) -> Trie {
+        if keys.is_empty() {
+            return Trie::default();
+        }
+        let mut children: Vec<Vec<(u8, u32)>> = vec![Vec::new()];
+        let mut terms: Vec<Vec<u32>> = vec![Vec::new()];
+        for (key, tp) in keys {
+            let mut n = 0usize;
+            for &b in key {
+                n = match children[n].binary_search_by_key(&b, |e| e.0) {
+                    Ok(i) => children[n][i].1 as usize,
+                    Err(i) => {
+                        let id = children.len();
+                        children[n].insert(i, (b, id as u32));
+                        children.push(Vec::new());
+                        terms.push(Vec::new());
+                        id
+                    }
+                };
+            }
+            terms[n].push(*tp);
+        }
+        let mut t = Trie {
+            root: vec![0; 256],
+            nodes: Vec::with_capacity(children.len()),
+            edges: Vec::new(),
+            terms: Vec::new(),
+        };
+        for &(b, c) in &children[0] {
+            t.root[b as usize] = c;
+        }
+        for (c, tps) in children.iter().zip(&terms) {
+            let e0 = t.edges.len() as u32;
+            t.edges.extend_from_slice(c);
+            let t0 = t.terms.len() as u32;
+            t.terms.extend_from_slice(tps);
+            t.nodes.push(TrieNode {
+                edges: (e0, t.edges.len() as u32),
+                terms: (t0, t.terms.len() as u32),
+            });
+        }
+        t
+    }
+
+    fn is_empty(&self) -> bool {
+        self.root.is_empty()
+    }
+
+    #[inline]
+    fn child(&self, n: u32, b: u8) -> Option<u32> {
+        if n == 0 {
+            let c = self.root[b as usize];
+            return (c != 0).then_some(c);
+        }
+        let (lo, hi) = self.nodes[n as usize].edges;
+        let es = &self.edges[lo as usize..hi as usize];
+        if es.len() <= 8 {
+            es.iter().find(|e| e.0 == b).map(|e| e.1)
+        } else {
+            es.binary_search_by_key(&b, |e| e.0).ok().map(|i| es[i].1)
+        }
+    }
+
+    /// Walks `bytes`; calls `f(token patterns, whole key consumed)` at each node with patterns.
+    #[inline]
+    fn walk(&self, bytes: impl ExactSizeIterator<Item = u8>, mut f: impl FnMut(&[u32], bool)) {
+        let len = bytes.len();
+        let mut n = 0;
+        for (i, b) in bytes.enumerate() {
+            let Some(c) = self.child(n, b) else {
+                return;
+            };
+            n = c;
+            let (lo, hi) = self.nodes[n as usize].terms;
+            if lo != hi {
+                f(&self.terms[lo as usize..hi as usize], i + 1 == len);
+            }
+        }
+    }
 }
 
 /// A hit in the evaluation: token positions `s..=e` of a term with label `label`.
@@ -90,7 +223,8 @@ struct Hit {
 struct Interner {
     tokpats: HashMap<TokPat, u32>,
     cores: HashMap<String, u32>,
-    pat_tokpats: Vec<Vec<u32>>,
+    /// Per token pattern: the index of its core in `core_list`.
+    tp_core: Vec<u32>,
     core_list: Vec<String>,
     anchors: Vec<Anchor>,
     core_len: Vec<usize>,
@@ -111,12 +245,11 @@ impl Interner {
             None => {
                 let p = self.core_list.len() as u32;
                 self.core_list.push(tp.core.clone());
-                self.pat_tokpats.push(Vec::new());
                 self.cores.insert(tp.core.clone(), p);
                 p
             }
         };
-        self.pat_tokpats[pat as usize].push(id);
+        self.tp_core.push(pat);
         self.tokpats.insert(tp.clone(), id);
         id
     }
@@ -282,8 +415,8 @@ impl Engine {
                 topic: t,
                 interner: &mut interner,
                 labels: Vec::new(),
-                label_ids: HashMap::new(),
-                groups: HashMap::new(),
+                label_ids: HashMap::default(),
+                groups: HashMap::default(),
             };
             let expr = r.parse("query", &t.query)?;
             let exclude = match t.exclude.as_deref() {
@@ -336,7 +469,31 @@ impl Engine {
             v.sort_unstable();
             v.dedup();
         }
-        let ac = if interner.core_list.is_empty() {
+        // Each token pattern goes where its anchor can be checked cheapest: `word`/`word*` in the
+        // forward trie, `*word` in the backward one, `*word*` in the automaton.
+        let mut fwd_keys = Vec::new();
+        let mut bwd_keys = Vec::new();
+        let mut infix_of_core: HashMap<u32, u32> = HashMap::default();
+        let mut infix_cores: Vec<&str> = Vec::new();
+        let mut infix_tokpats: Vec<Vec<u32>> = Vec::new();
+        for (tp, (&anchor, &core)) in interner.anchors.iter().zip(&interner.tp_core).enumerate() {
+            let text = &interner.core_list[core as usize];
+            match anchor {
+                Anchor::Exact | Anchor::Prefix => {
+                    fwd_keys.push((text.as_bytes().to_vec(), tp as u32))
+                }
+                Anchor::Suffix => bwd_keys.push((text.bytes().rev().collect(), tp as u32)),
+                Anchor::Infix => {
+                    let p = *infix_of_core.entry(core).or_insert_with(|| {
+                        infix_cores.push(text);
+                        infix_tokpats.push(Vec::new());
+                        infix_cores.len() as u32 - 1
+                    });
+                    infix_tokpats[p as usize].push(tp as u32);
+                }
+            }
+        }
+        let infix = if infix_cores.is_empty() {
             None
         } else {
             Some(
@@ -344,11 +501,8 @@ impl Engine {
                     .match_kind(MatchKind::Standard)
                     // A DFA scans fastest; past a few thousand patterns its build time and memory
                     // grow too much, and the contiguous NFA (the default choice) is used.
-                    .kind(
-                        (interner.core_list.len() <= DFA_MAX_PATTERNS)
-                            .then_some(AhoCorasickKind::DFA),
-                    )
-                    .build(&interner.core_list)
+                    .kind((infix_cores.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA))
+                    .build(&infix_cores)
                     .map_err(|e| TopicError {
                         topic: String::new(),
                         field: "query".into(),
@@ -360,12 +514,16 @@ impl Engine {
         };
         Ok(Engine {
             topics: compiled,
-            ac,
-            pat_tokpats: interner.pat_tokpats,
+            forward: Trie::build(&fwd_keys),
+            backward: Trie::build(&bwd_keys),
+            infix,
+            infix_tokpats,
+            core_count: interner.core_list.len(),
             anchors: interner.anchors,
             leaves: interner.leaf_list,
             trigger,
             always,
+            scratch: Mutex::default(),
         })
     }
 
@@ -381,50 +539,102 @@ impl Engine {
         self.topics.iter().map(|t| t.id.as_str())
     }
 
-    /// Number of distinct automaton patterns (for benchmarks and `topics list`).
+    /// Number of distinct folded cores (for benchmarks and `topics list`).
     pub fn pattern_count(&self) -> usize {
-        self.pat_tokpats.len()
+        self.core_count
     }
 
-    fn scan(&self, ac: &AhoCorasick, t: &Tokens, base: u32, hits: &mut Vec<(u32, u32)>) {
-        for m in ac.find_overlapping_iter(t.norm.as_str()) {
-            let ti = t.token_at(m.start());
-            let ts = t.norm_start[ti] as usize;
-            let te = t.norm_end[ti] as usize;
-            let at_start = m.start() == ts;
-            let at_end = m.end() == te;
-            for &tp in &self.pat_tokpats[m.pattern().as_usize()] {
-                let ok = match self.anchors[tp as usize] {
-                    Anchor::Exact => at_start && at_end,
-                    Anchor::Prefix => at_start,
-                    Anchor::Suffix => at_end,
-                    Anchor::Infix => true,
-                };
-                if ok {
-                    hits.push((tp, base + ti as u32));
+    /// Appends the (token pattern, position) hits of the tokens of `t` to `hits`.
+    fn scan(&self, t: &Tokens, base: u32, hits: &mut Vec<(u32, u32)>) {
+        let norm = t.norm.as_bytes();
+        let anchors = &self.anchors;
+        for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
+            let tok = &norm[s as usize..e as usize];
+            let pos = base + i as u32;
+            if !self.forward.is_empty() {
+                self.forward.walk(tok.iter().copied(), |tps, whole| {
+                    for &tp in tps {
+                        if whole || anchors[tp as usize] == Anchor::Prefix {
+                            hits.push((tp, pos));
+                        }
+                    }
+                });
+            }
+            if !self.backward.is_empty() {
+                self.backward.walk(tok.iter().rev().copied(), |tps, _| {
+                    hits.extend(tps.iter().map(|&tp| (tp, pos)));
+                });
+            }
+        }
+        if let Some(ac) = &self.infix {
+            // Matches come in order of their end, and a core never spans a separator: the token
+            // holding a match is the first one ending at or after it.
+            let mut ti = 0;
+            for m in ac.find_overlapping_iter(norm) {
+                while (t.norm_end[ti] as usize) < m.end() {
+                    ti += 1;
                 }
+                let pos = base + ti as u32;
+                hits.extend(
+                    self.infix_tokpats[m.pattern().as_usize()]
+                        .iter()
+                        .map(|&tp| (tp, pos)),
+                );
             }
         }
     }
 
     pub fn match_doc(&self, doc: &Doc) -> Vec<TopicMatch> {
-        let Some(ac) = &self.ac else {
+        if self.anchors.is_empty() {
             return self.match_without_terms(doc);
-        };
-        let title = normalize::tokenize(doc.title);
-        let text = normalize::tokenize(doc.text);
-        let mut hits = Vec::new();
-        self.scan(ac, &title, 0, &mut hits);
-        self.scan(ac, &text, TEXT_BASE, &mut hits);
+        }
+        let mut sc = self
+            .scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        let out = self.match_with(doc, &mut sc);
+        self.scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(sc);
+        out
+    }
+
+    fn match_with(&self, doc: &Doc, sc: &mut Scratch) -> Vec<TopicMatch> {
+        normalize::tokenize_into(doc.title, &mut sc.title);
+        normalize::tokenize_into(doc.text, &mut sc.text);
+        let hits = &mut sc.hits;
+        hits.clear();
+        self.scan(&sc.title, 0, hits);
+        self.scan(&sc.text, TEXT_BASE, hits);
         hits.sort_unstable();
         hits.dedup();
-        let mut cands: Vec<u32> = self.always.clone();
-        let mut last = u32::MAX;
-        for &(tp, _) in &hits {
-            if tp != last {
-                cands.extend_from_slice(&self.trigger[tp as usize]);
-                last = tp;
+        let cands = &mut sc.cands;
+        cands.clear();
+        cands.extend_from_slice(&self.always);
+        if sc.tp_stamp.len() != self.anchors.len() {
+            sc.tp_stamp = vec![0; self.anchors.len()];
+            sc.tp_range = vec![(0, 0); self.anchors.len()];
+            sc.stamp = 0;
+        }
+        sc.stamp = sc.stamp.wrapping_add(1);
+        if sc.stamp == 0 {
+            sc.tp_stamp.fill(0);
+            sc.stamp = 1;
+        }
+        let mut i = 0;
+        while i < hits.len() {
+            let tp = hits[i].0;
+            let mut j = i + 1;
+            while j < hits.len() && hits[j].0 == tp {
+                j += 1;
             }
+            sc.tp_stamp[tp as usize] = sc.stamp;
+            sc.tp_range[tp as usize] = (i as u32, j as u32);
+            cands.extend_from_slice(&self.trigger[tp as usize]);
+            i = j;
         }
         if cands.is_empty() {
             return Vec::new();
@@ -433,33 +643,49 @@ impl Engine {
         cands.dedup();
         let mut ev = Eval {
             engine: self,
-            hits: &hits,
+            hits,
+            tp_stamp: &sc.tp_stamp,
+            tp_range: &sc.tp_range,
+            stamp: sc.stamp,
+            pool: &mut sc.pool,
+            flags: std::mem::take(&mut sc.flags),
             lang: doc.lang.map(primary_lang),
             site: doc.site.map(|s| s.trim_end_matches('.').to_lowercase()),
         };
         let mut out = Vec::new();
-        for ti in cands {
+        let mut found = ev.take();
+        let mut scratch = ev.take();
+        for &ti in cands.iter() {
             let c = &self.topics[ti as usize];
-            let mut found = Vec::new();
+            found.clear();
             if !ev.eval(&c.expr, None, &mut found) {
                 continue;
             }
-            if let Some(x) = &c.exclude
-                && ev.eval(x, None, &mut Vec::new())
-            {
-                continue;
+            if let Some(x) = &c.exclude {
+                scratch.clear();
+                if ev.eval(x, None, &mut scratch) {
+                    continue;
+                }
             }
-            out.push(build_match(c, &found, doc, &title, &text));
+            out.push(build_match(c, &found, doc, &sc.title, &sc.text));
         }
+        ev.give(found);
+        ev.give(scratch);
+        sc.flags = std::mem::take(&mut ev.flags);
         out
     }
 
     /// Topics made only of `lang:`/`site:`/`NOT` when no topic has a term at all.
     fn match_without_terms(&self, doc: &Doc) -> Vec<TopicMatch> {
-        let hits = Vec::new();
+        let mut pool = Vec::new();
         let mut ev = Eval {
             engine: self,
-            hits: &hits,
+            hits: &[],
+            tp_stamp: &[],
+            tp_range: &[],
+            stamp: 1,
+            pool: &mut pool,
+            flags: Vec::new(),
             lang: doc.lang.map(primary_lang),
             site: doc.site.map(|s| s.trim_end_matches('.').to_lowercase()),
         };
@@ -493,15 +719,38 @@ struct Eval<'a> {
     engine: &'a Engine,
     /// Sorted (token pattern, position) hits of the document.
     hits: &'a [(u32, u32)],
+    /// See `Scratch`: where each token pattern's hits are.
+    tp_stamp: &'a [u32],
+    tp_range: &'a [(u32, u32)],
+    stamp: u32,
+    /// Spare hit buffers for NEAR operands and NOT.
+    pool: &'a mut Vec<Vec<Hit>>,
+    flags: Vec<bool>,
     lang: Option<String>,
     site: Option<String>,
 }
 
-impl Eval<'_> {
-    fn positions(&self, tp: u32) -> &[(u32, u32)] {
-        let lo = self.hits.partition_point(|&(t, _)| t < tp);
-        let hi = self.hits.partition_point(|&(t, _)| t <= tp);
-        &self.hits[lo..hi]
+impl<'a> Eval<'a> {
+    /// The hits of token pattern `tp`, sorted by position.
+    #[inline]
+    fn positions(&self, tp: u32) -> &'a [(u32, u32)] {
+        match self.tp_stamp.get(tp as usize) {
+            Some(&s) if s == self.stamp => {
+                let (lo, hi) = self.tp_range[tp as usize];
+                &self.hits[lo as usize..hi as usize]
+            }
+            _ => &[],
+        }
+    }
+
+    fn take(&mut self) -> Vec<Hit> {
+        let mut v = self.pool.pop().unwrap_or_default();
+        v.clear();
+        v
+    }
+
+    fn give(&mut self, v: Vec<Hit>) {
+        self.pool.push(v);
     }
 
     fn eval(&mut self, n: &Node, field: Option<Field>, out: &mut Vec<Hit>) -> bool {
@@ -553,16 +802,23 @@ impl Eval<'_> {
                 }
                 any
             }
-            Node::Not(x) => !self.eval(x, field, &mut Vec::new()),
+            Node::Not(x) => {
+                let mut tmp = self.take();
+                let hit = self.eval(x, field, &mut tmp);
+                self.give(tmp);
+                !hit
+            }
             Node::Near {
                 left,
                 right,
                 n,
                 ordered,
             } => {
-                let mut l = Vec::new();
-                let mut r = Vec::new();
+                let mut l = self.take();
+                let mut r = self.take();
                 if !self.eval(left, field, &mut l) || !self.eval(right, field, &mut r) {
+                    self.give(l);
+                    self.give(r);
                     return false;
                 }
                 let close = |a: &Hit, b: &Hit| -> bool {
@@ -578,7 +834,9 @@ impl Eval<'_> {
                 // lies within reach (binary search) are compared.
                 r.sort_unstable();
                 let widest = r.iter().map(|b| b.e - b.s).max().unwrap_or(0);
-                let mut used_r = vec![false; r.len()];
+                let mut used_r = std::mem::take(&mut self.flags);
+                used_r.clear();
+                used_r.resize(r.len(), false);
                 let mut any = false;
                 for a in &l {
                     let lo_s = if *ordered {
@@ -604,12 +862,18 @@ impl Eval<'_> {
                     }
                 }
                 out.extend(r.iter().zip(&used_r).filter(|(_, u)| **u).map(|(h, _)| *h));
+                self.flags = used_r;
+                self.give(l);
+                self.give(r);
                 any
             }
             Node::Field(f, x) => self.eval(x, Some(*f), out),
             Node::Lang(l) => self.lang.as_deref() == Some(l.as_str()),
             Node::Site(s) => self.site.as_deref().is_some_and(|h| {
-                h.trim_start_matches("www.") == s || h.ends_with(&format!(".{s}"))
+                h.trim_start_matches("www.") == s
+                    || (h.len() > s.len()
+                        && h.ends_with(s.as_str())
+                        && h.as_bytes()[h.len() - s.len() - 1] == b'.')
             }),
         }
     }

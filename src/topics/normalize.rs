@@ -115,12 +115,18 @@ pub fn fold(s: &str) -> String {
 
 /// Splits `text` into folded tokens, keeping each token's original byte range.
 pub fn tokenize(text: &str) -> Tokens {
-    let mut t = Tokens {
-        norm: String::with_capacity(text.len() + 8),
-        norm_start: Vec::with_capacity(text.len() / 5 + 1),
-        norm_end: Vec::with_capacity(text.len() / 5 + 1),
-        orig: Vec::with_capacity(text.len() / 5 + 1),
-    };
+    let mut t = Tokens::default();
+    tokenize_into(text, &mut t);
+    t
+}
+
+/// [`tokenize`] into `t`, reusing its buffers (the matcher keeps one per thread of work).
+pub fn tokenize_into(text: &str, t: &mut Tokens) {
+    t.norm.clear();
+    t.norm_start.clear();
+    t.norm_end.clear();
+    t.orig.clear();
+    t.norm.reserve(text.len() + 8);
     let mut start: Option<usize> = None;
     let mut norm_start = 0usize;
     let close = |t: &mut Tokens, s: usize, e: usize, ns: usize| {
@@ -144,13 +150,12 @@ pub fn tokenize(text: &str) -> Tokens {
             }
             fold_char(c, &mut t.norm);
         } else if let Some(s) = start.take() {
-            close(&mut t, s, i, norm_start);
+            close(t, s, i, norm_start);
         }
     }
     if let Some(s) = start {
-        close(&mut t, s, text.len(), norm_start);
+        close(t, s, text.len(), norm_start);
     }
-    t
 }
 
 #[cfg(test)]
