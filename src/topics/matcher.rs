@@ -38,9 +38,13 @@ const DFA_MAX_PATTERNS: usize = 3_000;
 
 #[derive(Debug, Clone)]
 enum Node {
+    /// `first` (the first token pattern) and `span` (token count - 1) are copies from the leaf,
+    /// so that a leaf without hits is rejected without reading the leaf.
     Leaf {
         leaf: u32,
         label: u32,
+        first: u32,
+        span: u32,
     },
     And(Vec<Node>),
     Or(Vec<Node>),
@@ -289,7 +293,13 @@ impl Resolver<'_> {
     fn term(&mut self, t: &Term) -> Node {
         let leaf = self.interner.leaf(t);
         let label = self.label(&t.text);
-        Node::Leaf { leaf, label }
+        let parts = &self.interner.leaf_list[leaf as usize];
+        Node::Leaf {
+            leaf,
+            label,
+            first: parts[0],
+            span: parts.len() as u32 - 1,
+        }
     }
 
     fn error(&self, field: &str, source: &str, position: usize, message: String) -> TopicError {
@@ -755,14 +765,21 @@ impl<'a> Eval<'a> {
 
     fn eval(&mut self, n: &Node, field: Option<Field>, out: &mut Vec<Hit>) -> bool {
         match n {
-            Node::Leaf { leaf, label } => {
+            &Node::Leaf {
+                leaf,
+                label,
+                first,
+                span,
+            } => {
                 // Occurrences of the first token pattern, then the rest of a phrase checked by
                 // binary search on the following positions (no per-document cache needed).
-                let label = *label;
+                let firsts = self.positions(first);
+                if firsts.is_empty() {
+                    return false;
+                }
                 let before = out.len();
-                let parts = &self.engine.leaves[*leaf as usize];
-                let span = parts.len() as u32 - 1;
-                for &(_, s) in self.positions(parts[0]) {
+                let parts = &self.engine.leaves[leaf as usize];
+                for &(_, s) in firsts {
                     let in_field = match field {
                         None => true,
                         Some(Field::Title) => s < TEXT_BASE,
