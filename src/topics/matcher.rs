@@ -773,21 +773,22 @@ impl<'a> Eval<'a> {
             } => {
                 // Occurrences of the first token pattern, then the rest of a phrase checked by
                 // binary search on the following positions (no per-document cache needed).
-                let firsts = self.positions(first);
+                let mut firsts = self.positions(first);
+                match field {
+                    None => {}
+                    Some(Field::Title) => {
+                        firsts = &firsts[..firsts.partition_point(|h| h.1 < TEXT_BASE)];
+                    }
+                    Some(Field::Text) => {
+                        firsts = &firsts[firsts.partition_point(|h| h.1 < TEXT_BASE)..];
+                    }
+                }
                 if firsts.is_empty() {
                     return false;
                 }
                 let before = out.len();
                 let parts = &self.engine.leaves[leaf as usize];
                 for &(_, s) in firsts {
-                    let in_field = match field {
-                        None => true,
-                        Some(Field::Title) => s < TEXT_BASE,
-                        Some(Field::Text) => s >= TEXT_BASE,
-                    };
-                    if !in_field {
-                        continue;
-                    }
                     let ok = parts[1..].iter().enumerate().all(|(j, &tp)| {
                         let want = s + 1 + j as u32;
                         self.positions(tp).binary_search(&(tp, want)).is_ok()
@@ -947,15 +948,18 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
     ];
     // The window with the most distinct terms wins; title first on ties.
     let mut best: Option<(usize, usize, usize)> = None; // (score, field, span index)
+    let mut labels: Vec<u32> = Vec::new();
     for (fi, (_, sp)) in fields.iter().enumerate() {
         // Dense documents: the first 64 hits of a field are enough to find a good window.
         for i in 0..sp.len().min(64) {
-            let mut labels: Vec<u32> = sp[i..]
-                .iter()
-                .take(32)
-                .take_while(|x| x.0 < sp[i].0 + SNIPPET_LEN - SNIPPET_BEFORE)
-                .map(|x| x.2)
-                .collect();
+            labels.clear();
+            labels.extend(
+                sp[i..]
+                    .iter()
+                    .take(32)
+                    .take_while(|x| x.0 < sp[i].0 + SNIPPET_LEN - SNIPPET_BEFORE)
+                    .map(|x| x.2),
+            );
             labels.sort_unstable();
             labels.dedup();
             if best.is_none_or(|b| labels.len() > b.0) {
@@ -1006,13 +1010,13 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
         }
     }
     for (s, e) in marks {
-        out.push_str(&clean_piece(&src[pos..s]));
+        push_clean(&mut out, &src[pos..s]);
         out.push_str("[[");
-        out.push_str(&clean_piece(&src[s..e]));
+        push_clean(&mut out, &src[s..e]);
         out.push_str("]]");
         pos = e;
     }
-    out.push_str(&clean_piece(&src[pos..end]));
+    push_clean(&mut out, &src[pos..end]);
     if end < src.len() {
         out.push('…');
     }
@@ -1029,6 +1033,13 @@ fn floor_char(s: &str, mut i: usize) -> usize {
 /// Whitespace folded to single spaces; brackets that would read as marks are split.
 fn clean_piece(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_clean(&mut out, s);
+    out
+}
+
+/// Appends [`clean_piece`]`(s)` to `out` (allocating only when brackets must be split).
+fn push_clean(out: &mut String, s: &str) {
+    let from = out.len();
     let mut space = false;
     for c in s.chars() {
         if c.is_whitespace() || c.is_control() {
@@ -1044,7 +1055,12 @@ fn clean_piece(s: &str) -> String {
     if space {
         out.push(' ');
     }
-    out.replace("[[", "[ [").replace("]]", "] ]")
+    let piece = &out[from..];
+    if piece.contains("[[") || piece.contains("]]") {
+        let split = piece.replace("[[", "[ [").replace("]]", "] ]");
+        out.truncate(from);
+        out.push_str(&split);
+    }
 }
 
 #[cfg(test)]

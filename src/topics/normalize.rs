@@ -139,8 +139,18 @@ pub fn tokenize_into(text: &str, t: &mut Tokens) {
             t.norm.truncate(ns - 1);
         }
     };
-    for (i, c) in text.char_indices() {
-        if is_word_char(c) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // ASCII bytes are classified and folded without decoding a char.
+        let b = bytes[i];
+        let (word, len) = if b.is_ascii() {
+            (b.is_ascii_alphanumeric(), 1)
+        } else {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            (is_word_char(c), c.len_utf8())
+        };
+        if word {
             if start.is_none() {
                 start = Some(i);
                 if !t.norm.is_empty() {
@@ -148,10 +158,15 @@ pub fn tokenize_into(text: &str, t: &mut Tokens) {
                 }
                 norm_start = t.norm.len();
             }
-            fold_char(c, &mut t.norm);
+            if len == 1 {
+                t.norm.push(b.to_ascii_lowercase() as char);
+            } else {
+                fold_char(text[i..].chars().next().unwrap_or(' '), &mut t.norm);
+            }
         } else if let Some(s) = start.take() {
             close(t, s, i, norm_start);
         }
+        i += len;
     }
     if let Some(s) = start {
         close(t, s, text.len(), norm_start);
