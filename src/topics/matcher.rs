@@ -91,6 +91,12 @@ pub struct Engine {
     trigger: Vec<Vec<u32>>,
     /// Topics that are always candidates.
     always: Vec<u32>,
+    /// Per topic: its prefilter clauses, a range of `pre_ends`.
+    pre: Vec<(u32, u32)>,
+    /// End of each prefilter clause in `pre_tps` (a clause starts where the previous one ends).
+    pre_ends: Vec<u32>,
+    /// Token patterns of the prefilter clauses.
+    pre_tps: Vec<u32>,
     /// Per-document buffers, reused (one taken per `match_doc` call in flight).
     scratch: Mutex<Vec<Scratch>>,
 }
@@ -117,19 +123,24 @@ struct Scratch {
 ///
 /// Hand-rolled rather than an anchored `aho_corasick` search per token: that pays a search setup
 /// for each of a document's hundreds of tokens, while most walks here stop after a byte or two.
-/// The root's children are a dense table, other nodes' children a sorted slice of `edges`.
+/// Nodes are numbered breadth-first, so the few levels most walks touch are contiguous (cache
+/// friendly with tens of thousands of patterns) and a node's children are consecutive nodes: the
+/// root's children are a dense table, other nodes' are found by their bytes in `labels`.
 #[derive(Debug, Default)]
 struct Trie {
     /// 256 entries (empty when the trie is); 0 means no child (node 0 is the root).
     root: Vec<u32>,
     nodes: Vec<TrieNode>,
-    edges: Vec<(u8, u32)>,
+    /// Per node: the byte on the edge into it.
+    labels: Vec<u8>,
     terms: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
 struct TrieNode {
-    edges: (u32, u32),
+    /// The first child; the children are `first..first + count`, sorted by byte.
+    first: u32,
+    count: u32,
     terms: (u32, u32),
 }
 
@@ -156,24 +167,36 @@ impl Trie {
             }
             terms[n].push(*tp);
         }
+        // Breadth-first order: `order[new] = (old, byte into it)`.
+        let mut order: Vec<(u32, u8)> = Vec::with_capacity(children.len());
+        order.push((0, 0));
+        let mut i = 0;
+        while i < order.len() {
+            let old = order[i].0 as usize;
+            order.extend(children[old].iter().map(|&(b, c)| (c, b)));
+            i += 1;
+        }
         let mut t = Trie {
             root: vec![0; 256],
-            nodes: Vec::with_capacity(children.len()),
-            edges: Vec::new(),
+            nodes: Vec::with_capacity(order.len()),
+            labels: order.iter().map(|&(_, b)| b).collect(),
             terms: Vec::new(),
         };
-        for &(b, c) in &children[0] {
-            t.root[b as usize] = c;
-        }
-        for (c, tps) in children.iter().zip(&terms) {
-            let e0 = t.edges.len() as u32;
-            t.edges.extend_from_slice(c);
+        let mut next_child = 1u32;
+        for &(old, _) in &order {
+            let old = old as usize;
             let t0 = t.terms.len() as u32;
-            t.terms.extend_from_slice(tps);
+            t.terms.extend_from_slice(&terms[old]);
+            let count = children[old].len() as u32;
             t.nodes.push(TrieNode {
-                edges: (e0, t.edges.len() as u32),
+                first: next_child,
+                count,
                 terms: (t0, t.terms.len() as u32),
             });
+            next_child += count;
+        }
+        for (k, &(b, _)) in children[0].iter().enumerate() {
+            t.root[b as usize] = 1 + k as u32;
         }
         t
     }
@@ -188,13 +211,14 @@ impl Trie {
             let c = self.root[b as usize];
             return (c != 0).then_some(c);
         }
-        let (lo, hi) = self.nodes[n as usize].edges;
-        let es = &self.edges[lo as usize..hi as usize];
-        if es.len() <= 8 {
-            es.iter().find(|e| e.0 == b).map(|e| e.1)
+        let nd = self.nodes[n as usize];
+        let ls = &self.labels[nd.first as usize..(nd.first + nd.count) as usize];
+        let i = if ls.len() <= 8 {
+            ls.iter().position(|&l| l == b)
         } else {
-            es.binary_search_by_key(&b, |e| e.0).ok().map(|i| es[i].1)
-        }
+            ls.binary_search(&b).ok()
+        };
+        i.map(|i| nd.first + i as u32)
     }
 
     /// Walks `bytes`; calls `f(token patterns, whole key consumed)` at each node with patterns.
@@ -394,6 +418,39 @@ impl Resolver<'_> {
     }
 }
 
+/// Longest prefilter clause kept, and most clauses per topic.
+const PRE_MAX_CLAUSE: usize = 16;
+const PRE_MAX_CLAUSES: usize = 4;
+
+/// Sets of token patterns each of which must have a hit (at least one pattern of each set) for
+/// `n` to be true: a necessary condition, checked before evaluating a candidate's tree.
+fn clauses(n: &Node, leaves: &[Vec<u32>]) -> Vec<Vec<u32>> {
+    match n {
+        Node::Leaf { leaf, .. } => leaves[*leaf as usize].iter().map(|&tp| vec![tp]).collect(),
+        Node::And(v) => v.iter().flat_map(|x| clauses(x, leaves)).collect(),
+        Node::Near { left, right, .. } => {
+            let mut c = clauses(left, leaves);
+            c.extend(clauses(right, leaves));
+            c
+        }
+        Node::Field(_, x) => clauses(x, leaves),
+        Node::Or(v) => {
+            // One child is true, so its smallest clause holds: the union of those clauses does.
+            let mut union = Vec::new();
+            for x in v {
+                match clauses(x, leaves).into_iter().min_by_key(Vec::len) {
+                    Some(c) => union.extend(c),
+                    None => return Vec::new(),
+                }
+            }
+            union.sort_unstable();
+            union.dedup();
+            vec![union]
+        }
+        Node::Not(_) | Node::Lang(_) | Node::Site(_) => Vec::new(),
+    }
+}
+
 /// The leaves one of which must be present for `n` to be true; `None` if no such set exists.
 fn required(n: &Node) -> Option<Vec<u32>> {
     match n {
@@ -479,6 +536,26 @@ impl Engine {
             v.sort_unstable();
             v.dedup();
         }
+        let mut pre = Vec::with_capacity(compiled.len());
+        let mut pre_ends = Vec::new();
+        let mut pre_tps = Vec::new();
+        for c in &compiled {
+            let mut cl = clauses(&c.expr, &interner.leaf_list);
+            cl.retain(|x| x.len() <= PRE_MAX_CLAUSE);
+            for x in &mut cl {
+                x.sort_unstable();
+                x.dedup();
+            }
+            cl.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+            cl.dedup();
+            cl.truncate(PRE_MAX_CLAUSES);
+            let from = pre_ends.len() as u32;
+            for x in cl {
+                pre_tps.extend(x);
+                pre_ends.push(pre_tps.len() as u32);
+            }
+            pre.push((from, pre_ends.len() as u32));
+        }
         // Each token pattern goes where its anchor can be checked cheapest: `word`/`word*` in the
         // forward trie, `*word` in the backward one, `*word*` in the automaton.
         let mut fwd_keys = Vec::new();
@@ -533,6 +610,9 @@ impl Engine {
             leaves: interner.leaf_list,
             trigger,
             always,
+            pre,
+            pre_ends,
+            pre_tps,
             scratch: Mutex::default(),
         })
     }
@@ -667,6 +747,9 @@ impl Engine {
         let mut scratch = ev.take();
         for &ti in cands.iter() {
             let c = &self.topics[ti as usize];
+            if !ev.prefilter(ti) {
+                continue;
+            }
             found.clear();
             if !ev.eval(&c.expr, None, &mut found) {
                 continue;
@@ -751,6 +834,28 @@ impl<'a> Eval<'a> {
             }
             _ => &[],
         }
+    }
+
+    /// Whether every prefilter clause of topic `ti` has a token pattern with hits.
+    fn prefilter(&self, ti: u32) -> bool {
+        let e = self.engine;
+        let (from, to) = e.pre[ti as usize];
+        let mut start = if from == 0 {
+            0
+        } else {
+            e.pre_ends[from as usize - 1]
+        };
+        for &end in &e.pre_ends[from as usize..to as usize] {
+            let clause = &e.pre_tps[start as usize..end as usize];
+            if !clause
+                .iter()
+                .any(|&tp| self.tp_stamp[tp as usize] == self.stamp)
+            {
+                return false;
+            }
+            start = end;
+        }
+        true
     }
 
     fn take(&mut self) -> Vec<Hit> {
