@@ -145,58 +145,91 @@ struct TrieNode {
 }
 
 impl Trie {
-    fn build(keys: &[(Vec<u8>, u32)]) -> Trie {
+    /// Builds the trie of `keys` (byte strings and the token pattern each one ends).
+    fn build<K: AsRef<[u8]> + Ord>(mut keys: Vec<(K, u32)>) -> Trie {
+        const NONE: u32 = u32::MAX;
         if keys.is_empty() {
             return Trie::default();
         }
-        let mut children: Vec<Vec<(u8, u32)>> = vec![Vec::new()];
-        let mut terms: Vec<Vec<u32>> = vec![Vec::new()];
-        for (key, tp) in keys {
+        // With sorted keys, an existing child on a key's path is always the last child created
+        // for that node: flat sibling lists, no per-node allocations.
+        keys.sort_unstable();
+        let mut byte: Vec<u8> = vec![0];
+        let mut first_child: Vec<u32> = vec![NONE];
+        let mut last_child: Vec<u32> = vec![NONE];
+        let mut next_sibling: Vec<u32> = vec![NONE];
+        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(keys.len());
+        for (key, tp) in &keys {
             let mut n = 0usize;
-            for &b in key {
-                n = match children[n].binary_search_by_key(&b, |e| e.0) {
-                    Ok(i) => children[n][i].1 as usize,
-                    Err(i) => {
-                        let id = children.len();
-                        children[n].insert(i, (b, id as u32));
-                        children.push(Vec::new());
-                        terms.push(Vec::new());
-                        id
+            for &b in key.as_ref() {
+                let last = last_child[n];
+                n = if last != NONE && byte[last as usize] == b {
+                    last as usize
+                } else {
+                    let id = byte.len() as u32;
+                    byte.push(b);
+                    first_child.push(NONE);
+                    last_child.push(NONE);
+                    next_sibling.push(NONE);
+                    if last == NONE {
+                        first_child[n] = id;
+                    } else {
+                        next_sibling[last as usize] = id;
                     }
+                    last_child[n] = id;
+                    id as usize
                 };
             }
-            terms[n].push(*tp);
+            ends.push((n as u32, *tp));
         }
-        // Breadth-first order: `order[new] = (old, byte into it)`.
-        let mut order: Vec<(u32, u8)> = Vec::with_capacity(children.len());
-        order.push((0, 0));
+        // Breadth-first renumbering: `order[new] = old`, `new_id[old] = new`.
+        let mut order: Vec<u32> = Vec::with_capacity(byte.len());
+        let mut new_id: Vec<u32> = vec![0; byte.len()];
+        order.push(0);
         let mut i = 0;
         while i < order.len() {
-            let old = order[i].0 as usize;
-            order.extend(children[old].iter().map(|&(b, c)| (c, b)));
+            let mut c = first_child[order[i] as usize];
+            while c != NONE {
+                new_id[c as usize] = order.len() as u32;
+                order.push(c);
+                c = next_sibling[c as usize];
+            }
             i += 1;
         }
+        for e in &mut ends {
+            e.0 = new_id[e.0 as usize];
+        }
+        ends.sort_unstable();
         let mut t = Trie {
             root: vec![0; 256],
             nodes: Vec::with_capacity(order.len()),
-            labels: order.iter().map(|&(_, b)| b).collect(),
-            terms: Vec::new(),
+            labels: order.iter().map(|&o| byte[o as usize]).collect(),
+            terms: ends.iter().map(|e| e.1).collect(),
         };
         let mut next_child = 1u32;
-        for &(old, _) in &order {
-            let old = old as usize;
-            let t0 = t.terms.len() as u32;
-            t.terms.extend_from_slice(&terms[old]);
-            let count = children[old].len() as u32;
+        let mut term = 0usize;
+        for (new, &old) in order.iter().enumerate() {
+            let mut count = 0u32;
+            let mut c = first_child[old as usize];
+            while c != NONE {
+                count += 1;
+                c = next_sibling[c as usize];
+            }
+            let t0 = term;
+            while term < ends.len() && ends[term].0 as usize == new {
+                term += 1;
+            }
             t.nodes.push(TrieNode {
                 first: next_child,
                 count,
-                terms: (t0, t.terms.len() as u32),
+                terms: (t0 as u32, term as u32),
             });
             next_child += count;
         }
-        for (k, &(b, _)) in children[0].iter().enumerate() {
-            t.root[b as usize] = 1 + k as u32;
+        let mut c = first_child[0];
+        while c != NONE {
+            t.root[byte[c as usize] as usize] = new_id[c as usize];
+            c = next_sibling[c as usize];
         }
         t
     }
@@ -249,7 +282,8 @@ struct Hit {
 
 #[derive(Default)]
 struct Interner {
-    tokpats: HashMap<TokPat, u32>,
+    /// (core index, anchor) → token pattern.
+    tokpats: HashMap<(u32, Anchor), u32>,
     cores: HashMap<String, u32>,
     /// Per token pattern: the index of its core in `core_list`.
     tp_core: Vec<u32>,
@@ -262,13 +296,7 @@ struct Interner {
 
 impl Interner {
     fn tokpat(&mut self, tp: &TokPat) -> u32 {
-        if let Some(&id) = self.tokpats.get(tp) {
-            return id;
-        }
-        let id = self.anchors.len() as u32;
-        self.anchors.push(tp.anchor);
-        self.core_len.push(tp.core.len());
-        let pat = match self.cores.get(&tp.core) {
+        let core = match self.cores.get(tp.core.as_str()) {
             Some(&p) => p,
             None => {
                 let p = self.core_list.len() as u32;
@@ -277,8 +305,14 @@ impl Interner {
                 p
             }
         };
-        self.tp_core.push(pat);
-        self.tokpats.insert(tp.clone(), id);
+        if let Some(&id) = self.tokpats.get(&(core, tp.anchor)) {
+            return id;
+        }
+        let id = self.anchors.len() as u32;
+        self.anchors.push(tp.anchor);
+        self.core_len.push(tp.core.len());
+        self.tp_core.push(core);
+        self.tokpats.insert((core, tp.anchor), id);
         id
     }
 
@@ -566,10 +600,10 @@ impl Engine {
         for (tp, (&anchor, &core)) in interner.anchors.iter().zip(&interner.tp_core).enumerate() {
             let text = &interner.core_list[core as usize];
             match anchor {
-                Anchor::Exact | Anchor::Prefix => {
-                    fwd_keys.push((text.as_bytes().to_vec(), tp as u32))
+                Anchor::Exact | Anchor::Prefix => fwd_keys.push((text.as_bytes(), tp as u32)),
+                Anchor::Suffix => {
+                    bwd_keys.push((text.bytes().rev().collect::<Vec<u8>>(), tp as u32))
                 }
-                Anchor::Suffix => bwd_keys.push((text.bytes().rev().collect(), tp as u32)),
                 Anchor::Infix => {
                     let p = *infix_of_core.entry(core).or_insert_with(|| {
                         infix_cores.push(text);
@@ -601,8 +635,8 @@ impl Engine {
         };
         Ok(Engine {
             topics: compiled,
-            forward: Trie::build(&fwd_keys),
-            backward: Trie::build(&bwd_keys),
+            forward: Trie::build(fwd_keys),
+            backward: Trie::build(bwd_keys),
             infix,
             infix_tokpats,
             core_count: interner.core_list.len(),
