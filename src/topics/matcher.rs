@@ -47,7 +47,9 @@ enum Node {
         span: u32,
     },
     And(Vec<Node>),
-    Or(Vec<Node>),
+    /// The alternatives, and per alternative the first token pattern of a leaf (`NOT_LEAF` for
+    /// other nodes): leaves without hits are skipped in a tight loop over this array.
+    Or(Vec<Node>, Vec<u32>),
     Not(Box<Node>),
     Near {
         left: Box<Node>,
@@ -407,7 +409,7 @@ impl Resolver<'_> {
         let node = if alts.len() == 1 {
             alts.pop().expect("one")
         } else {
-            Node::Or(alts)
+            or(alts)
         };
         self.groups.insert(name.to_string(), node.clone());
         Ok(node)
@@ -422,11 +424,10 @@ impl Resolver<'_> {
                     .map(|x| self.resolve(x, field, source))
                     .collect::<Result<_, _>>()?,
             ),
-            Ast::Or(v) => Node::Or(
-                v.iter()
-                    .map(|x| self.resolve(x, field, source))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Ast::Or(v) => or(v
+                .iter()
+                .map(|x| self.resolve(x, field, source))
+                .collect::<Result<_, _>>()?),
             Ast::Not(x) => Node::Not(Box::new(self.resolve(x, field, source)?)),
             Ast::Near {
                 left,
@@ -452,6 +453,20 @@ impl Resolver<'_> {
     }
 }
 
+/// `Node::Or`'s mark for an alternative that is not a leaf.
+const NOT_LEAF: u32 = u32::MAX;
+
+fn or(v: Vec<Node>) -> Node {
+    let firsts = v
+        .iter()
+        .map(|x| match x {
+            Node::Leaf { first, .. } => *first,
+            _ => NOT_LEAF,
+        })
+        .collect();
+    Node::Or(v, firsts)
+}
+
 /// Longest prefilter clause kept, and most clauses per topic.
 const PRE_MAX_CLAUSE: usize = 16;
 const PRE_MAX_CLAUSES: usize = 4;
@@ -468,7 +483,7 @@ fn clauses(n: &Node, leaves: &[Vec<u32>]) -> Vec<Vec<u32>> {
             c
         }
         Node::Field(_, x) => clauses(x, leaves),
-        Node::Or(v) => {
+        Node::Or(v, _) => {
             // One child is true, so its smallest clause holds: the union of those clauses does.
             let mut union = Vec::new();
             for x in v {
@@ -489,7 +504,7 @@ fn clauses(n: &Node, leaves: &[Vec<u32>]) -> Vec<Vec<u32>> {
 fn required(n: &Node) -> Option<Vec<u32>> {
     match n {
         Node::Leaf { leaf, .. } => Some(vec![*leaf]),
-        Node::Or(v) => {
+        Node::Or(v, _) => {
             let mut all = Vec::new();
             for x in v {
                 all.extend(required(x)?);
@@ -952,9 +967,12 @@ impl<'a> Eval<'a> {
                 }
                 true
             }
-            Node::Or(v) => {
+            Node::Or(v, firsts) => {
                 let mut any = false;
-                for x in v {
+                for (x, &f) in v.iter().zip(firsts) {
+                    if f != NOT_LEAF && self.tp_stamp.get(f as usize) != Some(&self.stamp) {
+                        continue;
+                    }
                     any |= self.eval(x, field, out);
                 }
                 any

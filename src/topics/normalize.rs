@@ -144,12 +144,13 @@ pub fn tokenize_into(text: &str, t: &mut Tokens) {
     while i < bytes.len() {
         // ASCII bytes are classified and folded without decoding a char.
         let b = bytes[i];
-        let (word, len) = if b.is_ascii() {
-            (b.is_ascii_alphanumeric(), 1)
+        let (word, c) = if b.is_ascii() {
+            (b.is_ascii_alphanumeric(), b as char)
         } else {
             let c = text[i..].chars().next().unwrap_or(' ');
-            (is_word_char(c), c.len_utf8())
+            (is_word_char(c), c)
         };
+        let len = c.len_utf8();
         if word {
             if start.is_none() {
                 start = Some(i);
@@ -161,7 +162,7 @@ pub fn tokenize_into(text: &str, t: &mut Tokens) {
             if len == 1 {
                 t.norm.push(b.to_ascii_lowercase() as char);
             } else {
-                fold_char(text[i..].chars().next().unwrap_or(' '), &mut t.norm);
+                fold_char(c, &mut t.norm);
             }
         } else if let Some(s) = start.take() {
             close(t, s, i, norm_start);
