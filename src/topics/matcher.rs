@@ -1154,7 +1154,7 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
     {
         end = anchor.max(start) + ws;
     }
-    let mut out = String::new();
+    let mut out = String::with_capacity(end - start + 16);
     if start > 0 {
         out.push('…');
     }
@@ -1486,5 +1486,69 @@ mod tests {
         ));
         let ids: Vec<_> = got.iter().map(|t| t.topic.as_str()).collect();
         assert_eq!(ids, ["t17", "t19"]);
+    }
+
+    /// The tries and the infix automaton find exactly the (token pattern, token) pairs the
+    /// anchors define, checked against a direct comparison of every pattern with every token.
+    #[test]
+    fn scan_finds_exactly_the_anchored_occurrences() {
+        let words = [
+            "ab",
+            "abc",
+            "b",
+            "bc",
+            "c",
+            "ca",
+            "abca",
+            "ракет",
+            "ракета",
+            "та",
+            "a",
+            "ü",
+            "u",
+        ];
+        let mut terms = Vec::new();
+        for w in words {
+            terms.extend([
+                w.to_string(),
+                format!("{w}*"),
+                format!("*{w}"),
+                format!("*{w}*"),
+            ]);
+        }
+        let query = terms.join(" OR ");
+        let m = Matcher::compile(&[topic("t", &query, None, &[])]).unwrap();
+        let e = &m.engine;
+        let text = "abc abca cab bcab b ab aab ракета ракеты тараката Über uber a ca caca";
+        let toks = normalize::tokenize(text);
+        let mut got = Vec::new();
+        e.scan(&toks, 0, &mut got);
+        got.sort_unstable();
+        got.dedup();
+        let mut interner = Interner::default();
+        let mut want = Vec::new();
+        for t in &terms {
+            let parts = query::parse_word(t).unwrap().parts;
+            assert_eq!(parts.len(), 1);
+            let tp = interner.tokpat(&parts[0]);
+            let core = parts[0].core.as_str();
+            for i in 0..toks.len() {
+                let tok = toks.token(i);
+                let ok = match parts[0].anchor {
+                    Anchor::Exact => tok == core,
+                    Anchor::Prefix => tok.starts_with(core),
+                    Anchor::Suffix => tok.ends_with(core),
+                    Anchor::Infix => tok.contains(core),
+                };
+                if ok {
+                    want.push((tp, i as u32));
+                }
+            }
+        }
+        want.sort_unstable();
+        want.dedup(); // `ü` and `u` fold to one core
+        // Token pattern ids are interned in the same order by both.
+        assert_eq!(got, want);
+        assert!(got.len() > 40, "{}", got.len());
     }
 }
