@@ -1064,11 +1064,13 @@ fn build_match(
     let mut hits = found.to_vec();
     hits.sort_unstable();
     hits.dedup();
+    // A topic's labels are distinct texts, so distinct ids are distinct terms.
+    let mut seen: Vec<u32> = Vec::new();
     let mut terms: Vec<String> = Vec::new();
     for h in &hits {
-        let l = &c.labels[h.label as usize];
-        if !terms.contains(l) {
-            terms.push(l.clone());
+        if !seen.contains(&h.label) {
+            seen.push(h.label);
+            terms.push(c.labels[h.label as usize].clone());
         }
     }
     TopicMatch {
@@ -1105,22 +1107,27 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
     ];
     // The window with the most distinct terms wins; title first on ties.
     let mut best: Option<(usize, usize, usize)> = None; // (score, field, span index)
-    let mut labels: Vec<u32> = Vec::new();
+    // Distinct labels of a window counted with a per-window mark (`window` is its number).
+    let mut mark: Vec<u32> =
+        vec![u32::MAX; hits.iter().map(|h| h.label as usize + 1).max().unwrap_or(0)];
+    let mut window = 0u32;
     for (fi, (_, sp)) in fields.iter().enumerate() {
         // Dense documents: the first 64 hits of a field are enough to find a good window.
         for i in 0..sp.len().min(64) {
-            labels.clear();
-            labels.extend(
-                sp[i..]
-                    .iter()
-                    .take(32)
-                    .take_while(|x| x.0 < sp[i].0 + SNIPPET_LEN - SNIPPET_BEFORE)
-                    .map(|x| x.2),
-            );
-            labels.sort_unstable();
-            labels.dedup();
-            if best.is_none_or(|b| labels.len() > b.0) {
-                best = Some((labels.len(), fi, i));
+            let mut distinct = 0;
+            for x in sp[i..]
+                .iter()
+                .take(32)
+                .take_while(|x| x.0 < sp[i].0 + SNIPPET_LEN - SNIPPET_BEFORE)
+            {
+                if mark[x.2 as usize] != window {
+                    mark[x.2 as usize] = window;
+                    distinct += 1;
+                }
+            }
+            window += 1;
+            if best.is_none_or(|b| distinct > b.0) {
+                best = Some((distinct, fi, i));
             }
         }
     }
