@@ -3,7 +3,10 @@
 //!
 //! Run: `cargo bench --bench match`. The corpus is generated multilingual news text (EN/DE/RU/FR,
 //! 300-2,000 characters, with topic vocabulary mixed in); if `/work/shared/eval/topics-dev.jsonl`
-//! exists its items are added. Prints medians over several rounds.
+//! exists its items are added. Prints medians over several rounds. With `MATCH_BENCH_DUMP=DIR` it
+//! also writes every match (document, topic, terms, snippet) of each topic set to `DIR/NAME.tsv`,
+//! to check that an optimisation changed no result. `MATCH_BENCH_ONLY=TEXT` runs only the topic sets
+//! whose name contains TEXT (e.g. `shipped`, `10,000 generated`), for profiling one of them.
 
 use std::time::{Duration, Instant};
 
@@ -274,6 +277,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn bench(name: &str, topics: &[TopicConfig], docs: &[(String, String, &str)]) {
+    if let Ok(only) = std::env::var("MATCH_BENCH_ONLY")
+        && !name.contains(only.as_str())
+    {
+        return;
+    }
     let mut compile = Vec::new();
     let mut matcher = None;
     for _ in 0..3 {
@@ -299,6 +307,22 @@ fn bench(name: &str, topics: &[TopicConfig], docs: &[(String, String, &str)]) {
         rounds.push(t.elapsed());
     }
     let per_round = median(rounds);
+    if let Ok(dir) = std::env::var("MATCH_BENCH_DUMP") {
+        // Every match of every document, for comparing two versions of the matcher.
+        let mut out = String::new();
+        for (i, (title, text, lang)) in docs.iter().enumerate() {
+            for t in m.match_doc(&Doc {
+                title,
+                text,
+                lang: Some(lang),
+                site: None,
+            }) {
+                out.push_str(&format!("{i}\t{}\t{:?}\t{}\n", t.topic, t.terms, t.snippet));
+            }
+        }
+        let file = format!("{dir}/{}.tsv", name.replace([' ', ','], "_"));
+        std::fs::write(&file, out).expect("write the dump");
+    }
     let bytes: usize = docs.iter().map(|d| d.0.len() + d.1.len()).sum();
     println!(
         "{name:>22}: {:>6} topics {:>6} patterns  compile {:>8.2} ms  match {:>8.0} docs/s  {:>6.1} MB/s  ({} matches / {} docs)",

@@ -1,24 +1,28 @@
-//! The compiled matcher: every term of every topic in one Aho-Corasick automaton, then per-topic
-//! verification on token positions.
+//! The compiled matcher: every term of every topic indexed once, then per-topic verification on
+//! token positions.
 //!
 //! Compile (when the topic set changes): each topic's query, exclude and groups are parsed and
 //! resolved to a tree whose leaves are interned *leaves* (a term or phrase: a sequence of token
-//! patterns). Each distinct folded core is one automaton pattern; a pattern maps to the token
-//! patterns (core + anchor) that use it. Each topic registers *trigger* token patterns, chosen the
-//! Lucene-Monitor way: OR takes all children's triggers, AND/NEAR the smallest child set, a leaf its
-//! longest core; a topic whose query cannot be reduced (e.g. a bare `lang:de` or `NOT x`) is always
-//! a candidate.
+//! patterns). A token pattern (folded core + anchor) is indexed where its anchor is cheapest to
+//! check: `word` and `word*` in a forward byte trie walked from each token's start, `*word` in a
+//! backward trie walked from each token's end, `*word*` cores in one Aho-Corasick automaton (a DFA
+//! while small). Each topic registers *trigger* token patterns, chosen the Lucene-Monitor way: OR
+//! takes all children's triggers, AND/NEAR the smallest child set, a leaf its longest core; a
+//! topic whose query cannot be reduced (e.g. a bare `lang:de` or `NOT x`) is always a candidate.
 //!
-//! Match (per document, pure): tokenise title and text (`normalize`), scan both folded strings
-//! with the automaton (overlapping), keep the hits whose anchor fits the token, collect candidate
-//! topics from the triggers that fired, and evaluate each candidate's tree. Title tokens have
-//! positions `0..`, text tokens `TEXT_BASE..`, so proximity and phrases never cross fields.
+//! Match (per document, pure): tokenise title and text (`normalize`), walk the tries over every
+//! token and scan the folded strings with the infix automaton (overlapping): together exactly the
+//! (token pattern, token) pairs whose core sits in the token as its anchor demands. Collect
+//! candidate topics from the triggers that fired and evaluate each candidate's tree. Title tokens
+//! have positions `0..`, text tokens `TEXT_BASE..`, so proximity and phrases never cross fields.
 //! `NEAR/n` allows at most `n` tokens between two non-overlapping hits, in either order; `ONEAR/n`
-//! requires the left hit to end before the right one starts.
+//! requires the left hit to end before the right one starts. Per-document buffers are pooled in
+//! the engine, so a warm match allocates only its results.
 
-use std::collections::HashMap;
+use std::sync::Mutex;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use rustc_hash::FxHashMap as HashMap;
 
 use super::normalize::{self, Tokens};
 use super::query::{self, Anchor, Ast, Field, Term, TokPat};
@@ -29,17 +33,23 @@ const TEXT_BASE: u32 = 1 << 24;
 /// Bytes of context before the first marked word of a snippet, and the snippet's target length.
 const SNIPPET_BEFORE: usize = 80;
 const SNIPPET_LEN: usize = 280;
-/// Pattern sets up to this size are compiled to a DFA.
+/// Infix pattern sets up to this size are compiled to a DFA.
 const DFA_MAX_PATTERNS: usize = 3_000;
 
 #[derive(Debug, Clone)]
 enum Node {
+    /// `first` (the first token pattern) and `span` (token count - 1) are copies from the leaf,
+    /// so that a leaf without hits is rejected without reading the leaf.
     Leaf {
         leaf: u32,
         label: u32,
+        first: u32,
+        span: u32,
     },
     And(Vec<Node>),
-    Or(Vec<Node>),
+    /// The alternatives, and per alternative the first token pattern of a leaf (`NOT_LEAF` for
+    /// other nodes): leaves without hits are skipped in a tight loop over this array.
+    Or(Vec<Node>, Vec<u32>),
     Not(Box<Node>),
     Near {
         left: Box<Node>,
@@ -65,9 +75,16 @@ struct Compiled {
 #[derive(Debug, Default)]
 pub struct Engine {
     topics: Vec<Compiled>,
-    ac: Option<AhoCorasick>,
-    /// Per automaton pattern: the token patterns with that core.
-    pat_tokpats: Vec<Vec<u32>>,
+    /// `word` and `word*` token patterns, walked from each token's first byte.
+    forward: Trie,
+    /// `*word` token patterns (cores reversed), walked from each token's last byte.
+    backward: Trie,
+    /// The cores of `*word*` token patterns, scanned over the folded text.
+    infix: Option<AhoCorasick>,
+    /// Per `infix` pattern: the `*word*` token patterns with that core.
+    infix_tokpats: Vec<Vec<u32>>,
+    /// Distinct folded cores of all token patterns.
+    core_count: usize,
     /// Per token pattern: its anchor.
     anchors: Vec<Anchor>,
     /// Per leaf: its token patterns, consecutive.
@@ -76,6 +93,185 @@ pub struct Engine {
     trigger: Vec<Vec<u32>>,
     /// Topics that are always candidates.
     always: Vec<u32>,
+    /// Per topic: its prefilter clauses, a range of `pre_ends`.
+    pre: Vec<(u32, u32)>,
+    /// End of each prefilter clause in `pre_tps` (a clause starts where the previous one ends).
+    pre_ends: Vec<u32>,
+    /// Token patterns of the prefilter clauses.
+    pre_tps: Vec<u32>,
+    /// Per-document buffers, reused (one taken per `match_doc` call in flight).
+    scratch: Mutex<Vec<Scratch>>,
+}
+
+/// Buffers of one document's match, kept between documents so matching does not allocate.
+#[derive(Debug, Default)]
+struct Scratch {
+    title: Tokens,
+    text: Tokens,
+    /// Sorted, distinct (token pattern, position) hits.
+    hits: Vec<(u32, u32)>,
+    cands: Vec<u32>,
+    /// Per token pattern: `stamp` if it has hits in this document, then `tp_range` is valid.
+    tp_stamp: Vec<u32>,
+    /// Per token pattern: its slice of `hits`.
+    tp_range: Vec<(u32, u32)>,
+    stamp: u32,
+    pool: Vec<Vec<Hit>>,
+    flags: Vec<bool>,
+}
+
+/// A byte trie over folded cores, walked from one end of a token; each node lists the token
+/// patterns whose core ends there.
+///
+/// Hand-rolled rather than an anchored `aho_corasick` search per token: that pays a search setup
+/// for each of a document's hundreds of tokens, while most walks here stop after a byte or two.
+/// Nodes are numbered breadth-first, so the few levels most walks touch are contiguous (cache
+/// friendly with tens of thousands of patterns) and a node's children are consecutive nodes: the
+/// root's children are a dense table, other nodes' are found by their bytes in `labels`.
+#[derive(Debug, Default)]
+struct Trie {
+    /// 256 entries (empty when the trie is); 0 means no child (node 0 is the root).
+    root: Vec<u32>,
+    nodes: Vec<TrieNode>,
+    /// Per node: the byte on the edge into it.
+    labels: Vec<u8>,
+    terms: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct TrieNode {
+    /// The first child; the children are `first..first + count`, sorted by byte.
+    first: u32,
+    count: u32,
+    terms: (u32, u32),
+}
+
+impl Trie {
+    /// Builds the trie of `keys` (byte strings and the token pattern each one ends).
+    fn build<K: AsRef<[u8]> + Ord>(mut keys: Vec<(K, u32)>) -> Trie {
+        const NONE: u32 = u32::MAX;
+        if keys.is_empty() {
+            return Trie::default();
+        }
+        // With sorted keys, an existing child on a key's path is always the last child created
+        // for that node: flat sibling lists, no per-node allocations.
+        keys.sort_unstable();
+        let mut byte: Vec<u8> = vec![0];
+        let mut first_child: Vec<u32> = vec![NONE];
+        let mut last_child: Vec<u32> = vec![NONE];
+        let mut next_sibling: Vec<u32> = vec![NONE];
+        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(keys.len());
+        for (key, tp) in &keys {
+            let mut n = 0usize;
+            for &b in key.as_ref() {
+                let last = last_child[n];
+                n = if last != NONE && byte[last as usize] == b {
+                    last as usize
+                } else {
+                    let id = byte.len() as u32;
+                    byte.push(b);
+                    first_child.push(NONE);
+                    last_child.push(NONE);
+                    next_sibling.push(NONE);
+                    if last == NONE {
+                        first_child[n] = id;
+                    } else {
+                        next_sibling[last as usize] = id;
+                    }
+                    last_child[n] = id;
+                    id as usize
+                };
+            }
+            ends.push((n as u32, *tp));
+        }
+        // Breadth-first renumbering: `order[new] = old`, `new_id[old] = new`.
+        let mut order: Vec<u32> = Vec::with_capacity(byte.len());
+        let mut new_id: Vec<u32> = vec![0; byte.len()];
+        order.push(0);
+        let mut i = 0;
+        while i < order.len() {
+            let mut c = first_child[order[i] as usize];
+            while c != NONE {
+                new_id[c as usize] = order.len() as u32;
+                order.push(c);
+                c = next_sibling[c as usize];
+            }
+            i += 1;
+        }
+        for e in &mut ends {
+            e.0 = new_id[e.0 as usize];
+        }
+        ends.sort_unstable();
+        let mut t = Trie {
+            root: vec![0; 256],
+            nodes: Vec::with_capacity(order.len()),
+            labels: order.iter().map(|&o| byte[o as usize]).collect(),
+            terms: ends.iter().map(|e| e.1).collect(),
+        };
+        let mut next_child = 1u32;
+        let mut term = 0usize;
+        for (new, &old) in order.iter().enumerate() {
+            let mut count = 0u32;
+            let mut c = first_child[old as usize];
+            while c != NONE {
+                count += 1;
+                c = next_sibling[c as usize];
+            }
+            let t0 = term;
+            while term < ends.len() && ends[term].0 as usize == new {
+                term += 1;
+            }
+            t.nodes.push(TrieNode {
+                first: next_child,
+                count,
+                terms: (t0 as u32, term as u32),
+            });
+            next_child += count;
+        }
+        let mut c = first_child[0];
+        while c != NONE {
+            t.root[byte[c as usize] as usize] = new_id[c as usize];
+            c = next_sibling[c as usize];
+        }
+        t
+    }
+
+    fn is_empty(&self) -> bool {
+        self.root.is_empty()
+    }
+
+    #[inline]
+    fn child(&self, n: u32, b: u8) -> Option<u32> {
+        if n == 0 {
+            let c = self.root[b as usize];
+            return (c != 0).then_some(c);
+        }
+        let nd = self.nodes[n as usize];
+        let ls = &self.labels[nd.first as usize..(nd.first + nd.count) as usize];
+        let i = if ls.len() <= 8 {
+            ls.iter().position(|&l| l == b)
+        } else {
+            ls.binary_search(&b).ok()
+        };
+        i.map(|i| nd.first + i as u32)
+    }
+
+    /// Walks `bytes`; calls `f(token patterns, whole key consumed)` at each node with patterns.
+    #[inline]
+    fn walk(&self, bytes: impl ExactSizeIterator<Item = u8>, mut f: impl FnMut(&[u32], bool)) {
+        let len = bytes.len();
+        let mut n = 0;
+        for (i, b) in bytes.enumerate() {
+            let Some(c) = self.child(n, b) else {
+                return;
+            };
+            n = c;
+            let (lo, hi) = self.nodes[n as usize].terms;
+            if lo != hi {
+                f(&self.terms[lo as usize..hi as usize], i + 1 == len);
+            }
+        }
+    }
 }
 
 /// A hit in the evaluation: token positions `s..=e` of a term with label `label`.
@@ -88,9 +284,11 @@ struct Hit {
 
 #[derive(Default)]
 struct Interner {
-    tokpats: HashMap<TokPat, u32>,
+    /// (core index, anchor) → token pattern.
+    tokpats: HashMap<(u32, Anchor), u32>,
     cores: HashMap<String, u32>,
-    pat_tokpats: Vec<Vec<u32>>,
+    /// Per token pattern: the index of its core in `core_list`.
+    tp_core: Vec<u32>,
     core_list: Vec<String>,
     anchors: Vec<Anchor>,
     core_len: Vec<usize>,
@@ -100,24 +298,23 @@ struct Interner {
 
 impl Interner {
     fn tokpat(&mut self, tp: &TokPat) -> u32 {
-        if let Some(&id) = self.tokpats.get(tp) {
+        let core = match self.cores.get(tp.core.as_str()) {
+            Some(&p) => p,
+            None => {
+                let p = self.core_list.len() as u32;
+                self.core_list.push(tp.core.clone());
+                self.cores.insert(tp.core.clone(), p);
+                p
+            }
+        };
+        if let Some(&id) = self.tokpats.get(&(core, tp.anchor)) {
             return id;
         }
         let id = self.anchors.len() as u32;
         self.anchors.push(tp.anchor);
         self.core_len.push(tp.core.len());
-        let pat = match self.cores.get(&tp.core) {
-            Some(&p) => p,
-            None => {
-                let p = self.core_list.len() as u32;
-                self.core_list.push(tp.core.clone());
-                self.pat_tokpats.push(Vec::new());
-                self.cores.insert(tp.core.clone(), p);
-                p
-            }
-        };
-        self.pat_tokpats[pat as usize].push(id);
-        self.tokpats.insert(tp.clone(), id);
+        self.tp_core.push(core);
+        self.tokpats.insert((core, tp.anchor), id);
         id
     }
 
@@ -156,7 +353,13 @@ impl Resolver<'_> {
     fn term(&mut self, t: &Term) -> Node {
         let leaf = self.interner.leaf(t);
         let label = self.label(&t.text);
-        Node::Leaf { leaf, label }
+        let parts = &self.interner.leaf_list[leaf as usize];
+        Node::Leaf {
+            leaf,
+            label,
+            first: parts[0],
+            span: parts.len() as u32 - 1,
+        }
     }
 
     fn error(&self, field: &str, source: &str, position: usize, message: String) -> TopicError {
@@ -206,7 +409,7 @@ impl Resolver<'_> {
         let node = if alts.len() == 1 {
             alts.pop().expect("one")
         } else {
-            Node::Or(alts)
+            or(alts)
         };
         self.groups.insert(name.to_string(), node.clone());
         Ok(node)
@@ -221,11 +424,10 @@ impl Resolver<'_> {
                     .map(|x| self.resolve(x, field, source))
                     .collect::<Result<_, _>>()?,
             ),
-            Ast::Or(v) => Node::Or(
-                v.iter()
-                    .map(|x| self.resolve(x, field, source))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Ast::Or(v) => or(v
+                .iter()
+                .map(|x| self.resolve(x, field, source))
+                .collect::<Result<_, _>>()?),
             Ast::Not(x) => Node::Not(Box::new(self.resolve(x, field, source)?)),
             Ast::Near {
                 left,
@@ -251,11 +453,58 @@ impl Resolver<'_> {
     }
 }
 
+/// `Node::Or`'s mark for an alternative that is not a leaf.
+const NOT_LEAF: u32 = u32::MAX;
+
+fn or(v: Vec<Node>) -> Node {
+    let firsts = v
+        .iter()
+        .map(|x| match x {
+            Node::Leaf { first, .. } => *first,
+            _ => NOT_LEAF,
+        })
+        .collect();
+    Node::Or(v, firsts)
+}
+
+/// Longest prefilter clause kept, and most clauses per topic.
+const PRE_MAX_CLAUSE: usize = 16;
+const PRE_MAX_CLAUSES: usize = 4;
+
+/// Sets of token patterns each of which must have a hit (at least one pattern of each set) for
+/// `n` to be true: a necessary condition, checked before evaluating a candidate's tree.
+fn clauses(n: &Node, leaves: &[Vec<u32>]) -> Vec<Vec<u32>> {
+    match n {
+        Node::Leaf { leaf, .. } => leaves[*leaf as usize].iter().map(|&tp| vec![tp]).collect(),
+        Node::And(v) => v.iter().flat_map(|x| clauses(x, leaves)).collect(),
+        Node::Near { left, right, .. } => {
+            let mut c = clauses(left, leaves);
+            c.extend(clauses(right, leaves));
+            c
+        }
+        Node::Field(_, x) => clauses(x, leaves),
+        Node::Or(v, _) => {
+            // One child is true, so its smallest clause holds: the union of those clauses does.
+            let mut union = Vec::new();
+            for x in v {
+                match clauses(x, leaves).into_iter().min_by_key(Vec::len) {
+                    Some(c) => union.extend(c),
+                    None => return Vec::new(),
+                }
+            }
+            union.sort_unstable();
+            union.dedup();
+            vec![union]
+        }
+        Node::Not(_) | Node::Lang(_) | Node::Site(_) => Vec::new(),
+    }
+}
+
 /// The leaves one of which must be present for `n` to be true; `None` if no such set exists.
 fn required(n: &Node) -> Option<Vec<u32>> {
     match n {
         Node::Leaf { leaf, .. } => Some(vec![*leaf]),
-        Node::Or(v) => {
+        Node::Or(v, _) => {
             let mut all = Vec::new();
             for x in v {
                 all.extend(required(x)?);
@@ -282,8 +531,8 @@ impl Engine {
                 topic: t,
                 interner: &mut interner,
                 labels: Vec::new(),
-                label_ids: HashMap::new(),
-                groups: HashMap::new(),
+                label_ids: HashMap::default(),
+                groups: HashMap::default(),
             };
             let expr = r.parse("query", &t.query)?;
             let exclude = match t.exclude.as_deref() {
@@ -336,7 +585,51 @@ impl Engine {
             v.sort_unstable();
             v.dedup();
         }
-        let ac = if interner.core_list.is_empty() {
+        let mut pre = Vec::with_capacity(compiled.len());
+        let mut pre_ends = Vec::new();
+        let mut pre_tps = Vec::new();
+        for c in &compiled {
+            let mut cl = clauses(&c.expr, &interner.leaf_list);
+            cl.retain(|x| x.len() <= PRE_MAX_CLAUSE);
+            for x in &mut cl {
+                x.sort_unstable();
+                x.dedup();
+            }
+            cl.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+            cl.dedup();
+            cl.truncate(PRE_MAX_CLAUSES);
+            let from = pre_ends.len() as u32;
+            for x in cl {
+                pre_tps.extend(x);
+                pre_ends.push(pre_tps.len() as u32);
+            }
+            pre.push((from, pre_ends.len() as u32));
+        }
+        // Each token pattern goes where its anchor can be checked cheapest: `word`/`word*` in the
+        // forward trie, `*word` in the backward one, `*word*` in the automaton.
+        let mut fwd_keys = Vec::new();
+        let mut bwd_keys = Vec::new();
+        let mut infix_of_core: HashMap<u32, u32> = HashMap::default();
+        let mut infix_cores: Vec<&str> = Vec::new();
+        let mut infix_tokpats: Vec<Vec<u32>> = Vec::new();
+        for (tp, (&anchor, &core)) in interner.anchors.iter().zip(&interner.tp_core).enumerate() {
+            let text = &interner.core_list[core as usize];
+            match anchor {
+                Anchor::Exact | Anchor::Prefix => fwd_keys.push((text.as_bytes(), tp as u32)),
+                Anchor::Suffix => {
+                    bwd_keys.push((text.bytes().rev().collect::<Vec<u8>>(), tp as u32))
+                }
+                Anchor::Infix => {
+                    let p = *infix_of_core.entry(core).or_insert_with(|| {
+                        infix_cores.push(text);
+                        infix_tokpats.push(Vec::new());
+                        infix_cores.len() as u32 - 1
+                    });
+                    infix_tokpats[p as usize].push(tp as u32);
+                }
+            }
+        }
+        let infix = if infix_cores.is_empty() {
             None
         } else {
             Some(
@@ -344,11 +637,8 @@ impl Engine {
                     .match_kind(MatchKind::Standard)
                     // A DFA scans fastest; past a few thousand patterns its build time and memory
                     // grow too much, and the contiguous NFA (the default choice) is used.
-                    .kind(
-                        (interner.core_list.len() <= DFA_MAX_PATTERNS)
-                            .then_some(AhoCorasickKind::DFA),
-                    )
-                    .build(&interner.core_list)
+                    .kind((infix_cores.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA))
+                    .build(&infix_cores)
                     .map_err(|e| TopicError {
                         topic: String::new(),
                         field: "query".into(),
@@ -360,12 +650,19 @@ impl Engine {
         };
         Ok(Engine {
             topics: compiled,
-            ac,
-            pat_tokpats: interner.pat_tokpats,
+            forward: Trie::build(fwd_keys),
+            backward: Trie::build(bwd_keys),
+            infix,
+            infix_tokpats,
+            core_count: interner.core_list.len(),
             anchors: interner.anchors,
             leaves: interner.leaf_list,
             trigger,
             always,
+            pre,
+            pre_ends,
+            pre_tps,
+            scratch: Mutex::default(),
         })
     }
 
@@ -381,50 +678,102 @@ impl Engine {
         self.topics.iter().map(|t| t.id.as_str())
     }
 
-    /// Number of distinct automaton patterns (for benchmarks and `topics list`).
+    /// Number of distinct folded cores (for benchmarks and `topics list`).
     pub fn pattern_count(&self) -> usize {
-        self.pat_tokpats.len()
+        self.core_count
     }
 
-    fn scan(&self, ac: &AhoCorasick, t: &Tokens, base: u32, hits: &mut Vec<(u32, u32)>) {
-        for m in ac.find_overlapping_iter(t.norm.as_str()) {
-            let ti = t.token_at(m.start());
-            let ts = t.norm_start[ti] as usize;
-            let te = t.norm_end[ti] as usize;
-            let at_start = m.start() == ts;
-            let at_end = m.end() == te;
-            for &tp in &self.pat_tokpats[m.pattern().as_usize()] {
-                let ok = match self.anchors[tp as usize] {
-                    Anchor::Exact => at_start && at_end,
-                    Anchor::Prefix => at_start,
-                    Anchor::Suffix => at_end,
-                    Anchor::Infix => true,
-                };
-                if ok {
-                    hits.push((tp, base + ti as u32));
+    /// Appends the (token pattern, position) hits of the tokens of `t` to `hits`.
+    fn scan(&self, t: &Tokens, base: u32, hits: &mut Vec<(u32, u32)>) {
+        let norm = t.norm.as_bytes();
+        let anchors = &self.anchors;
+        for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
+            let tok = &norm[s as usize..e as usize];
+            let pos = base + i as u32;
+            if !self.forward.is_empty() {
+                self.forward.walk(tok.iter().copied(), |tps, whole| {
+                    for &tp in tps {
+                        if whole || anchors[tp as usize] == Anchor::Prefix {
+                            hits.push((tp, pos));
+                        }
+                    }
+                });
+            }
+            if !self.backward.is_empty() {
+                self.backward.walk(tok.iter().rev().copied(), |tps, _| {
+                    hits.extend(tps.iter().map(|&tp| (tp, pos)));
+                });
+            }
+        }
+        if let Some(ac) = &self.infix {
+            // Matches come in order of their end, and a core never spans a separator: the token
+            // holding a match is the first one ending at or after it.
+            let mut ti = 0;
+            for m in ac.find_overlapping_iter(norm) {
+                while (t.norm_end[ti] as usize) < m.end() {
+                    ti += 1;
                 }
+                let pos = base + ti as u32;
+                hits.extend(
+                    self.infix_tokpats[m.pattern().as_usize()]
+                        .iter()
+                        .map(|&tp| (tp, pos)),
+                );
             }
         }
     }
 
     pub fn match_doc(&self, doc: &Doc) -> Vec<TopicMatch> {
-        let Some(ac) = &self.ac else {
+        if self.anchors.is_empty() {
             return self.match_without_terms(doc);
-        };
-        let title = normalize::tokenize(doc.title);
-        let text = normalize::tokenize(doc.text);
-        let mut hits = Vec::new();
-        self.scan(ac, &title, 0, &mut hits);
-        self.scan(ac, &text, TEXT_BASE, &mut hits);
+        }
+        let mut sc = self
+            .scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        let out = self.match_with(doc, &mut sc);
+        self.scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(sc);
+        out
+    }
+
+    fn match_with(&self, doc: &Doc, sc: &mut Scratch) -> Vec<TopicMatch> {
+        normalize::tokenize_into(doc.title, &mut sc.title);
+        normalize::tokenize_into(doc.text, &mut sc.text);
+        let hits = &mut sc.hits;
+        hits.clear();
+        self.scan(&sc.title, 0, hits);
+        self.scan(&sc.text, TEXT_BASE, hits);
         hits.sort_unstable();
         hits.dedup();
-        let mut cands: Vec<u32> = self.always.clone();
-        let mut last = u32::MAX;
-        for &(tp, _) in &hits {
-            if tp != last {
-                cands.extend_from_slice(&self.trigger[tp as usize]);
-                last = tp;
+        let cands = &mut sc.cands;
+        cands.clear();
+        cands.extend_from_slice(&self.always);
+        if sc.tp_stamp.len() != self.anchors.len() {
+            sc.tp_stamp = vec![0; self.anchors.len()];
+            sc.tp_range = vec![(0, 0); self.anchors.len()];
+            sc.stamp = 0;
+        }
+        sc.stamp = sc.stamp.wrapping_add(1);
+        if sc.stamp == 0 {
+            sc.tp_stamp.fill(0);
+            sc.stamp = 1;
+        }
+        let mut i = 0;
+        while i < hits.len() {
+            let tp = hits[i].0;
+            let mut j = i + 1;
+            while j < hits.len() && hits[j].0 == tp {
+                j += 1;
             }
+            sc.tp_stamp[tp as usize] = sc.stamp;
+            sc.tp_range[tp as usize] = (i as u32, j as u32);
+            cands.extend_from_slice(&self.trigger[tp as usize]);
+            i = j;
         }
         if cands.is_empty() {
             return Vec::new();
@@ -433,33 +782,52 @@ impl Engine {
         cands.dedup();
         let mut ev = Eval {
             engine: self,
-            hits: &hits,
+            hits,
+            tp_stamp: &sc.tp_stamp,
+            tp_range: &sc.tp_range,
+            stamp: sc.stamp,
+            pool: &mut sc.pool,
+            flags: std::mem::take(&mut sc.flags),
             lang: doc.lang.map(primary_lang),
             site: doc.site.map(|s| s.trim_end_matches('.').to_lowercase()),
         };
         let mut out = Vec::new();
-        for ti in cands {
+        let mut found = ev.take();
+        let mut scratch = ev.take();
+        for &ti in cands.iter() {
             let c = &self.topics[ti as usize];
-            let mut found = Vec::new();
+            if !ev.prefilter(ti) {
+                continue;
+            }
+            found.clear();
             if !ev.eval(&c.expr, None, &mut found) {
                 continue;
             }
-            if let Some(x) = &c.exclude
-                && ev.eval(x, None, &mut Vec::new())
-            {
-                continue;
+            if let Some(x) = &c.exclude {
+                scratch.clear();
+                if ev.eval(x, None, &mut scratch) {
+                    continue;
+                }
             }
-            out.push(build_match(c, &found, doc, &title, &text));
+            out.push(build_match(c, &found, doc, &sc.title, &sc.text));
         }
+        ev.give(found);
+        ev.give(scratch);
+        sc.flags = std::mem::take(&mut ev.flags);
         out
     }
 
     /// Topics made only of `lang:`/`site:`/`NOT` when no topic has a term at all.
     fn match_without_terms(&self, doc: &Doc) -> Vec<TopicMatch> {
-        let hits = Vec::new();
+        let mut pool = Vec::new();
         let mut ev = Eval {
             engine: self,
-            hits: &hits,
+            hits: &[],
+            tp_stamp: &[],
+            tp_range: &[],
+            stamp: 1,
+            pool: &mut pool,
+            flags: Vec::new(),
             lang: doc.lang.map(primary_lang),
             site: doc.site.map(|s| s.trim_end_matches('.').to_lowercase()),
         };
@@ -493,35 +861,88 @@ struct Eval<'a> {
     engine: &'a Engine,
     /// Sorted (token pattern, position) hits of the document.
     hits: &'a [(u32, u32)],
+    /// See `Scratch`: where each token pattern's hits are.
+    tp_stamp: &'a [u32],
+    tp_range: &'a [(u32, u32)],
+    stamp: u32,
+    /// Spare hit buffers for NEAR operands and NOT.
+    pool: &'a mut Vec<Vec<Hit>>,
+    flags: Vec<bool>,
     lang: Option<String>,
     site: Option<String>,
 }
 
-impl Eval<'_> {
-    fn positions(&self, tp: u32) -> &[(u32, u32)] {
-        let lo = self.hits.partition_point(|&(t, _)| t < tp);
-        let hi = self.hits.partition_point(|&(t, _)| t <= tp);
-        &self.hits[lo..hi]
+impl<'a> Eval<'a> {
+    /// The hits of token pattern `tp`, sorted by position.
+    #[inline]
+    fn positions(&self, tp: u32) -> &'a [(u32, u32)] {
+        match self.tp_stamp.get(tp as usize) {
+            Some(&s) if s == self.stamp => {
+                let (lo, hi) = self.tp_range[tp as usize];
+                &self.hits[lo as usize..hi as usize]
+            }
+            _ => &[],
+        }
+    }
+
+    /// Whether every prefilter clause of topic `ti` has a token pattern with hits.
+    fn prefilter(&self, ti: u32) -> bool {
+        let e = self.engine;
+        let (from, to) = e.pre[ti as usize];
+        let mut start = if from == 0 {
+            0
+        } else {
+            e.pre_ends[from as usize - 1]
+        };
+        for &end in &e.pre_ends[from as usize..to as usize] {
+            let clause = &e.pre_tps[start as usize..end as usize];
+            if !clause
+                .iter()
+                .any(|&tp| self.tp_stamp[tp as usize] == self.stamp)
+            {
+                return false;
+            }
+            start = end;
+        }
+        true
+    }
+
+    fn take(&mut self) -> Vec<Hit> {
+        let mut v = self.pool.pop().unwrap_or_default();
+        v.clear();
+        v
+    }
+
+    fn give(&mut self, v: Vec<Hit>) {
+        self.pool.push(v);
     }
 
     fn eval(&mut self, n: &Node, field: Option<Field>, out: &mut Vec<Hit>) -> bool {
         match n {
-            Node::Leaf { leaf, label } => {
+            &Node::Leaf {
+                leaf,
+                label,
+                first,
+                span,
+            } => {
                 // Occurrences of the first token pattern, then the rest of a phrase checked by
                 // binary search on the following positions (no per-document cache needed).
-                let label = *label;
-                let before = out.len();
-                let parts = &self.engine.leaves[*leaf as usize];
-                let span = parts.len() as u32 - 1;
-                for &(_, s) in self.positions(parts[0]) {
-                    let in_field = match field {
-                        None => true,
-                        Some(Field::Title) => s < TEXT_BASE,
-                        Some(Field::Text) => s >= TEXT_BASE,
-                    };
-                    if !in_field {
-                        continue;
+                let mut firsts = self.positions(first);
+                match field {
+                    None => {}
+                    Some(Field::Title) => {
+                        firsts = &firsts[..firsts.partition_point(|h| h.1 < TEXT_BASE)];
                     }
+                    Some(Field::Text) => {
+                        firsts = &firsts[firsts.partition_point(|h| h.1 < TEXT_BASE)..];
+                    }
+                }
+                if firsts.is_empty() {
+                    return false;
+                }
+                let before = out.len();
+                let parts = &self.engine.leaves[leaf as usize];
+                for &(_, s) in firsts {
                     let ok = parts[1..].iter().enumerate().all(|(j, &tp)| {
                         let want = s + 1 + j as u32;
                         self.positions(tp).binary_search(&(tp, want)).is_ok()
@@ -546,23 +967,33 @@ impl Eval<'_> {
                 }
                 true
             }
-            Node::Or(v) => {
+            Node::Or(v, firsts) => {
                 let mut any = false;
-                for x in v {
+                for (x, &f) in v.iter().zip(firsts) {
+                    if f != NOT_LEAF && self.tp_stamp.get(f as usize) != Some(&self.stamp) {
+                        continue;
+                    }
                     any |= self.eval(x, field, out);
                 }
                 any
             }
-            Node::Not(x) => !self.eval(x, field, &mut Vec::new()),
+            Node::Not(x) => {
+                let mut tmp = self.take();
+                let hit = self.eval(x, field, &mut tmp);
+                self.give(tmp);
+                !hit
+            }
             Node::Near {
                 left,
                 right,
                 n,
                 ordered,
             } => {
-                let mut l = Vec::new();
-                let mut r = Vec::new();
+                let mut l = self.take();
+                let mut r = self.take();
                 if !self.eval(left, field, &mut l) || !self.eval(right, field, &mut r) {
+                    self.give(l);
+                    self.give(r);
                     return false;
                 }
                 let close = |a: &Hit, b: &Hit| -> bool {
@@ -578,7 +1009,9 @@ impl Eval<'_> {
                 // lies within reach (binary search) are compared.
                 r.sort_unstable();
                 let widest = r.iter().map(|b| b.e - b.s).max().unwrap_or(0);
-                let mut used_r = vec![false; r.len()];
+                let mut used_r = std::mem::take(&mut self.flags);
+                used_r.clear();
+                used_r.resize(r.len(), false);
                 let mut any = false;
                 for a in &l {
                     let lo_s = if *ordered {
@@ -604,12 +1037,18 @@ impl Eval<'_> {
                     }
                 }
                 out.extend(r.iter().zip(&used_r).filter(|(_, u)| **u).map(|(h, _)| *h));
+                self.flags = used_r;
+                self.give(l);
+                self.give(r);
                 any
             }
             Node::Field(f, x) => self.eval(x, Some(*f), out),
             Node::Lang(l) => self.lang.as_deref() == Some(l.as_str()),
             Node::Site(s) => self.site.as_deref().is_some_and(|h| {
-                h.trim_start_matches("www.") == s || h.ends_with(&format!(".{s}"))
+                h.trim_start_matches("www.") == s
+                    || (h.len() > s.len()
+                        && h.ends_with(s.as_str())
+                        && h.as_bytes()[h.len() - s.len() - 1] == b'.')
             }),
         }
     }
@@ -625,11 +1064,13 @@ fn build_match(
     let mut hits = found.to_vec();
     hits.sort_unstable();
     hits.dedup();
+    // A topic's labels are distinct texts, so distinct ids are distinct terms.
+    let mut seen: Vec<u32> = Vec::new();
     let mut terms: Vec<String> = Vec::new();
     for h in &hits {
-        let l = &c.labels[h.label as usize];
-        if !terms.contains(l) {
-            terms.push(l.clone());
+        if !seen.contains(&h.label) {
+            seen.push(h.label);
+            terms.push(c.labels[h.label as usize].clone());
         }
     }
     TopicMatch {
@@ -666,19 +1107,27 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
     ];
     // The window with the most distinct terms wins; title first on ties.
     let mut best: Option<(usize, usize, usize)> = None; // (score, field, span index)
+    // Distinct labels of a window counted with a per-window mark (`window` is its number).
+    let mut mark: Vec<u32> =
+        vec![u32::MAX; hits.iter().map(|h| h.label as usize + 1).max().unwrap_or(0)];
+    let mut window = 0u32;
     for (fi, (_, sp)) in fields.iter().enumerate() {
         // Dense documents: the first 64 hits of a field are enough to find a good window.
         for i in 0..sp.len().min(64) {
-            let mut labels: Vec<u32> = sp[i..]
+            let mut distinct = 0;
+            for x in sp[i..]
                 .iter()
                 .take(32)
                 .take_while(|x| x.0 < sp[i].0 + SNIPPET_LEN - SNIPPET_BEFORE)
-                .map(|x| x.2)
-                .collect();
-            labels.sort_unstable();
-            labels.dedup();
-            if best.is_none_or(|b| labels.len() > b.0) {
-                best = Some((labels.len(), fi, i));
+            {
+                if mark[x.2 as usize] != window {
+                    mark[x.2 as usize] = window;
+                    distinct += 1;
+                }
+            }
+            window += 1;
+            if best.is_none_or(|b| distinct > b.0) {
+                best = Some((distinct, fi, i));
             }
         }
     }
@@ -712,7 +1161,7 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
     {
         end = anchor.max(start) + ws;
     }
-    let mut out = String::new();
+    let mut out = String::with_capacity(end - start + 16);
     if start > 0 {
         out.push('…');
     }
@@ -725,13 +1174,13 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
         }
     }
     for (s, e) in marks {
-        out.push_str(&clean_piece(&src[pos..s]));
+        push_clean(&mut out, &src[pos..s]);
         out.push_str("[[");
-        out.push_str(&clean_piece(&src[s..e]));
+        push_clean(&mut out, &src[s..e]);
         out.push_str("]]");
         pos = e;
     }
-    out.push_str(&clean_piece(&src[pos..end]));
+    push_clean(&mut out, &src[pos..end]);
     if end < src.len() {
         out.push('…');
     }
@@ -748,6 +1197,13 @@ fn floor_char(s: &str, mut i: usize) -> usize {
 /// Whitespace folded to single spaces; brackets that would read as marks are split.
 fn clean_piece(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_clean(&mut out, s);
+    out
+}
+
+/// Appends [`clean_piece`]`(s)` to `out` (allocating only when brackets must be split).
+fn push_clean(out: &mut String, s: &str) {
+    let from = out.len();
     let mut space = false;
     for c in s.chars() {
         if c.is_whitespace() || c.is_control() {
@@ -763,7 +1219,12 @@ fn clean_piece(s: &str) -> String {
     if space {
         out.push(' ');
     }
-    out.replace("[[", "[ [").replace("]]", "] ]")
+    let piece = &out[from..];
+    if piece.contains("[[") || piece.contains("]]") {
+        let split = piece.replace("[[", "[ [").replace("]]", "] ]");
+        out.truncate(from);
+        out.push_str(&split);
+    }
 }
 
 #[cfg(test)]
@@ -1032,5 +1493,69 @@ mod tests {
         ));
         let ids: Vec<_> = got.iter().map(|t| t.topic.as_str()).collect();
         assert_eq!(ids, ["t17", "t19"]);
+    }
+
+    /// The tries and the infix automaton find exactly the (token pattern, token) pairs the
+    /// anchors define, checked against a direct comparison of every pattern with every token.
+    #[test]
+    fn scan_finds_exactly_the_anchored_occurrences() {
+        let words = [
+            "ab",
+            "abc",
+            "b",
+            "bc",
+            "c",
+            "ca",
+            "abca",
+            "ракет",
+            "ракета",
+            "та",
+            "a",
+            "ü",
+            "u",
+        ];
+        let mut terms = Vec::new();
+        for w in words {
+            terms.extend([
+                w.to_string(),
+                format!("{w}*"),
+                format!("*{w}"),
+                format!("*{w}*"),
+            ]);
+        }
+        let query = terms.join(" OR ");
+        let m = Matcher::compile(&[topic("t", &query, None, &[])]).unwrap();
+        let e = &m.engine;
+        let text = "abc abca cab bcab b ab aab ракета ракеты тараката Über uber a ca caca";
+        let toks = normalize::tokenize(text);
+        let mut got = Vec::new();
+        e.scan(&toks, 0, &mut got);
+        got.sort_unstable();
+        got.dedup();
+        let mut interner = Interner::default();
+        let mut want = Vec::new();
+        for t in &terms {
+            let parts = query::parse_word(t).unwrap().parts;
+            assert_eq!(parts.len(), 1);
+            let tp = interner.tokpat(&parts[0]);
+            let core = parts[0].core.as_str();
+            for i in 0..toks.len() {
+                let tok = toks.token(i);
+                let ok = match parts[0].anchor {
+                    Anchor::Exact => tok == core,
+                    Anchor::Prefix => tok.starts_with(core),
+                    Anchor::Suffix => tok.ends_with(core),
+                    Anchor::Infix => tok.contains(core),
+                };
+                if ok {
+                    want.push((tp, i as u32));
+                }
+            }
+        }
+        want.sort_unstable();
+        want.dedup(); // `ü` and `u` fold to one core
+        // Token pattern ids are interned in the same order by both.
+        assert_eq!(got, want);
+        assert!(got.len() > 40, "{}", got.len());
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - [`normalize`]: folding and tokenisation shared by documents and terms (byte offsets kept).
 //! - [`query`]: the query language of DESIGN section 5, parsed with positions for errors.
-//! - [`matcher`]: all topics in one Aho-Corasick automaton, candidates, verification, snippets.
+//! - [`matcher`]: all topics' terms indexed together (tries and an automaton), candidates,
+//!   verification, snippets.
 //!
 //! This file holds the interface the rest of the crate uses: `TopicConfig` (a `[[topic]]` section),
 //! `Doc`, `TopicMatch`, `TopicError` and `Matcher`. Matching is pure: no I/O, not async.
@@ -160,7 +161,7 @@ impl Matcher {
         self.engine.topic_ids()
     }
 
-    /// Distinct term cores in the automaton.
+    /// Distinct folded term cores.
     pub fn pattern_count(&self) -> usize {
         self.engine.pattern_count()
     }

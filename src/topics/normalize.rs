@@ -115,12 +115,18 @@ pub fn fold(s: &str) -> String {
 
 /// Splits `text` into folded tokens, keeping each token's original byte range.
 pub fn tokenize(text: &str) -> Tokens {
-    let mut t = Tokens {
-        norm: String::with_capacity(text.len() + 8),
-        norm_start: Vec::with_capacity(text.len() / 5 + 1),
-        norm_end: Vec::with_capacity(text.len() / 5 + 1),
-        orig: Vec::with_capacity(text.len() / 5 + 1),
-    };
+    let mut t = Tokens::default();
+    tokenize_into(text, &mut t);
+    t
+}
+
+/// [`tokenize`] into `t`, reusing its buffers (the matcher keeps one per thread of work).
+pub fn tokenize_into(text: &str, t: &mut Tokens) {
+    t.norm.clear();
+    t.norm_start.clear();
+    t.norm_end.clear();
+    t.orig.clear();
+    t.norm.reserve(text.len() + 8);
     let mut start: Option<usize> = None;
     let mut norm_start = 0usize;
     let close = |t: &mut Tokens, s: usize, e: usize, ns: usize| {
@@ -133,8 +139,19 @@ pub fn tokenize(text: &str) -> Tokens {
             t.norm.truncate(ns - 1);
         }
     };
-    for (i, c) in text.char_indices() {
-        if is_word_char(c) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // ASCII bytes are classified and folded without decoding a char.
+        let b = bytes[i];
+        let (word, c) = if b.is_ascii() {
+            (b.is_ascii_alphanumeric(), b as char)
+        } else {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            (is_word_char(c), c)
+        };
+        let len = c.len_utf8();
+        if word {
             if start.is_none() {
                 start = Some(i);
                 if !t.norm.is_empty() {
@@ -142,15 +159,19 @@ pub fn tokenize(text: &str) -> Tokens {
                 }
                 norm_start = t.norm.len();
             }
-            fold_char(c, &mut t.norm);
+            if len == 1 {
+                t.norm.push(b.to_ascii_lowercase() as char);
+            } else {
+                fold_char(c, &mut t.norm);
+            }
         } else if let Some(s) = start.take() {
-            close(&mut t, s, i, norm_start);
+            close(t, s, i, norm_start);
         }
+        i += len;
     }
     if let Some(s) = start {
-        close(&mut t, s, text.len(), norm_start);
+        close(t, s, text.len(), norm_start);
     }
-    t
 }
 
 #[cfg(test)]
