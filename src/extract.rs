@@ -114,10 +114,10 @@ fn json_ld_body(scripts: &[&str]) -> Option<String> {
         }
         match v {
             serde_json::Value::Object(m) => {
-                if let Some(serde_json::Value::String(b)) = m.get("articleBody") {
-                    if best.as_ref().is_none_or(|x| x.len() < b.len()) {
-                        *best = Some(b.clone());
-                    }
+                if let Some(serde_json::Value::String(b)) = m.get("articleBody")
+                    && best.as_ref().is_none_or(|x| x.len() < b.len())
+                {
+                    *best = Some(b.clone());
                 }
                 for x in m.values() {
                     walk(x, best, depth + 1);
@@ -163,52 +163,66 @@ fn json_ld_body(scripts: &[&str]) -> Option<String> {
 fn clean_dom(doc: &dom_query::Document) {
     doc.select("nav, [role=\"navigation\"], figcaption")
         .remove();
-    let total_long = long_text(&doc.root());
+    // Computed when first needed: most pages have no large furniture candidate.
+    let mut total_long: Option<usize> = None;
     let mut doomed = Vec::new();
-    for node in doc.select("[class], [id]").nodes() {
-        let Some(cap) = furniture_cap(
-            node.attr("class").as_deref().unwrap_or(""),
-            node.attr("id").as_deref().unwrap_or(""),
-        ) else {
+    for node in doc.root().descendants_it() {
+        let Some(name) = node.node_name() else {
             continue;
         };
-        if node
-            .node_name()
-            .is_some_and(|n| matches!(&*n, "html" | "body" | "main" | "article"))
-        {
+        let name = &*name;
+        if matches!(name, "p" | "ul" | "ol") {
+            if link_only(&node, name != "p") {
+                doomed.push(node);
+            }
             continue;
         }
-        let len = node.normalized_char_count();
-        if len > cap && link_chars(node) * 2 < len {
+        if matches!(name, "html" | "body" | "main" | "article") {
             continue;
         }
-        if len > 200 && long_text(node) * 2 > total_long {
+        let (class, id) = (node.attr("class"), node.attr("id"));
+        if class.is_none() && id.is_none() {
             continue;
         }
-        doomed.push(*node);
-    }
-    // Paragraphs that are one link ("Read more: ..." teasers) and lists whose items all are.
-    for node in doc.select("p, ul, ol").nodes() {
-        let len = node.normalized_char_count();
-        if len == 0 || len > 300 && node.node_name().is_some_and(|n| &*n == "p") {
+        let Some(cap) = furniture_cap(class.as_deref().unwrap_or(""), id.as_deref().unwrap_or(""))
+        else {
             continue;
-        }
-        let is_list = node.node_name().is_some_and(|n| &*n != "p");
-        let all_links = if is_list {
-            let items = node.element_children();
-            items.len() >= 2
-                && items
-                    .iter()
-                    .all(|li| link_chars(li) * 10 >= li.normalized_char_count() * 9)
-        } else {
-            link_chars(node) * 10 >= len * 9
         };
-        if all_links {
-            doomed.push(*node);
+        let len = node.normalized_char_count();
+        if len > cap && link_chars(&node) * 2 < len {
+            continue;
         }
+        if len > 200 {
+            let total = *total_long.get_or_insert_with(|| long_text(&doc.root()));
+            if long_text(&node) * 2 > total {
+                continue;
+            }
+        }
+        doomed.push(node);
     }
     for node in doomed {
         node.remove_from_parent();
+    }
+}
+
+/// A paragraph that is one link ("Read more: ..." teasers, at most 300 characters), or a list of
+/// at least two items that all are.
+fn link_only(node: &dom_query::NodeRef, list: bool) -> bool {
+    let has_link = node
+        .descendants_it()
+        .any(|d| d.node_name().is_some_and(|n| &*n == "a"));
+    if !has_link {
+        return false;
+    }
+    if list {
+        let items = node.element_children();
+        items.len() >= 2
+            && items
+                .iter()
+                .all(|li| link_chars(li) * 10 >= li.normalized_char_count() * 9)
+    } else {
+        let len = node.normalized_char_count();
+        len > 0 && len <= 300 && link_chars(node) * 10 >= len * 9
     }
 }
 
@@ -234,8 +248,12 @@ fn link_chars(node: &dom_query::NodeRef) -> usize {
 /// page furniture, or `None` when the names say nothing.
 fn furniture_cap(class: &str, id: &str) -> Option<usize> {
     let mut cap: Option<usize> = None;
+    let mut buf = String::new();
     for word in class_words(class).chain(class_words(id)) {
-        let c = match word.as_str() {
+        buf.clear();
+        buf.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        let w = buf.as_str();
+        let c = match w {
             "credit" | "credits" | "byline" | "dateline" | "timestamp" | "author" | "authors"
             | "submitted" | "share" | "sharing" | "shares" | "social" | "sharebar" | "ad"
             | "ads" | "advert" | "advertisement" | "advertising" | "sponsor" | "sponsored"
@@ -254,29 +272,30 @@ fn furniture_cap(class: &str, id: &str) -> Option<usize> {
     cap
 }
 
-/// Lowercase words of a class or id list: split on anything not alphanumeric and on camelCase
-/// humps (`articleBylineContainer` → article, byline, container).
-fn class_words(s: &str) -> impl Iterator<Item = String> + '_ {
+/// Words of a class or id list, as slices: split on anything not alphanumeric and on camelCase
+/// humps (`articleBylineContainer` → article, Byline, Container).
+fn class_words(s: &str) -> impl Iterator<Item = &str> {
     s.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
         .flat_map(|w| {
-            let mut out = Vec::new();
-            let mut cur = String::new();
-            let mut prev_lower = false;
-            for c in w.chars() {
-                if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
+            let b = w.as_bytes();
+            let mut start = 0;
+            let mut cuts = Vec::new();
+            for i in 1..b.len() {
+                if b[i].is_ascii_uppercase()
+                    && (b[i - 1].is_ascii_lowercase() || b[i - 1].is_ascii_digit())
+                {
+                    cuts.push(&w[start..i]);
+                    start = i;
                 }
-                prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-                cur.push(c.to_ascii_lowercase());
             }
-            out.push(cur);
-            out
+            cuts.push(&w[start..]);
+            cuts
         })
 }
 
-/// Removes what is never text before the HTML parser sees it: comments, `<style>`, `<svg>` and
-/// `<script>` elements (most of a modern page's bytes). JSON-LD scripts are kept in the page (readability
+/// Removes what is never text before the HTML parser sees it: comments, `<style>`, `<svg>`,
+/// `<nav>` and `<script>` elements (most of a modern page's bytes). JSON-LD scripts are kept in the page (readability
 /// reads its metadata) and their contents returned. Hand-rolled with memchr because a full HTML
 /// tokenizer is what this pass exists to spare; the cases it simplifies (a `<script` inside an attribute
 /// value, `</script>` inside an escaped `<!--` script) only cost a little text, never a panic.
@@ -298,18 +317,19 @@ fn strip_raw_text(html: &str) -> (String, Vec<&str>) {
             } else {
                 memchr::memmem::find(&b[body..], b"-->").map_or(b.len(), |e| body + e + 3)
             }
-        } else if let Some(name) = ["script", "style", "svg"]
+        } else if let Some(name) = ["script", "style", "svg", "nav"]
             .into_iter()
             .find(|n| tag_named(rest, n))
         {
             let Some(gt) = memchr::memchr(b'>', &b[p..]).map(|g| p + g) else {
                 break;
             };
-            if name == "svg" {
-                if b[gt - 1] == b'/' {
+            if name == "svg" || name == "nav" {
+                if name == "svg" && b[gt - 1] == b'/' {
                     gt + 1
                 } else {
-                    close_svg(b, gt + 1)
+                    // Unclosed: only the start tag goes, the parser decides about the rest.
+                    close_nested(b, gt + 1, name).unwrap_or(gt + 1)
                 }
             } else {
                 let close = find_end_tag(b, gt + 1, name);
@@ -363,26 +383,27 @@ fn find_end_tag(b: &[u8], mut from: usize, name: &str) -> Option<usize> {
     None
 }
 
-/// The end of an `<svg>` element whose start tag ends before `from` (nested `<svg>` counted).
-fn close_svg(b: &[u8], mut from: usize) -> usize {
+/// The end of a `name` element (`svg`, `nav`) whose start tag ends before `from`, nested ones
+/// counted; `None` when it is never closed.
+fn close_nested(b: &[u8], mut from: usize, name: &str) -> Option<usize> {
     let mut depth = 1;
     while let Some(p) = memchr::memchr(b'<', &b[from..]) {
         let p = from + p;
         let rest = &b[p + 1..];
-        if tag_named(rest, "svg") {
+        if tag_named(rest, name) {
             let gt = memchr::memchr(b'>', &b[p..]).map_or(b.len(), |g| p + g);
-            if b[gt - 1] != b'/' {
+            if name != "svg" || b[gt - 1] != b'/' {
                 depth += 1;
             }
-        } else if rest.first() == Some(&b'/') && tag_named(&rest[1..], "svg") {
+        } else if rest.first() == Some(&b'/') && tag_named(&rest[1..], name) {
             depth -= 1;
             if depth == 0 {
-                return memchr::memchr(b'>', &b[p..]).map_or(b.len(), |g| p + g + 1);
+                return Some(memchr::memchr(b'>', &b[p..]).map_or(b.len(), |g| p + g + 1));
             }
         }
         from = p + 1;
     }
-    b.len()
+    None
 }
 
 /// The whole body as text, without the parts that are never the article.
@@ -624,14 +645,13 @@ pub fn decode_html<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, s
             }
         });
     let valid_utf8 = std::str::from_utf8(bytes).ok();
-    if let Some(s) = valid_utf8 {
-        if declared.is_none()
+    if let Some(s) = valid_utf8
+        && (declared.is_none()
             || declared == Some(encoding_rs::UTF_8)
             || !s.is_ascii()
-            || declared.is_some_and(|e| e.is_ascii_compatible())
-        {
-            return Cow::Borrowed(s);
-        }
+            || declared.is_some_and(|e| e.is_ascii_compatible()))
+    {
+        return Cow::Borrowed(s);
     }
     let enc = match declared {
         Some(e) => e,
@@ -696,5 +716,49 @@ mod tests {
         );
         // The blank line before a dropped line still separates the blocks around it.
         assert_eq!(t, "First para\n\nSecond line\n\nThird");
+    }
+
+    #[test]
+    fn raw_text_elements_stripped_json_ld_kept() {
+        let (html, ld) = strip_raw_text(
+            "<p>a</p><script>if (a<b) x('</p>')</script><!-- c --><STYLE>p{}</STYLE>\
+             <svg><svg><path/></svg><text>t</text></svg><nav><nav>m</nav>n</nav>\
+             <script type=\"application/ld+json\">{\"x\":1}</script><p>b</p><nav>open",
+        );
+        assert_eq!(
+            html,
+            "<p>a</p><script type=\"application/ld+json\">{\"x\":1}</script><p>b</p>open"
+        );
+        assert_eq!(ld, vec!["{\"x\":1}"]);
+        // An unclosed script swallows the rest, as in a browser.
+        assert_eq!(strip_raw_text("x<script>y").0, "x");
+    }
+
+    #[test]
+    fn class_names_split_into_words() {
+        let w: Vec<_> = class_words("article__image-caption newsCaption hR").collect();
+        assert_eq!(
+            w,
+            ["article", "image", "caption", "news", "Caption", "h", "R"]
+        );
+        assert_eq!(furniture_cap("articleBylineContainer", ""), Some(300));
+        assert_eq!(furniture_cap("article__image-caption", ""), Some(600));
+        assert_eq!(furniture_cap("story-body", "main"), None);
+        assert_eq!(furniture_cap("commentary", ""), None);
+    }
+
+    #[test]
+    fn datelines_recognized() {
+        for l in [
+            "Updated 5:27 am CST, Wednesday, November 20, 2019",
+            "PUBLISHED: 10:48, Tue, Nov 19, 2019",
+            "By Justine Coleman - 11/18/19 11:04 PM EST",
+            "05/10/2018 - Publicado por: Clarissa Borba",
+        ] {
+            assert!(is_dateline(l), "{l}");
+        }
+        assert!(!is_dateline(
+            "The council met on Tuesday to discuss the budget."
+        ));
     }
 }
