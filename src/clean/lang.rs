@@ -123,10 +123,10 @@ pub fn language(title: &str, text: &str, declared: Option<&str>) -> Option<Strin
     if letters < MIN_LETTERS {
         return declared;
     }
-    if let Some(d) = declared.as_deref()
-        && stopwords_confirm(&sample, d)
-    {
-        return declared;
+    match (declared.as_deref(), stopword_guess(&sample)) {
+        (Some(d), Some(g)) if g.confirms(d) => return declared,
+        (None, Some(g)) if g.is_clear() => return Some(STOPWORD_LANGS[g.best].to_string()),
+        _ => {}
     }
     let Some(info) = DETECTOR.detect(&sample) else {
         return declared;
@@ -260,14 +260,49 @@ static STOPWORD_BITS: LazyLock<HashMap<&'static str, u8>> = LazyLock::new(|| {
     m
 });
 
-/// Fast path that spares the trigram detector (tens of microseconds per call, most of the
-/// language cost of an ingest): the declared language stands when its function words make up a
-/// good share of the sample and clearly outnumber those of every other listed language. Anything
-/// less clear goes to whatlang. whatlang offers no cheaper mode, hence this small hand-rolled check.
-fn stopwords_confirm(sample: &str, declared: &str) -> bool {
-    let Some(bit) = STOPWORD_LANGS.iter().position(|l| *l == declared) else {
-        return false;
-    };
+/// Function-word counts of a sample: the fast path that spares the trigram detector (tens of
+/// microseconds per call, most of the language cost of an ingest). A declared language stands
+/// when its function words clearly outnumber those of every other listed language; an undeclared
+/// text in a Latin-script listed language is taken only when one language dominates strongly.
+/// Anything less clear goes to whatlang, which offers no cheaper mode (hence this small check).
+struct StopwordGuess {
+    words: u32,
+    hits: [u32; 8],
+    best: usize,
+}
+
+impl StopwordGuess {
+    fn runner_up(&self, lang: usize) -> u32 {
+        self.hits
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != lang)
+            .map(|(_, h)| *h)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The declared language `d` is confirmed by the text.
+    fn confirms(&self, d: &str) -> bool {
+        let Some(i) = STOPWORD_LANGS.iter().position(|l| *l == d) else {
+            return false;
+        };
+        let own = self.hits[i];
+        own >= 2 && own * 8 >= self.words && own >= 2 * self.runner_up(i).max(1)
+    }
+
+    /// One Latin-script language dominates so strongly that no detector is needed. Cyrillic is
+    /// left to whatlang (Russian function words are shared with Ukrainian, Bulgarian, …).
+    fn is_clear(&self) -> bool {
+        let own = self.hits[self.best];
+        STOPWORD_LANGS[self.best] != "ru"
+            && own >= 6
+            && own * 5 >= self.words
+            && own >= 3 * self.runner_up(self.best).max(1)
+    }
+}
+
+fn stopword_guess(sample: &str) -> Option<StopwordGuess> {
     let lower = sample.to_lowercase();
     let mut words = 0u32;
     let mut hits = [0u32; 8];
@@ -283,15 +318,14 @@ fn stopwords_confirm(sample: &str, declared: &str) -> bool {
             }
         }
     }
-    let own = hits[bit];
-    let other = hits
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != bit)
-        .map(|(_, h)| *h)
-        .max()
-        .unwrap_or(0);
-    own >= 4 && own * 6 >= words && own >= 2 * other.max(1)
+    let best = (0..8).max_by_key(|i| hits[*i])?;
+    (hits[best] > 0).then_some(StopwordGuess { words, hits, best })
+}
+
+/// Test helper: the declared language is confirmed without the detector.
+#[cfg(test)]
+fn stopwords_confirm(sample: &str, declared: &str) -> bool {
+    stopword_guess(sample).is_some_and(|g| g.confirms(declared))
 }
 
 #[cfg(test)]
