@@ -392,7 +392,7 @@ impl Robots {
                 }
                 "allow" | "disallow" => {
                     in_rules = true;
-                    let names_us = agents.iter().any(|a| *a == agent);
+                    let names_us = agents.contains(&agent);
                     found_specific |= names_us;
                     if v.is_empty() {
                         continue; // "Disallow:" with no path allows everything: no rule

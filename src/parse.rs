@@ -181,7 +181,7 @@ pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> 
         return Cow::Owned(rewrite_decl(&text));
     }
     // 2. UTF-16 without a BOM shows itself in the first character, `<` next to a zero byte.
-    if bytes.len() >= 4 && bytes.len() % 2 == 0 {
+    if bytes.len() >= 4 && bytes.len().is_multiple_of(2) {
         let enc = match bytes[..4] {
             [0, b'<', 0, _] => Some(encoding_rs::UTF_16BE),
             [b'<', 0, _, 0] => Some(encoding_rs::UTF_16LE),

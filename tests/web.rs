@@ -458,11 +458,11 @@ async fn daemon_serves_and_shuts_down() {
     let base = format!("http://127.0.0.1:{port}");
     let mut up = false;
     for _ in 0..100 {
-        if let Ok(r) = client().get(format!("{base}/healthz")).send().await {
-            if r.status() == 200 {
-                up = true;
-                break;
-            }
+        if let Ok(r) = client().get(format!("{base}/healthz")).send().await
+            && r.status() == 200
+        {
+            up = true;
+            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }

@@ -293,13 +293,12 @@ impl Boilerplate {
                 }
             }
         }
-        if let Some(c) = cut_at {
-            if kept[c..]
+        if let Some(c) = cut_at
+            && kept[c..]
                 .iter()
                 .all(|(_, l)| l.split_whitespace().nth(TAIL_LINE_WORDS).is_none())
-            {
-                kept.truncate(c);
-            }
+        {
+            kept.truncate(c);
         }
         let mut out: Vec<String> = Vec::new();
         let mut last_block = usize::MAX;

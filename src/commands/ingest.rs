@@ -70,8 +70,7 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
         // the run of consecutive results that are ready.
         let mut pending = BTreeMap::new();
         let mut want = 0usize;
-        let mut rx = rx.into_iter().peekable();
-        while let Some((i, res)) = rx.next() {
+        for (i, res) in rx {
             pending.insert(i, res);
             let mut batch = Vec::new();
             while batch.len() < BATCH {

@@ -597,11 +597,11 @@ pub fn topics_of(conn: &Connection, article_id: i64) -> rusqlite::Result<Vec<Str
     st.query_map([article_id], |r| r.get(0))?.collect()
 }
 
-/// Stored articles (id, title, text, lang, link) fetched since `since_ms`, for backtests.
-pub fn articles_since(
-    conn: &Connection,
-    since_ms: i64,
-) -> rusqlite::Result<Vec<(i64, String, String, Option<String>, Option<String>)>> {
+/// (id, title, text, lang, link) of a stored article, for backtests.
+pub type BacktestRow = (i64, String, String, Option<String>, Option<String>);
+
+/// Stored articles fetched since `since_ms`, for backtests.
+pub fn articles_since(conn: &Connection, since_ms: i64) -> rusqlite::Result<Vec<BacktestRow>> {
     let mut st = conn.prepare(
         "SELECT id, title, text || coalesce(char(10) || page_text, ''), lang, link FROM articles
          WHERE coalesce(published_at, fetched_at) >= ?1 ORDER BY id",
