@@ -76,6 +76,32 @@ fn trim_start(b: &[u8]) -> &[u8] {
     &b[start..]
 }
 
+thread_local! {
+    /// Set while this thread runs code whose panics are caught and reported as input errors.
+    static CATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `catch_unwind` without the panic message on stderr: a parser panic on a bad input is reported
+/// as that input's error, not as a crash-looking message in the middle of the output. Other
+/// panics (other threads, or outside this call) still go to the previous hook.
+fn quiet_catch_unwind<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CATCHING.with(|c| c.get()) {
+                tracing::debug!(%info, "parser panic caught");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    CATCHING.with(|c| c.set(true));
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(false));
+    res
+}
+
 fn run_feed_rs(bytes: &[u8], url: Option<&str>) -> Result<feed_rs::model::Feed, ParseError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(url)
@@ -83,7 +109,7 @@ fn run_feed_rs(bytes: &[u8], url: Option<&str>) -> Result<feed_rs::model::Feed, 
         .id_generator(|_, _, _| String::new())
         .timestamp_parser(parse_date)
         .build();
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)));
+    let res = quiet_catch_unwind(|| parser.parse(bytes));
     match res {
         Ok(Ok(feed)) => Ok(feed),
         Ok(Err(feed_rs::parser::ParseFeedError::ParseError(
@@ -397,6 +423,15 @@ fn convert(feed: feed_rs::model::Feed, url: Option<&str>) -> ParsedFeed {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn caught_parser_panic_is_an_error_and_resets() {
+        let r: std::thread::Result<()> = quiet_catch_unwind(|| panic!("bad input"));
+        assert!(r.is_err());
+        assert!(!CATCHING.with(|c| c.get()));
+        assert_eq!(quiet_catch_unwind(|| 7).ok(), Some(7));
+    }
+
     use super::*;
 
     const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
