@@ -1184,7 +1184,11 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
     if end < src.len() {
         out.push('…');
     }
-    out.trim().to_string()
+    // Only spaces are left as whitespace: trim them in place.
+    out.truncate(out.trim_end().len());
+    let lead = out.len() - out.trim_start().len();
+    out.drain(..lead);
+    out
 }
 
 fn floor_char(s: &str, mut i: usize) -> usize {
@@ -1202,28 +1206,58 @@ fn clean_piece(s: &str) -> String {
 }
 
 /// Appends [`clean_piece`]`(s)` to `out` (allocating only when brackets must be split).
+///
+/// Runs between blanks (whitespace and control characters) are copied as slices; only characters
+/// of three or more bytes are decoded (the blank ones below U+0800 are U+0080..U+00A0).
 fn push_clean(out: &mut String, s: &str) {
     let from = out.len();
+    let bytes = s.as_bytes();
     let mut space = false;
-    for c in s.chars() {
-        if c.is_whitespace() || c.is_control() {
+    let mut brackets = false;
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (len, blank) = match b {
+            0..=0x7f => (1, b <= b' ' || b == 0x7f),
+            0xc2 => (2, bytes[i + 1] <= 0xa0),
+            0xc3..=0xdf => (2, false),
+            _ => {
+                let c = s[i..].chars().next().unwrap_or(' ');
+                (c.len_utf8(), c.is_whitespace() || c.is_control())
+            }
+        };
+        if blank {
+            if i > run {
+                if space {
+                    out.push(' ');
+                }
+                out.push_str(&s[run..i]);
+            }
             space = true;
-            continue;
+            run = i + len;
+        } else if b == b'[' || b == b']' {
+            brackets = true;
         }
+        i += len;
+    }
+    if bytes.len() > run {
         if space {
             out.push(' ');
             space = false;
         }
-        out.push(c);
+        out.push_str(&s[run..]);
     }
     if space {
         out.push(' ');
     }
-    let piece = &out[from..];
-    if piece.contains("[[") || piece.contains("]]") {
-        let split = piece.replace("[[", "[ [").replace("]]", "] ]");
-        out.truncate(from);
-        out.push_str(&split);
+    if brackets {
+        let piece = &out[from..];
+        if piece.contains("[[") || piece.contains("]]") {
+            let split = piece.replace("[[", "[ [").replace("]]", "] ]");
+            out.truncate(from);
+            out.push_str(&split);
+        }
     }
 }
 
