@@ -194,6 +194,25 @@ pub fn tokenize_into(text: &str, t: &mut Tokens) {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
+        if b.is_ascii_alphanumeric() {
+            // A run of ASCII letters and digits is copied at once and lowercased in place.
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j].is_ascii_alphanumeric() {
+                j += 1;
+            }
+            if start.is_none() {
+                start = Some(i);
+                if !t.norm.is_empty() {
+                    t.norm.push(' ');
+                }
+                norm_start = t.norm.len();
+            }
+            let at = t.norm.len();
+            t.norm.push_str(&text[i..j]);
+            t.norm[at..].make_ascii_lowercase();
+            i = j;
+            continue;
+        }
         // ASCII bytes are classified and folded without decoding a char, two-byte characters
         // through the table; longer ones are decoded.
         let (len, word, class, slow) = if b < 0x80 {
