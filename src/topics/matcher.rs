@@ -108,8 +108,12 @@ pub struct Engine {
 struct Scratch {
     title: Tokens,
     text: Tokens,
-    /// Sorted, distinct (token pattern, position) hits.
+    /// (token pattern, position) hits in the order `scan` finds them.
     hits: Vec<(u32, u32)>,
+    /// The token patterns with hits, in order of their first hit.
+    touched: Vec<u32>,
+    /// `hits` grouped by token pattern (`tp_range`), each group sorted by position and distinct.
+    sorted: Vec<(u32, u32)>,
     cands: Vec<u32>,
     /// Per token pattern: `stamp` if it has hits in this document, then `tp_range` is valid.
     tp_stamp: Vec<u32>,
@@ -748,8 +752,6 @@ impl Engine {
         hits.clear();
         self.scan(&sc.title, 0, hits);
         self.scan(&sc.text, TEXT_BASE, hits);
-        hits.sort_unstable();
-        hits.dedup();
         let cands = &mut sc.cands;
         cands.clear();
         cands.extend_from_slice(&self.always);
@@ -763,17 +765,49 @@ impl Engine {
             sc.tp_stamp.fill(0);
             sc.stamp = 1;
         }
-        let mut i = 0;
-        while i < hits.len() {
-            let tp = hits[i].0;
-            let mut j = i + 1;
-            while j < hits.len() && hits[j].0 == tp {
-                j += 1;
+        // Group the hits by token pattern with a counting sort: `scan` emits each pattern's hits
+        // in position order already (title before text, tokens in order, automaton matches by
+        // end), so each group comes out sorted, with repeats (overlapping infix matches in one
+        // token) adjacent.
+        let stamp = sc.stamp;
+        let touched = &mut sc.touched;
+        touched.clear();
+        for &(tp, _) in hits.iter() {
+            let t = tp as usize;
+            if sc.tp_stamp[t] != stamp {
+                sc.tp_stamp[t] = stamp;
+                sc.tp_range[t] = (0, 0);
+                touched.push(tp);
             }
-            sc.tp_stamp[tp as usize] = sc.stamp;
-            sc.tp_range[tp as usize] = (i as u32, j as u32);
+            sc.tp_range[t].1 += 1;
+        }
+        let mut off = 0u32;
+        for &tp in touched.iter() {
+            let r = &mut sc.tp_range[tp as usize];
+            let n = r.1;
+            *r = (off, off);
+            off += n;
+        }
+        let sorted = &mut sc.sorted;
+        sorted.clear();
+        sorted.resize(hits.len(), (0, 0));
+        for &h in hits.iter() {
+            let r = &mut sc.tp_range[h.0 as usize];
+            sorted[r.1 as usize] = h;
+            r.1 += 1;
+        }
+        for &tp in touched.iter() {
+            let (lo, hi) = sc.tp_range[tp as usize];
+            let mut w = lo as usize + 1;
+            for k in lo as usize + 1..hi as usize {
+                debug_assert!(sorted[k].1 >= sorted[w - 1].1, "hits in position order");
+                if sorted[k] != sorted[w - 1] {
+                    sorted[w] = sorted[k];
+                    w += 1;
+                }
+            }
+            sc.tp_range[tp as usize].1 = w as u32;
             cands.extend_from_slice(&self.trigger[tp as usize]);
-            i = j;
         }
         if cands.is_empty() {
             return Vec::new();
@@ -782,7 +816,7 @@ impl Engine {
         cands.dedup();
         let mut ev = Eval {
             engine: self,
-            hits,
+            hits: sorted,
             tp_stamp: &sc.tp_stamp,
             tp_range: &sc.tp_range,
             stamp: sc.stamp,
@@ -859,7 +893,7 @@ fn primary_lang(l: &str) -> String {
 
 struct Eval<'a> {
     engine: &'a Engine,
-    /// Sorted (token pattern, position) hits of the document.
+    /// (token pattern, position) hits of the document, grouped by pattern (see `positions`).
     hits: &'a [(u32, u32)],
     /// See `Scratch`: where each token pattern's hits are.
     tp_stamp: &'a [u32],
@@ -1184,7 +1218,11 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
     if end < src.len() {
         out.push('…');
     }
-    out.trim().to_string()
+    // Only spaces are left as whitespace: trim them in place.
+    out.truncate(out.trim_end().len());
+    let lead = out.len() - out.trim_start().len();
+    out.drain(..lead);
+    out
 }
 
 fn floor_char(s: &str, mut i: usize) -> usize {
@@ -1202,28 +1240,58 @@ fn clean_piece(s: &str) -> String {
 }
 
 /// Appends [`clean_piece`]`(s)` to `out` (allocating only when brackets must be split).
+///
+/// Runs between blanks (whitespace and control characters) are copied as slices; only characters
+/// of three or more bytes are decoded (the blank ones below U+0800 are U+0080..U+00A0).
 fn push_clean(out: &mut String, s: &str) {
     let from = out.len();
+    let bytes = s.as_bytes();
     let mut space = false;
-    for c in s.chars() {
-        if c.is_whitespace() || c.is_control() {
+    let mut brackets = false;
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (len, blank) = match b {
+            0..=0x7f => (1, b <= b' ' || b == 0x7f),
+            0xc2 => (2, bytes[i + 1] <= 0xa0),
+            0xc3..=0xdf => (2, false),
+            _ => {
+                let c = s[i..].chars().next().unwrap_or(' ');
+                (c.len_utf8(), c.is_whitespace() || c.is_control())
+            }
+        };
+        if blank {
+            if i > run {
+                if space {
+                    out.push(' ');
+                }
+                out.push_str(&s[run..i]);
+            }
             space = true;
-            continue;
+            run = i + len;
+        } else if b == b'[' || b == b']' {
+            brackets = true;
         }
+        i += len;
+    }
+    if bytes.len() > run {
         if space {
             out.push(' ');
             space = false;
         }
-        out.push(c);
+        out.push_str(&s[run..]);
     }
     if space {
         out.push(' ');
     }
-    let piece = &out[from..];
-    if piece.contains("[[") || piece.contains("]]") {
-        let split = piece.replace("[[", "[ [").replace("]]", "] ]");
-        out.truncate(from);
-        out.push_str(&split);
+    if brackets {
+        let piece = &out[from..];
+        if piece.contains("[[") || piece.contains("]]") {
+            let split = piece.replace("[[", "[ [").replace("]]", "] ]");
+            out.truncate(from);
+            out.push_str(&split);
+        }
     }
 }
 

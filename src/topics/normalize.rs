@@ -120,6 +120,56 @@ pub fn tokenize(text: &str) -> Tokens {
     t
 }
 
+/// How a two-byte character of a document is tokenised: a separator, or a word character folded
+/// to the `n` chars `c` (0 for a dropped one).
+#[derive(Debug, Clone, Copy)]
+struct Class {
+    kind: u8,
+    n: u8,
+    c: [char; 2],
+}
+
+impl Class {
+    const fn of(kind: u8) -> Class {
+        Class {
+            kind,
+            n: 0,
+            c: ['\0'; 2],
+        }
+    }
+}
+
+const SEP: u8 = 0;
+const WORD: u8 = 1;
+
+/// [`Class`] of every two-byte UTF-8 character (U+0080..U+07FF: Latin-1, Latin Extended, Greek,
+/// Cyrillic, ...), indexed by code point - 0x80; computed once from [`is_word_char`] and
+/// [`fold_char`], so the table agrees with them by construction.
+fn two_byte_classes() -> &'static [Class] {
+    static TABLE: std::sync::OnceLock<Vec<Class>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0x80u32..0x800)
+            .map(|u| {
+                let c = char::from_u32(u).expect("no surrogates below U+0800");
+                if !is_word_char(c) {
+                    return Class::of(SEP);
+                }
+                let mut f = String::new();
+                fold_char(c, &mut f);
+                let mut chars = f.chars();
+                let c0 = chars.next();
+                let c1 = chars.next();
+                assert!(chars.next().is_none(), "a fold of at most two chars");
+                Class {
+                    kind: WORD,
+                    n: c0.is_some() as u8 + c1.is_some() as u8,
+                    c: [c0.unwrap_or('\0'), c1.unwrap_or('\0')],
+                }
+            })
+            .collect()
+    })
+}
+
 /// [`tokenize`] into `t`, reusing its buffers (the matcher keeps one per thread of work).
 pub fn tokenize_into(text: &str, t: &mut Tokens) {
     t.norm.clear();
@@ -127,6 +177,7 @@ pub fn tokenize_into(text: &str, t: &mut Tokens) {
     t.norm_end.clear();
     t.orig.clear();
     t.norm.reserve(text.len() + 8);
+    let classes = two_byte_classes();
     let mut start: Option<usize> = None;
     let mut norm_start = 0usize;
     let close = |t: &mut Tokens, s: usize, e: usize, ns: usize| {
@@ -142,15 +193,39 @@ pub fn tokenize_into(text: &str, t: &mut Tokens) {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        // ASCII bytes are classified and folded without decoding a char.
         let b = bytes[i];
-        let (word, c) = if b.is_ascii() {
-            (b.is_ascii_alphanumeric(), b as char)
+        if b.is_ascii_alphanumeric() {
+            // A run of ASCII letters and digits is copied at once and lowercased in place.
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j].is_ascii_alphanumeric() {
+                j += 1;
+            }
+            if start.is_none() {
+                start = Some(i);
+                if !t.norm.is_empty() {
+                    t.norm.push(' ');
+                }
+                norm_start = t.norm.len();
+            }
+            let at = t.norm.len();
+            t.norm.push_str(&text[i..j]);
+            t.norm[at..].make_ascii_lowercase();
+            i = j;
+            continue;
+        }
+        // ASCII bytes are classified and folded without decoding a char, two-byte characters
+        // through the table; longer ones are decoded.
+        let (len, word, class, slow) = if b < 0x80 {
+            (1, b.is_ascii_alphanumeric(), Class::of(SEP), None)
+        } else if b < 0xe0 {
+            // A two-byte sequence (a valid `str` has no other lead bytes below 0xe0).
+            let u = (((b & 0x1f) as usize) << 6) | (bytes[i + 1] & 0x3f) as usize;
+            let class = classes[u - 0x80];
+            (2, class.kind == WORD, class, None)
         } else {
             let c = text[i..].chars().next().unwrap_or(' ');
-            (is_word_char(c), c)
+            (c.len_utf8(), is_word_char(c), Class::of(SEP), Some(c))
         };
-        let len = c.len_utf8();
         if word {
             if start.is_none() {
                 start = Some(i);
@@ -159,10 +234,14 @@ pub fn tokenize_into(text: &str, t: &mut Tokens) {
                 }
                 norm_start = t.norm.len();
             }
-            if len == 1 {
-                t.norm.push(b.to_ascii_lowercase() as char);
-            } else {
-                fold_char(c, &mut t.norm);
+            match (len, slow) {
+                (1, _) => t.norm.push(b.to_ascii_lowercase() as char),
+                (_, Some(c)) => fold_char(c, &mut t.norm),
+                _ => {
+                    for &c in &class.c[..class.n as usize] {
+                        t.norm.push(c);
+                    }
+                }
             }
         } else if let Some(s) = start.take() {
             close(t, s, i, norm_start);
@@ -233,6 +312,52 @@ mod tests {
             let mut got = String::new();
             fold_char(c, &mut got);
             assert_eq!(got, c.to_lowercase().collect::<String>(), "U+{u:04X}");
+        }
+    }
+
+    /// The char-by-char definition the table-driven tokeniser must agree with.
+    fn reference(text: &str) -> (String, Vec<(u32, u32)>) {
+        let (mut norm, mut orig) = (String::new(), Vec::new());
+        let mut cur: Option<(usize, String)> = None;
+        let mut end = |cur: &mut Option<(usize, String)>, e: usize| {
+            if let Some((s, w)) = cur.take()
+                && !w.is_empty()
+            {
+                if !norm.is_empty() {
+                    norm.push(' ');
+                }
+                norm.push_str(&w);
+                orig.push((s as u32, e as u32));
+            }
+        };
+        for (i, c) in text.char_indices() {
+            if is_word_char(c) {
+                fold_char(c, &mut cur.get_or_insert_with(|| (i, String::new())).1);
+            } else {
+                end(&mut cur, i);
+            }
+        }
+        end(&mut cur, text.len());
+        (norm, orig)
+    }
+
+    #[test]
+    fn tokenizer_agrees_with_the_char_by_char_definition() {
+        let mut text = String::new();
+        for u in (0x20u32..0x800).chain(0x1e00..0x1f00).chain(0x2000..0x2070) {
+            let Some(c) = char::from_u32(u) else { continue };
+            text.push(c);
+            text.push(if u % 3 == 0 { ' ' } else { 'Q' });
+            if u % 7 == 0 {
+                text.push_str("ПРИВЕТ Straße \u{ad}\u{ad} ЁЖ");
+            }
+        }
+        let t = tokenize(&text);
+        let (norm, orig) = reference(&text);
+        assert_eq!(t.norm, norm);
+        assert_eq!(t.orig, orig);
+        for i in 0..t.len() {
+            assert!(!t.token(i).is_empty() && !t.token(i).contains(' '));
         }
     }
 
