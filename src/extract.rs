@@ -3,7 +3,8 @@
 //! Steps: decode the bytes (BOM, then the HTTP charset, then `<meta charset>` / `http-equiv`, then
 //! UTF-8 validity, then chardetng); strip comments, `<style>`, `<svg>`, `<script>`, `<nav>`, and what
 //! readability would drop from the article anyway (`<aside>`, `<footer>`, `<iframe>`, `<noscript>`,
-//! form controls, `<link>`) with a byte scan before the one HTML parse (they are most of a page's
+//! form controls, `<link>`) and `data-*`/`srcset`/`sizes` attributes with a byte scan before the
+//! one HTML parse (they are most of a page's
 //! bytes; JSON-LD scripts are kept and read);
 //! remove page furniture from the DOM (navigation, captions and credits, bylines, share and
 //! newsletter boxes, related-story rails, ads, copyright notices, link-only paragraphs and lists:
@@ -348,6 +349,12 @@ fn strip_raw_text(html: &str) -> (String, Vec<&str>) {
                 }
                 end
             }
+        } else if rest.first().is_some_and(u8::is_ascii_alphabetic) {
+            // Another start tag: its attributes that never matter to the text go.
+            let j;
+            (j, copied) = cut_attrs(html, p + 1, copied, &mut out);
+            i = j;
+            continue;
         } else {
             i = p + 1;
             continue;
@@ -361,6 +368,58 @@ fn strip_raw_text(html: &str) -> (String, Vec<&str>) {
     }
     out.push_str(&html[copied.min(html.len())..]);
     (out, ld)
+}
+
+/// Scans the start tag whose name begins at `from` and drops its `data-*`, `srcset` and `sizes`
+/// attributes (lazy-loading and layout data: often a tenth of a page's markup, never text),
+/// copying `html[copied..]` into `out` up to each. Returns where the tag ends (its `>` or the
+/// end of the page) and the new `copied`.
+fn cut_attrs(html: &str, from: usize, mut copied: usize, out: &mut String) -> (usize, usize) {
+    let b = html.as_bytes();
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c');
+    let mut j = from;
+    while j < b.len() && !ws(b[j]) && b[j] != b'/' && b[j] != b'>' {
+        j += 1;
+    }
+    loop {
+        while j < b.len() && (ws(b[j]) || b[j] == b'/') {
+            j += 1;
+        }
+        if j >= b.len() || b[j] == b'>' {
+            return (j, copied);
+        }
+        let start = j;
+        j += 1;
+        while j < b.len() && !ws(b[j]) && !matches!(b[j], b'/' | b'>' | b'=') {
+            j += 1;
+        }
+        let name = &b[start..j];
+        let mut k = j;
+        while k < b.len() && ws(b[k]) {
+            k += 1;
+        }
+        if k < b.len() && b[k] == b'=' {
+            k += 1;
+            while k < b.len() && ws(b[k]) {
+                k += 1;
+            }
+            if k < b.len() && (b[k] == b'"' || b[k] == b'\'') {
+                k = memchr::memchr(b[k], &b[k + 1..]).map_or(b.len(), |e| k + e + 2);
+            } else {
+                while k < b.len() && !ws(b[k]) && b[k] != b'>' {
+                    k += 1;
+                }
+            }
+            j = k;
+        }
+        if name.len() > 5 && name[..5].eq_ignore_ascii_case(b"data-")
+            || name.eq_ignore_ascii_case(b"srcset")
+            || name.eq_ignore_ascii_case(b"sizes")
+        {
+            out.push_str(&html[copied..start]);
+            copied = j;
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -769,6 +828,11 @@ mod tests {
              <button>b</button><noscript><img></noscript><select><option>o</select><footer>",
         );
         assert_eq!(html, "<p>a</p>");
+        let (html, _) = strip_raw_text(
+            "<div data-x=\"a>b\" class=c DATA-Y='1'data-z=2><img srcset=\"s 1x\" src=i sizes>\
+             <p data-q=<b>t</p><a data-",
+        );
+        assert_eq!(html, "<div  class=c ><img  src=i ><p >t</p><a data-");
         // An unclosed script swallows the rest, as in a browser.
         assert_eq!(strip_raw_text("x<script>y").0, "x");
     }
