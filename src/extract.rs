@@ -1,8 +1,11 @@
 //! Extract: an article page's HTML bytes → its title and main text (pure, no I/O, not async).
 //!
 //! Steps: decode the bytes (BOM, then the HTTP charset, then `<meta charset>` / `http-equiv`, then
-//! UTF-8 validity, then chardetng); strip comments, `<style>`, `<svg>` and `<script>` with a byte scan
-//! before the one HTML parse (they are most of a page's bytes; JSON-LD scripts are kept and read);
+//! UTF-8 validity, then chardetng); strip comments, `<style>`, `<svg>`, `<script>`, `<nav>`, and what
+//! readability would drop from the article anyway (`<aside>`, `<footer>`, `<iframe>`, `<noscript>`,
+//! form controls, `<link>`) and `data-*`/`srcset`/`sizes` attributes with a byte scan before the
+//! one HTML parse (they are most of a page's
+//! bytes; JSON-LD scripts are kept and read);
 //! remove page furniture from the DOM (navigation, captions and credits, bylines, share and
 //! newsletter boxes, related-story rails, ads, copyright notices, link-only paragraphs and lists:
 //! see `clean_dom`); run dom_smoothie (a Readability.js port) in its formatted text mode, or take
@@ -294,9 +297,9 @@ fn class_words(s: &str) -> impl Iterator<Item = &str> {
         })
 }
 
-/// Removes what is never text before the HTML parser sees it: comments, `<style>`, `<svg>`,
-/// `<nav>` and `<script>` elements (most of a modern page's bytes). JSON-LD scripts are kept in the page (readability
-/// reads its metadata) and their contents returned. Hand-rolled with memchr because a full HTML
+/// Removes what is never article text before the HTML parser sees it: comments, `<script>`,
+/// `<style>`, `<svg>`, `<nav>` and the other elements of `CUT` (most of a modern page's bytes).
+/// JSON-LD scripts are kept in the page (readability reads its metadata) and their contents returned. Hand-rolled with memchr because a full HTML
 /// tokenizer is what this pass exists to spare; the cases it simplifies (a `<script` inside an attribute
 /// value, `</script>` inside an escaped `<!--` script) only cost a little text, never a panic.
 fn strip_raw_text(html: &str) -> (String, Vec<&str>) {
@@ -317,20 +320,20 @@ fn strip_raw_text(html: &str) -> (String, Vec<&str>) {
             } else {
                 memchr::memmem::find(&b[body..], b"-->").map_or(b.len(), |e| body + e + 3)
             }
-        } else if let Some(name) = ["script", "style", "svg", "nav"]
-            .into_iter()
-            .find(|n| tag_named(rest, n))
-        {
+        } else if let Some(&(name, kind)) = CUT.iter().find(|(n, _)| tag_named(rest, n)) {
             let Some(gt) = memchr::memchr(b'>', &b[p..]).map(|g| p + g) else {
                 break;
             };
-            if name == "svg" || name == "nav" {
-                if name == "svg" && b[gt - 1] == b'/' {
-                    gt + 1
-                } else {
-                    // Unclosed: only the start tag goes, the parser decides about the rest.
-                    close_nested(b, gt + 1, name).unwrap_or(gt + 1)
-                }
+            if kind == Cut::Void || name == "svg" && b[gt - 1] == b'/' {
+                gt + 1
+            } else if kind == Cut::Nested {
+                // Unclosed: only the start tag goes, the parser decides about the rest.
+                close_nested(b, gt + 1, name).unwrap_or(gt + 1)
+            } else if kind == Cut::Flat {
+                // Cannot nest: the first end tag closes it; unclosed, only the start tag goes.
+                find_end_tag(b, gt + 1, name).map_or(gt + 1, |c| {
+                    memchr::memchr(b'>', &b[c..]).map_or(b.len(), |g| c + g + 1)
+                })
             } else {
                 let close = find_end_tag(b, gt + 1, name);
                 let end = close.map_or(b.len(), |c| {
@@ -346,6 +349,12 @@ fn strip_raw_text(html: &str) -> (String, Vec<&str>) {
                 }
                 end
             }
+        } else if rest.first().is_some_and(u8::is_ascii_alphabetic) {
+            // Another start tag: its attributes that never matter to the text go.
+            let j;
+            (j, copied) = cut_attrs(html, p + 1, copied, &mut out);
+            i = j;
+            continue;
         } else {
             i = p + 1;
             continue;
@@ -360,6 +369,90 @@ fn strip_raw_text(html: &str) -> (String, Vec<&str>) {
     out.push_str(&html[copied.min(html.len())..]);
     (out, ld)
 }
+
+/// Scans the start tag whose name begins at `from` and drops its `data-*`, `srcset` and `sizes`
+/// attributes (lazy-loading and layout data: often a tenth of a page's markup, never text),
+/// copying `html[copied..]` into `out` up to each. Returns where the tag ends (its `>` or the
+/// end of the page) and the new `copied`.
+fn cut_attrs(html: &str, from: usize, mut copied: usize, out: &mut String) -> (usize, usize) {
+    let b = html.as_bytes();
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c');
+    let mut j = from;
+    while j < b.len() && !ws(b[j]) && b[j] != b'/' && b[j] != b'>' {
+        j += 1;
+    }
+    loop {
+        while j < b.len() && (ws(b[j]) || b[j] == b'/') {
+            j += 1;
+        }
+        if j >= b.len() || b[j] == b'>' {
+            return (j, copied);
+        }
+        let start = j;
+        j += 1;
+        while j < b.len() && !ws(b[j]) && !matches!(b[j], b'/' | b'>' | b'=') {
+            j += 1;
+        }
+        let name = &b[start..j];
+        let mut k = j;
+        while k < b.len() && ws(b[k]) {
+            k += 1;
+        }
+        if k < b.len() && b[k] == b'=' {
+            k += 1;
+            while k < b.len() && ws(b[k]) {
+                k += 1;
+            }
+            if k < b.len() && (b[k] == b'"' || b[k] == b'\'') {
+                k = memchr::memchr(b[k], &b[k + 1..]).map_or(b.len(), |e| k + e + 2);
+            } else {
+                while k < b.len() && !ws(b[k]) && b[k] != b'>' {
+                    k += 1;
+                }
+            }
+            j = k;
+        }
+        if name.len() > 5 && name[..5].eq_ignore_ascii_case(b"data-")
+            || name.eq_ignore_ascii_case(b"srcset")
+            || name.eq_ignore_ascii_case(b"sizes")
+        {
+            out.push_str(&html[copied..start]);
+            copied = j;
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// Raw text up to its end tag (an unclosed one runs to the end of the page, as in a browser).
+    Raw,
+    /// Up to the matching end tag, nested ones counted.
+    Nested,
+    /// Up to the first end tag (the element cannot contain itself).
+    Flat,
+    /// Just the tag.
+    Void,
+}
+
+/// Elements the pre-pass cuts. Besides what is never text, these are the ones readability removes
+/// from the article it picks anyway (`footer`, `aside`, `iframe`, form controls, `link`): cut
+/// here, the parser and the scoring never see them.
+const CUT: &[(&str, Cut)] = &[
+    ("script", Cut::Raw),
+    ("style", Cut::Raw),
+    ("noscript", Cut::Raw),
+    ("iframe", Cut::Raw),
+    ("textarea", Cut::Raw),
+    ("svg", Cut::Nested),
+    ("nav", Cut::Nested),
+    ("aside", Cut::Nested),
+    ("footer", Cut::Nested),
+    ("template", Cut::Nested),
+    ("select", Cut::Flat),
+    ("button", Cut::Flat),
+    ("link", Cut::Void),
+    ("input", Cut::Void),
+];
 
 /// `rest` (after a `<`) starts with the tag name `name` (ASCII, case-insensitive) and the name ends.
 fn tag_named(rest: &[u8], name: &str) -> bool {
@@ -730,6 +823,16 @@ mod tests {
             "<p>a</p><script type=\"application/ld+json\">{\"x\":1}</script><p>b</p>open"
         );
         assert_eq!(ld, vec!["{\"x\":1}"]);
+        let (html, _) = strip_raw_text(
+            "<p>a<link rel=x><input type=text></p><aside><aside>x</aside>y</aside>\
+             <button>b</button><noscript><img></noscript><select><option>o</select><footer>",
+        );
+        assert_eq!(html, "<p>a</p>");
+        let (html, _) = strip_raw_text(
+            "<div data-x=\"a>b\" class=c DATA-Y='1'data-z=2><img srcset=\"s 1x\" src=i sizes>\
+             <p data-q=<b>t</p><a data-",
+        );
+        assert_eq!(html, "<div  class=c ><img  src=i ><p >t</p><a data-");
         // An unclosed script swallows the rest, as in a browser.
         assert_eq!(strip_raw_text("x<script>y").0, "x");
     }
