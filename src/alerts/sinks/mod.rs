@@ -207,6 +207,19 @@ pub(crate) mod testutil {
     use std::sync::{Arc, Mutex};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// An in-memory writer the tests can clone and read back.
+    #[derive(Clone, Default)]
+    pub struct Buf(pub Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[derive(Debug, Clone)]
     pub struct Req {
         pub path: String,
