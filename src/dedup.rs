@@ -34,49 +34,126 @@ pub fn identity_key(feed_id: i64, article: &Article) -> String {
     format!("h:{}", article.content_hash)
 }
 
-/// Hash of the normalised title + text (hex xxh3-128).
+/// Hash of the normalised title + text (hex xxh3-128): the words, lowercased, each followed by a
+/// space, with `\u{1}` between title and text.
 pub fn content_hash(title: &str, text: &str) -> String {
-    let mut norm = String::with_capacity(title.len() + text.len() + 1);
+    let mut norm = String::with_capacity(title.len() + text.len() + 2);
     for w in title
         .split_whitespace()
         .chain(std::iter::once("\u{1}"))
         .chain(text.split_whitespace())
     {
-        norm.push_str(&w.to_lowercase());
+        push_lower(&mut norm, w);
         norm.push(' ');
     }
     format!("{:032x}", xxh3_128(norm.as_bytes()))
 }
 
-/// Fills the article's `content_hash` and `simhash`.
+/// Appends `w.to_lowercase()` without allocating for ASCII words (the common case).
+fn push_lower(out: &mut String, w: &str) {
+    if w.is_ascii() {
+        let start = out.len();
+        out.push_str(w);
+        out[start..].make_ascii_lowercase();
+    } else {
+        out.push_str(&w.to_lowercase());
+    }
+}
+
+/// Fills the article's `content_hash`, `simhash` and `fingerprint_words`.
 pub fn fingerprint(article: &mut Article) {
     article.content_hash = content_hash(&article.title, &article.text);
-    article.simhash = simhash(&article.text);
+    let words = FingerprintWords::of(&article.text);
+    article.simhash = words.simhash();
+    article.fingerprint_words = words.len();
 }
 
 /// The normalised words the fingerprint is taken over (see the module doc).
 pub fn fingerprint_words(text: &str) -> Vec<String> {
-    fn words(p: &str) -> impl Iterator<Item = &str> {
-        p.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-    }
-    let mut out: Vec<String> = Vec::with_capacity(SIMHASH_WORDS);
-    for para in text.split('\n') {
-        if words(para).nth(MIN_PARA_WORDS - 1).is_none() {
-            continue;
+    let w = FingerprintWords::of(text);
+    (0..w.len()).map(|i| w.word(i).to_string()).collect()
+}
+
+/// The fingerprint words of a text, lowercased, in one buffer separated by single spaces, so that
+/// a shingle (consecutive words joined by a space) is a slice of the buffer.
+struct FingerprintWords {
+    buf: String,
+    /// (start, end) of each word in `buf`.
+    spans: Vec<(u32, u32)>,
+}
+
+impl FingerprintWords {
+    fn of(text: &str) -> FingerprintWords {
+        fn words(p: &str) -> impl Iterator<Item = &str> {
+            p.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
         }
-        for w in words(para) {
-            if out.len() == SIMHASH_WORDS {
-                return out;
+        let mut fw = FingerprintWords {
+            buf: String::with_capacity(SIMHASH_WORDS * 8),
+            spans: Vec::with_capacity(SIMHASH_WORDS),
+        };
+        let mut para: Vec<&str> = Vec::with_capacity(SIMHASH_WORDS);
+        for p in text.split('\n') {
+            let room = SIMHASH_WORDS - fw.spans.len();
+            para.clear();
+            para.extend(words(p).take(room.max(MIN_PARA_WORDS)));
+            if para.len() < MIN_PARA_WORDS {
+                continue;
             }
-            out.push(w.to_lowercase());
+            for w in para.iter().take(room) {
+                fw.push(w);
+            }
+            if fw.spans.len() == SIMHASH_WORDS {
+                return fw;
+            }
         }
+        if fw.spans.is_empty() {
+            // only short paragraphs: take them all
+            for w in words(text).take(SIMHASH_WORDS) {
+                fw.push(w);
+            }
+        }
+        fw
     }
-    if out.is_empty() {
-        // only short paragraphs: take them all
-        out.extend(words(text).take(SIMHASH_WORDS).map(str::to_lowercase));
+
+    fn push(&mut self, w: &str) {
+        if !self.buf.is_empty() {
+            self.buf.push(' ');
+        }
+        let start = self.buf.len() as u32;
+        push_lower(&mut self.buf, w);
+        self.spans.push((start, self.buf.len() as u32));
     }
-    out
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn word(&self, i: usize) -> &str {
+        let (s, e) = self.spans[i];
+        &self.buf[s as usize..e as usize]
+    }
+
+    /// 64-bit SimHash over the word 3-shingles.
+    fn simhash(&self) -> u64 {
+        let words = self.spans.len();
+        if words == 0 {
+            return 0;
+        }
+        let mut acc = [0i32; 64];
+        let n = words.saturating_sub(SHINGLE - 1).max(1);
+        for i in 0..n {
+            let start = self.spans[i].0 as usize;
+            let end = self.spans[(i + SHINGLE).min(words) - 1].1 as usize;
+            let h = xxh3_64(&self.buf.as_bytes()[start..end]);
+            for (b, a) in acc.iter_mut().enumerate() {
+                *a += if h >> b & 1 == 1 { 1 } else { -1 };
+            }
+        }
+        acc.iter()
+            .enumerate()
+            .fold(0u64, |s, (b, &a)| if a > 0 { s | 1 << b } else { s })
+    }
 }
 
 /// Jaccard similarity of the word 3-shingle sets of two texts (lines of at least
@@ -122,29 +199,7 @@ pub fn similarity(a: &str, b: &str) -> f64 {
 
 /// 64-bit SimHash over word shingles of the start of the body.
 pub fn simhash(text: &str) -> u64 {
-    let words = fingerprint_words(text);
-    if words.is_empty() {
-        return 0;
-    }
-    let mut acc = [0i32; 64];
-    let n = words.len().saturating_sub(SHINGLE - 1).max(1);
-    let mut buf = String::with_capacity(64);
-    for i in 0..n {
-        buf.clear();
-        for (j, w) in words[i..(i + SHINGLE).min(words.len())].iter().enumerate() {
-            if j > 0 {
-                buf.push(' ');
-            }
-            buf.push_str(w);
-        }
-        let h = xxh3_64(buf.as_bytes());
-        for (b, a) in acc.iter_mut().enumerate() {
-            if h >> b & 1 == 1 { *a += 1 } else { *a -= 1 }
-        }
-    }
-    acc.iter()
-        .enumerate()
-        .fold(0u64, |s, (b, &a)| if a > 0 { s | 1 << b } else { s })
+    FingerprintWords::of(text).simhash()
 }
 
 /// The four 16-bit bands of a SimHash: two fingerprints within Hamming distance 3 share at least

@@ -55,4 +55,8 @@ pub struct Article {
     pub content_hash: String,
     /// 64-bit SimHash of the text's word shingles.
     pub simhash: u64,
+    /// How many words the SimHash was taken over (`dedup::fingerprint` sets it; at most
+    /// `dedup::SIMHASH_WORDS`): too few make a near-duplicate decision unsafe.
+    #[serde(skip)]
+    pub fingerprint_words: usize,
 }

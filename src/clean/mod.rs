@@ -83,6 +83,7 @@ pub fn clean_entry(entry: &Entry, feed_lang: Option<&str>, rules: &CleanRules) -
         published_at: entry.published_at,
         content_hash: String::new(),
         simhash: 0,
+        fingerprint_words: 0,
     }
 }
 

@@ -25,11 +25,9 @@ use crate::util::now_ms;
 const BATCH: usize = 128;
 
 pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
-    let mut store = ctx.store()?;
     let pipeline = Pipeline::new(ctx.config.clone())?;
     let cap = ctx.config.http.max_body_bytes;
     let urls: Vec<String> = files.iter().map(|f| file_url(f)).collect();
-    let feed_ids = store.ensure_ingest_feeds(&urls)?;
     let jsonl = matches!(format, Format::Jsonl | Format::Json);
 
     let workers = std::thread::available_parallelism()
@@ -66,6 +64,9 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
             });
         }
         drop(tx);
+        // The workers are parsing meanwhile. If opening fails, returning drops `rx` and stops them.
+        let mut store = ctx.store()?;
+        let feed_ids = store.ensure_ingest_feeds(&urls)?;
         // Commit strictly in the order given, buffering results that arrive early and batching
         // the run of consecutive results that are ready.
         let mut pending = BTreeMap::new();
@@ -197,10 +198,8 @@ fn commit_run(
             Err(e) => results.push(Some(Err(e))),
         }
     }
-    // Kept for the one-by-one fallback.
-    let kept: Vec<FetchCommit> = commits.clone();
     match pipeline.with_precomputed(full_text, &pre, |policy| {
-        store.commit_batch(commits, policy)
+        store.commit_batch(&commits, policy)
     }) {
         Ok(outs) => {
             for (slot, o) in slots.iter().zip(outs) {
@@ -208,7 +207,7 @@ fn commit_run(
             }
         }
         Err(_) => {
-            for (slot, c) in slots.iter().zip(kept) {
+            for (slot, c) in slots.iter().zip(commits) {
                 let r = pipeline
                     .with_precomputed(full_text, &pre, |policy| store.commit_fetch(c, policy))
                     .map_err(|e| format!("{e:#}"));

@@ -87,7 +87,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut fts = Vec::new();
-        let out = commit_in(&tx, c, policy, &mut fts)?;
+        let out = commit_in(&tx, &c, policy, &mut fts)?;
         index_new(&tx, &mut fts)?;
         tx.commit()?;
         Ok(out)
@@ -97,7 +97,7 @@ impl Store {
     /// SQLite writes each index page (and the FTS segment) once per batch instead of once per feed.
     pub fn commit_batch(
         &mut self,
-        batch: Vec<FetchCommit>,
+        batch: &[FetchCommit],
         policy: &MatchPolicy,
     ) -> anyhow::Result<Vec<CommitOutcome>> {
         let tx = self
@@ -105,7 +105,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut fts = Vec::new();
         let outs = batch
-            .into_iter()
+            .iter()
             .map(|c| commit_in(&tx, c, policy, &mut fts))
             .collect::<anyhow::Result<Vec<_>>>()?;
         index_new(&tx, &mut fts)?;
@@ -139,7 +139,7 @@ fn index_new(tx: &Connection, ids: &mut Vec<i64>) -> rusqlite::Result<()> {
 
 fn commit_in(
     tx: &Connection,
-    c: FetchCommit,
+    c: &FetchCommit,
     policy: &MatchPolicy,
     fts: &mut Vec<i64>,
 ) -> anyhow::Result<CommitOutcome> {
@@ -155,10 +155,10 @@ fn commit_in(
         }
         out.items.push(item);
     }
-    let mut state = c.state;
+    let mut state = c.state.clone();
     state.got_new = out.new > 0;
     apply_state(tx, c.feed_id, &state)?;
-    let mut log = c.log;
+    let mut log = c.log.clone();
     log.new_items = out.new;
     log.updated_items = out.updated;
     log.duplicates = out.duplicates;
@@ -255,7 +255,7 @@ fn store_article(
 
     // 3. A near-duplicate within the window, found through the SimHash band index and verified by
     //    shingle overlap. Short texts only match a copy of the same words (distance 0).
-    let words = dedup::fingerprint_words(&a.text).len();
+    let words = a.fingerprint_words;
     if words >= SHORT_DUP_MIN_WORDS {
         let (max_d, min_sim) = if words >= NEAR_DUP_MIN_WORDS {
             (policy.max_distance, NEAR_DUP_MIN_SIMILARITY)
