@@ -140,19 +140,38 @@ impl FingerprintWords {
         if words == 0 {
             return 0;
         }
-        let mut acc = [0i32; 64];
+        // Bit b of the SimHash is set when more than half of the shingle hashes have it set:
+        // count the ones per bit, a byte of the hash at a time through a table of its 8 bits.
+        const BITS: [[u32; 8]; 256] = {
+            let mut t = [[0u32; 8]; 256];
+            let mut v = 0;
+            while v < 256 {
+                let mut b = 0;
+                while b < 8 {
+                    t[v][b] = (v as u32 >> b) & 1;
+                    b += 1;
+                }
+                v += 1;
+            }
+            t
+        };
+        let mut ones = [0u32; 64];
         let n = words.saturating_sub(SHINGLE - 1).max(1);
         for i in 0..n {
             let start = self.spans[i].0 as usize;
             let end = self.spans[(i + SHINGLE).min(words) - 1].1 as usize;
             let h = xxh3_64(&self.buf.as_bytes()[start..end]);
-            for (b, a) in acc.iter_mut().enumerate() {
-                *a += if h >> b & 1 == 1 { 1 } else { -1 };
+            for (k, chunk) in ones.chunks_exact_mut(8).enumerate() {
+                let row = &BITS[(h >> (8 * k)) as usize & 0xff];
+                for (o, r) in chunk.iter_mut().zip(row) {
+                    *o += r;
+                }
             }
         }
-        acc.iter()
-            .enumerate()
-            .fold(0u64, |s, (b, &a)| if a > 0 { s | 1 << b } else { s })
+        ones.iter().enumerate().fold(
+            0u64,
+            |s, (b, &o)| if 2 * o as usize > n { s | 1 << b } else { s },
+        )
     }
 }
 

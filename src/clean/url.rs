@@ -117,9 +117,97 @@ pub fn canonical_link(link: &str, extra: &[String]) -> String {
     u.to_string()
 }
 
+/// The host and the rest (path and query) of a link as `canonical_link` writes http(s) links,
+/// without parsing it again; `None` for anything else (the caller parses). The host is accepted
+/// only in the form the WHATWG serialiser writes (lowercase ASCII letters, digits, `.`, `-`, or a
+/// bracketed IPv6 address), so the answer is the one `Url::parse` would give.
+pub fn split_canonical(link: &str) -> Option<(&str, &str)> {
+    let after = link
+        .strip_prefix("https://")
+        .or_else(|| link.strip_prefix("http://"))?;
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let (authority, rest) = after.split_at(end);
+    if authority.contains('@') || rest.contains('#') {
+        return None;
+    }
+    let host = match authority.rfind(':') {
+        Some(i) if !authority.ends_with(']') => {
+            let port = &authority[i + 1..];
+            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            &authority[..i]
+        }
+        _ => authority,
+    };
+    let plain = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-';
+    let ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        !v6.is_empty()
+            && v6
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+    } else {
+        // A last label starting with a digit may be an IPv4 address in another notation
+        // (`127.1`, `0x7f.1`), which the parser rewrites: leave those to it.
+        let last = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
+        !host.is_empty()
+            && host.bytes().all(plain)
+            && !last.starts_with(|c: char| c.is_ascii_digit())
+    };
+    ok.then_some((host, rest))
+}
+
+/// The host of a link (`Url::host_str`), for `site:` in topics.
+pub fn host(link: &str) -> Option<String> {
+    match split_canonical(link) {
+        Some((h, _)) => Some(h.to_string()),
+        None => Url::parse(link)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_canonical_agrees_with_the_parser() {
+        for l in [
+            "https://www.example.com/news/a?a=1&b=2",
+            "http://ex.org",
+            "http://ex.org:8080/x",
+            "http://[::1]:80/x",
+            "http://[::1]/x?q",
+            "https://xn--mnchen-3ya.de/",
+            "http://user:pw@ex.org/a",
+            "http://EX.org/a",
+            "http://ex.org/a#frag",
+            "ftp://ex.org/a",
+            "http://ex.org:/a",
+            "http://127.1/a",
+            "http://0x7f.1/a",
+            "http://10.0.0.1:8080/a",
+            "http://ex.org\\evil.com/a",
+            "not a link",
+        ] {
+            let parsed = Url::parse(l).ok();
+            if let Some((h, rest)) = split_canonical(l) {
+                let u = parsed.as_ref().expect(l);
+                assert_eq!(Some(h), u.host_str(), "{l}");
+                let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+                assert_eq!(path.trim_matches('/'), u.path().trim_matches('/'), "{l}");
+                assert_eq!(query, u.query().unwrap_or(""), "{l}");
+            }
+            assert_eq!(
+                host(l),
+                parsed.and_then(|u| u.host_str().map(str::to_string)),
+                "{l}"
+            );
+        }
+        assert!(split_canonical("http://EX.org/a").is_none());
+        assert!(split_canonical("http://user@ex.org/a").is_none());
+    }
 
     #[test]
     fn strips_tracking_and_sorts() {

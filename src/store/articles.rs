@@ -376,6 +376,12 @@ pub fn near_duplicate_candidates(
 /// Whether a canonical link is specific enough to identify one article: a site's front page (no
 /// path, no query) is the link of every item in some feeds.
 fn specific_link(l: &str) -> bool {
+    if let Some((_, rest)) = crate::clean::url::split_canonical(l) {
+        let (path, query) = rest
+            .split_once('?')
+            .map_or((rest, None), |(p, q)| (p, Some(q)));
+        return !path.trim_matches('/').is_empty() || query.is_some();
+    }
     match url::Url::parse(l) {
         Ok(u) => !u.path().trim_matches('/').is_empty() || u.query().is_some(),
         Err(_) => !l.is_empty(),
