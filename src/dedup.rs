@@ -38,15 +38,43 @@ pub fn identity_key(feed_id: i64, article: &Article) -> String {
 /// space, with `\u{1}` between title and text.
 pub fn content_hash(title: &str, text: &str) -> String {
     let mut norm = String::with_capacity(title.len() + text.len() + 2);
-    for w in title
-        .split_whitespace()
-        .chain(std::iter::once("\u{1}"))
-        .chain(text.split_whitespace())
-    {
-        push_lower(&mut norm, w);
-        norm.push(' ');
-    }
+    push_words_lower(&mut norm, title);
+    norm.push_str("\u{1} ");
+    push_words_lower(&mut norm, text);
     format!("{:032x}", xxh3_128(norm.as_bytes()))
+}
+
+/// Appends each word of `s` (as `split_whitespace` splits) lowercased and followed by a space.
+/// The same as the iterator version, scanning bytes and decoding only non-ASCII characters.
+fn push_words_lower(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    // The char at `i` and its length, when it is whitespace.
+    let space_at = |i: usize| -> Option<usize> {
+        let b = bytes[i];
+        if b < 0x80 {
+            matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r').then_some(1)
+        } else {
+            let c = s[i..].chars().next().expect("char boundary");
+            c.is_whitespace().then(|| c.len_utf8())
+        }
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(n) = space_at(i) {
+            i += n;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && space_at(i).is_none() {
+            i += if bytes[i] < 0x80 {
+                1
+            } else {
+                s[i..].chars().next().map_or(1, char::len_utf8)
+            };
+        }
+        push_lower(out, &s[start..i]);
+        out.push(' ');
+    }
 }
 
 /// Appends `w.to_lowercase()` without allocating for ASCII words (the common case).
@@ -282,6 +310,23 @@ mod tests {
         );
         assert!(similarity(&x, &y) < 0.5);
         assert!(similarity(BODY, &format!("{BODY}\n\n{f}")) > 0.7);
+    }
+
+    #[test]
+    fn content_hash_words_are_split_like_split_whitespace() {
+        for t in [
+            "",
+            "  Ünïcödé\u{a0}Wörds\tand\u{85}NEL  ΣΊΣΥΦΟΣ ΟΔΟΣ\u{3000}x ",
+            "one\u{b}two\u{c}three\r\nfour",
+        ] {
+            let mut fast = String::new();
+            push_words_lower(&mut fast, t);
+            let slow: String = t
+                .split_whitespace()
+                .map(|w| w.to_lowercase() + " ")
+                .collect();
+            assert_eq!(fast, slow, "{t:?}");
+        }
     }
 
     #[test]

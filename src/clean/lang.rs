@@ -6,8 +6,9 @@
 //! language is overridden only when the text is in another script (a feed saying "en" carrying
 //! Cyrillic) or detection is confident; texts too short to judge keep the declared language.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
+
+use rustc_hash::FxHashMap;
 
 use whatlang::{Detector, Lang, Script};
 
@@ -250,8 +251,8 @@ const STOPWORDS: [&[&str]; 8] = [
 ];
 
 /// Word → bit set of the languages (in `STOPWORD_LANGS` order) that list it.
-static STOPWORD_BITS: LazyLock<HashMap<&'static str, u8>> = LazyLock::new(|| {
-    let mut m = HashMap::new();
+static STOPWORD_BITS: LazyLock<FxHashMap<&'static str, u8>> = LazyLock::new(|| {
+    let mut m = FxHashMap::default();
     for (i, words) in STOPWORDS.iter().enumerate() {
         for w in *words {
             *m.entry(*w).or_insert(0u8) |= 1 << i;
@@ -311,6 +312,10 @@ fn stopword_guess(sample: &str) -> Option<StopwordGuess> {
         .filter(|w| !w.is_empty())
     {
         words += 1;
+        // (the longest listed word, "которые", is 14 bytes)
+        if w.len() > 14 {
+            continue;
+        }
         let m = STOPWORD_BITS.get(w).copied().unwrap_or(0);
         if m != 0 {
             for (i, h) in hits.iter_mut().enumerate() {
