@@ -83,6 +83,7 @@ fn main() {
             "Ministry signs deal",
             &text,
             Some("en"),
+            None,
         ));
     }
     println!(

@@ -85,15 +85,10 @@ impl Pipeline {
             }
             _ => &self.rules,
         };
-        let articles: Vec<Article> = feed
-            .entries
-            .iter()
-            .map(|e| {
-                let mut a = clean::clean_entry(e, feed.language.as_deref(), rules);
-                dedup::fingerprint(&mut a);
-                a
-            })
-            .collect();
+        let mut articles = clean::clean_feed(&feed.entries, feed.language.as_deref(), rules);
+        for a in &mut articles {
+            dedup::fingerprint(a);
+        }
         let matches = if self.matcher.is_empty() {
             Precomputed::default()
         } else {

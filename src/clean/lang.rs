@@ -1,5 +1,8 @@
 //! Language of an article as an ISO 639-1 code: the declared language (item, else feed) when the
-//! text agrees with it, else what whatlang detects.
+//! text agrees with it, else what whatlang detects. A feed that declares no language gets a hint
+//! from the function words of all its items (`feed_language`), which names its items that are too
+//! short to judge or agree with it. Function-word counts come first because whatlang costs tens of
+//! microseconds per call whatever the text's length (it scores every candidate language).
 //!
 //! Invariants: detection looks only at a prefix of title + text (`SAMPLE_CHARS`), so its cost does
 //! not grow with the article; it chooses among an allowlist of common news languages. A declared
@@ -104,10 +107,8 @@ fn script_of(code: &str) -> Option<Script> {
     })
 }
 
-/// The article's language: `declared` (item's, else feed's, raw) validated against the text.
-pub fn language(title: &str, text: &str, declared: Option<&str>) -> Option<String> {
-    let declared = declared.and_then(normalize_declared);
-    // A prefix of title + text, cut on a char boundary.
+/// A prefix of title + text (`SAMPLE_CHARS`, cut on a char boundary) and its letter count.
+fn sample_of(title: &str, text: &str) -> (String, usize) {
     let mut sample = String::with_capacity(SAMPLE_CHARS + 8);
     let mut letters = 0;
     for c in title
@@ -121,12 +122,62 @@ pub fn language(title: &str, text: &str, declared: Option<&str>) -> Option<Strin
         }
         sample.push(c);
     }
+    (sample, letters)
+}
+
+/// The language of a feed that declares none, from the function words of all its items
+/// (`(title, text)`): a hint for its items, given only when one Latin-script listed language
+/// clearly dominates the whole feed. Most feeds are in one language, and the items that are too
+/// short to judge alone (headlines, one-line teasers) are judged well by their feed.
+pub fn feed_language<'a>(items: impl Iterator<Item = (&'a str, &'a str)>) -> Option<&'static str> {
+    let mut total = StopwordGuess {
+        words: 0,
+        hits: [0; 8],
+        best: 0,
+    };
+    let mut n = 0;
+    for (title, text) in items {
+        let (sample, _) = sample_of(title, text);
+        if let Some(g) = stopword_guess(&sample) {
+            total.words += g.words;
+            for (t, h) in total.hits.iter_mut().zip(g.hits) {
+                *t += h;
+            }
+        }
+        n += 1;
+    }
+    total.best = (0..8).max_by_key(|i| total.hits[*i])?;
+    (n >= FEED_HINT_MIN_ITEMS && total.hits[total.best] >= FEED_HINT_MIN_HITS && total.is_clear())
+        .then_some(STOPWORD_LANGS[total.best])
+}
+
+/// Items a feed needs before its language is inferred from them.
+const FEED_HINT_MIN_ITEMS: usize = 3;
+/// Function-word hits a feed needs before its language is inferred.
+const FEED_HINT_MIN_HITS: u32 = 20;
+
+/// The article's language: `declared` (item's, else feed's, raw) validated against the text.
+/// `hint` is the language inferred for a feed that declares none (`feed_language`): it names
+/// items too short to judge and those whose function words agree with it; anything else is
+/// detected as if nothing were known.
+pub fn language(
+    title: &str,
+    text: &str,
+    declared: Option<&str>,
+    hint: Option<&str>,
+) -> Option<String> {
+    let declared = declared.and_then(normalize_declared);
+    let hint = if declared.is_none() { hint } else { None };
+    let (sample, letters) = sample_of(title, text);
     if letters < MIN_LETTERS {
-        return declared;
+        return declared.or_else(|| hint.map(str::to_string));
     }
     match (declared.as_deref(), stopword_guess(&sample)) {
         (Some(d), Some(g)) if g.confirms(d) => return declared,
         (None, Some(g)) if g.is_clear() => return Some(STOPWORD_LANGS[g.best].to_string()),
+        (None, Some(g)) if hint.is_some_and(|h| g.confirms(h)) => {
+            return hint.map(str::to_string);
+        }
         _ => {}
     }
     let Some(info) = DETECTOR.detect(&sample) else {
@@ -342,15 +393,68 @@ mod tests {
 
     #[test]
     fn declared_validated_and_detected() {
-        assert_eq!(language("Ракеты", RU, Some("en-US")).as_deref(), Some("ru"));
-        assert_eq!(language("Putin und Kim", DE, None).as_deref(), Some("de"));
         assert_eq!(
-            language("Putin und Kim", DE, Some("de-DE")).as_deref(),
+            language("Ракеты", RU, Some("en-US"), None).as_deref(),
+            Some("ru")
+        );
+        assert_eq!(
+            language("Putin und Kim", DE, None, None).as_deref(),
             Some("de")
         );
-        assert_eq!(language("Kurz", "", Some("de")).as_deref(), Some("de"));
-        assert_eq!(language("Kurz", "", Some("not a code")), None);
+        assert_eq!(
+            language("Putin und Kim", DE, Some("de-DE"), None).as_deref(),
+            Some("de")
+        );
+        assert_eq!(
+            language("Kurz", "", Some("de"), None).as_deref(),
+            Some("de")
+        );
+        assert_eq!(language("Kurz", "", Some("not a code"), None), None);
         assert_eq!(normalize_declared("ger").as_deref(), Some("de"));
+    }
+
+    #[test]
+    fn an_undeclared_feed_names_its_short_items() {
+        let items = [
+            ("Super Crab!", ""),
+            (
+                "Navy signs deal",
+                "The navy said on Monday that it has signed the contract for the delivery of six ships, and that the first of them would be built in the spring.",
+            ),
+            (
+                "Missile test",
+                "The agency said that the missile was fired from the east coast and that it flew for about six hundred kilometres before it fell into the sea.",
+            ),
+            (
+                "Army report",
+                "The report of the army was published on Friday, and it has found that the units were not ready for the exercise that was held in the north.",
+            ),
+        ];
+        let hint = feed_language(items.iter().copied());
+        assert_eq!(hint, Some("en"));
+        assert_eq!(
+            language("Super Crab!", "", None, hint).as_deref(),
+            Some("en")
+        );
+        assert_eq!(language("Super Crab!", "", None, None), None);
+        // The hint never outweighs a declaration or a text clearly in another language.
+        assert_eq!(
+            language("Kurz", "", Some("de"), hint).as_deref(),
+            Some("de")
+        );
+        assert_eq!(
+            language("Putin und Kim", DE, None, hint).as_deref(),
+            Some("de")
+        );
+        // Too few items, or mixed languages: no hint.
+        assert_eq!(feed_language(items[1..3].iter().copied()), None);
+        let mixed = [
+            items[1],
+            items[2],
+            ("Putin und Kim", DE),
+            ("Putin und Kim", DE),
+        ];
+        assert_eq!(feed_language(mixed.iter().copied()), None);
     }
 
     #[test]
@@ -370,7 +474,7 @@ mod tests {
             "{DE} Die beiden Staats- und Regierungschefs wollten über die Lieferung von Munition sprechen, und es wurde auch über die Lage in der Ukraine gesprochen."
         );
         assert_eq!(
-            language("Putin und Kim", &de_long, Some("en")).as_deref(),
+            language("Putin und Kim", &de_long, Some("en"), None).as_deref(),
             Some("de")
         );
     }

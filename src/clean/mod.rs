@@ -53,8 +53,40 @@ impl CleanRules {
     }
 }
 
-/// Cleans one entry. `feed_lang` is the language the feed declares.
+/// Cleans the entries of one feed. `feed_lang` is the language the feed declares; a feed that
+/// declares none gets one inferred from all its items (`lang::feed_language`) as a hint.
+pub fn clean_feed(entries: &[Entry], feed_lang: Option<&str>, rules: &CleanRules) -> Vec<Article> {
+    let mut articles: Vec<Article> = entries.iter().map(|e| clean_body(e, rules)).collect();
+    let hint = match feed_lang.and_then(lang::normalize_declared) {
+        Some(_) => None,
+        None => lang::feed_language(
+            articles
+                .iter()
+                .zip(entries)
+                .filter(|(_, e)| e.language.is_none())
+                .map(|(a, _)| (a.title.as_str(), a.text.as_str())),
+        ),
+    };
+    for (a, e) in articles.iter_mut().zip(entries) {
+        a.lang = lang::language(&a.title, &a.text, e.language.as_deref().or(feed_lang), hint);
+    }
+    articles
+}
+
+/// Cleans one entry on its own. `feed_lang` is the language the feed declares.
 pub fn clean_entry(entry: &Entry, feed_lang: Option<&str>, rules: &CleanRules) -> Article {
+    let mut a = clean_body(entry, rules);
+    a.lang = lang::language(
+        &a.title,
+        &a.text,
+        entry.language.as_deref().or(feed_lang),
+        None,
+    );
+    a
+}
+
+/// Cleans one entry, all but its language.
+fn clean_body(entry: &Entry, rules: &CleanRules) -> Article {
     let body = [entry.content.as_deref(), entry.summary.as_deref()]
         .into_iter()
         .flatten()
@@ -68,7 +100,6 @@ pub fn clean_entry(entry: &Entry, feed_lang: Option<&str>, rules: &CleanRules) -
     let blocks = rules.boilerplate.filter(cleaned.blocks);
     let text = nfc(blocks.join("\n\n"));
     let title = nfc(html::inline_text(&entry.title));
-    let lang = lang::language(&title, &text, entry.language.as_deref().or(feed_lang));
     Article {
         guid: entry.guid.clone(),
         link: entry.link.clone(),
@@ -79,7 +110,7 @@ pub fn clean_entry(entry: &Entry, feed_lang: Option<&str>, rules: &CleanRules) -
         title,
         text,
         html: nfc(cleaned.html),
-        lang,
+        lang: None,
         published_at: entry.published_at,
         content_hash: String::new(),
         simhash: 0,
