@@ -7,7 +7,7 @@
 //! run of characters. A *section starter* ("Leave a Reply", "Share this:", "Related") also drops
 //! the short lines after it when nothing but short lines follows (the tail of a page).
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 /// Lines longer than this are article text, never boilerplate.
 const MAX_WORDS: usize = 40;
@@ -214,9 +214,9 @@ impl Glob {
 /// The compiled boilerplate list.
 #[derive(Debug, Clone, Default)]
 pub struct Boilerplate {
-    exact: HashSet<String>,
+    exact: FxHashSet<String>,
     globs: Vec<Glob>,
-    starters: HashSet<String>,
+    starters: FxHashSet<String>,
 }
 
 impl Boilerplate {
@@ -275,7 +275,7 @@ impl Boilerplate {
     /// Also trims a trailing "[…]" from the last line of a block.
     pub fn filter(&self, blocks: Vec<String>) -> Vec<String> {
         // (block index, line) of kept lines, and where a section starter was seen.
-        let mut kept: Vec<(usize, String)> = Vec::new();
+        let mut kept: Vec<(usize, &str)> = Vec::new();
         let mut cut_at: Option<usize> = None;
         for (bi, block) in blocks.iter().enumerate() {
             for line in block.split('\n') {
@@ -289,7 +289,7 @@ impl Boilerplate {
                             cut_at = Some(kept.len());
                         }
                     }
-                    None => kept.push((bi, line.to_string())),
+                    None => kept.push((bi, line)),
                 }
             }
         }
@@ -306,10 +306,10 @@ impl Boilerplate {
             if bi == last_block {
                 if let Some(last) = out.last_mut() {
                     last.push('\n');
-                    last.push_str(&line);
+                    last.push_str(line);
                 }
             } else {
-                out.push(line);
+                out.push(line.to_string());
                 last_block = bi;
             }
         }
