@@ -689,7 +689,7 @@ impl Engine {
 
     /// Appends the (token pattern, position) hits of the tokens of `t` to `hits`.
     fn scan(&self, t: &Tokens, base: u32, hits: &mut Vec<(u32, u32)>) {
-        let norm = t.norm.as_bytes();
+        let norm = t.norm.as_slice();
         let anchors = &self.anchors;
         for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
             let tok = &norm[s as usize..e as usize];
