@@ -21,7 +21,7 @@
 
 use std::sync::Mutex;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use rustc_hash::FxHashMap as HashMap;
 
 use super::normalize::{self, Tokens};
@@ -35,6 +35,8 @@ const SNIPPET_BEFORE: usize = 80;
 const SNIPPET_LEN: usize = 280;
 /// Infix pattern sets up to this size are compiled to a DFA.
 const DFA_MAX_PATTERNS: usize = 3_000;
+/// Infix pattern sets up to this size are searched with a prefilter first (`Engine::infix_gate`).
+const INFIX_GATE_MAX_PATTERNS: usize = 64;
 
 #[derive(Debug, Clone)]
 enum Node {
@@ -83,6 +85,9 @@ pub struct Engine {
     infix: Option<AhoCorasick>,
     /// Per `infix` pattern: the `*word*` token patterns with that core.
     infix_tokpats: Vec<Vec<u32>>,
+    /// For few infix cores: the same cores, leftmost-first, whose search runs a vectorised
+    /// prefilter; only the tokens it finds a core in are scanned with `infix` (overlapping).
+    infix_gate: Option<AhoCorasick>,
     /// Distinct folded cores of all token patterns.
     core_count: usize,
     /// Per token pattern: its anchor.
@@ -652,7 +657,18 @@ impl Engine {
                     })?,
             )
         };
+        // A leftmost search reports a match in every token holding a core (resuming after the
+        // token of each match): it is only worth it while its prefilter is a packed (SIMD) one.
+        let infix_gate = if (1..=INFIX_GATE_MAX_PATTERNS).contains(&infix_cores.len()) {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(&infix_cores)
+                .ok()
+        } else {
+            None
+        };
         Ok(Engine {
+            infix_gate,
             topics: compiled,
             forward: Trie::build(fwd_keys),
             backward: Trie::build(bwd_keys),
@@ -709,7 +725,28 @@ impl Engine {
                 });
             }
         }
-        if let Some(ac) = &self.infix {
+        if let (Some(ac), Some(gate)) = (&self.infix, &self.infix_gate) {
+            // The leftmost match from `at` lies in the first token from `at` holding a core (a
+            // core never spans a separator); that token is scanned whole, then the next ones.
+            let mut at = 0;
+            let mut ti = 0;
+            while let Some(m) = gate.find(Input::new(norm).span(at..norm.len())) {
+                while (t.norm_end[ti] as usize) < m.end() {
+                    ti += 1;
+                }
+                let (s, e) = (t.norm_start[ti] as usize, t.norm_end[ti] as usize);
+                let pos = base + ti as u32;
+                for m in ac.find_overlapping_iter(Input::new(norm).span(s..e)) {
+                    hits.extend(
+                        self.infix_tokpats[m.pattern().as_usize()]
+                            .iter()
+                            .map(|&tp| (tp, pos)),
+                    );
+                }
+                at = e;
+                ti += 1;
+            }
+        } else if let Some(ac) = &self.infix {
             // Matches come in order of their end, and a core never spans a separator: the token
             // holding a match is the first one ending at or after it.
             let mut ti = 0;
