@@ -145,14 +145,29 @@ struct Trie {
     /// Per node: the byte on the edge into it.
     labels: Vec<u8>,
     terms: Vec<u32>,
+    /// Per byte: its class, 1.. for the bytes that occur in keys, 0 for the others.
+    class: Vec<u8>,
+    /// Number of classes plus one: the row length of `dense`.
+    row: usize,
+    /// Per node with many children, a row indexed by class: 1 + the child's rank among the
+    /// node's children, or 0 (no child). A branch-free lookup where a search over the labels
+    /// would mispredict.
+    dense: Vec<u8>,
 }
+
+/// Nodes with at least this many children get a `dense` row.
+const DENSE_MIN_CHILDREN: u32 = 5;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct TrieNode {
     /// The first child; the children are `first..first + count`, sorted by byte.
     first: u32,
-    count: u32,
-    terms: (u32, u32),
+    count: u16,
+    /// Number of token patterns ending here: `terms[terms_lo..terms_lo + terms_n]`.
+    terms_n: u16,
+    terms_lo: u32,
+    /// The node's row in `dense` (`u32::MAX` if none).
+    dense: u32,
 }
 
 impl Trie {
@@ -216,9 +231,22 @@ impl Trie {
             nodes: Vec::with_capacity(order.len()),
             labels: order.iter().map(|&o| byte[o as usize]).collect(),
             terms: ends.iter().map(|e| e.1).collect(),
+            ..Trie::default()
         };
+        t.class = vec![0; 256];
+        let mut classes = 0usize;
+        for &b in &t.labels[1..] {
+            if t.class[b as usize] == 0 {
+                classes += 1;
+                t.class[b as usize] = classes as u8;
+            }
+        }
+        // UTF-8 never holds the bytes 0xc0, 0xc1 and 0xf5..: classes and ranks fit in a byte.
+        assert!(classes < 250, "keys are UTF-8");
+        t.row = classes + 1;
         let mut next_child = 1u32;
         let mut term = 0usize;
+        let mut dense_rows = 0u32;
         for (new, &old) in order.iter().enumerate() {
             let mut count = 0u32;
             let mut c = first_child[old as usize];
@@ -230,10 +258,24 @@ impl Trie {
             while term < ends.len() && ends[term].0 as usize == new {
                 term += 1;
             }
+            let dense = if count >= DENSE_MIN_CHILDREN && new != 0 {
+                let at = t.dense.len();
+                t.dense.resize(at + t.row, 0);
+                let kids = &t.labels[next_child as usize..(next_child + count) as usize];
+                for (rank, &b) in kids.iter().enumerate() {
+                    t.dense[at + t.class[b as usize] as usize] = rank as u8 + 1;
+                }
+                dense_rows += 1;
+                dense_rows - 1
+            } else {
+                u32::MAX
+            };
             t.nodes.push(TrieNode {
                 first: next_child,
-                count,
-                terms: (t0 as u32, term as u32),
+                count: count as u16,
+                terms_n: u16::try_from(term - t0).expect("few token patterns per core"),
+                terms_lo: t0 as u32,
+                dense,
             });
             next_child += count;
         }
@@ -256,7 +298,11 @@ impl Trie {
             return (c != 0).then_some(c);
         }
         let nd = self.nodes[n as usize];
-        let ls = &self.labels[nd.first as usize..(nd.first + nd.count) as usize];
+        if nd.dense != u32::MAX {
+            let rank = self.dense[nd.dense as usize * self.row + self.class[b as usize] as usize];
+            return (rank != 0).then(|| nd.first + rank as u32 - 1);
+        }
+        let ls = &self.labels[nd.first as usize..nd.first as usize + nd.count as usize];
         let i = if ls.len() <= 8 {
             ls.iter().position(|&l| l == b)
         } else {
@@ -275,9 +321,10 @@ impl Trie {
                 return;
             };
             n = c;
-            let (lo, hi) = self.nodes[n as usize].terms;
-            if lo != hi {
-                f(&self.terms[lo as usize..hi as usize], i + 1 == len);
+            let nd = self.nodes[n as usize];
+            if nd.terms_n != 0 {
+                let lo = nd.terms_lo as usize;
+                f(&self.terms[lo..lo + nd.terms_n as usize], i + 1 == len);
             }
         }
     }
