@@ -33,6 +33,9 @@ const TEXT_BASE: u32 = 1 << 24;
 /// Bytes of context before the first marked word of a snippet, and the snippet's target length.
 const SNIPPET_BEFORE: usize = 80;
 const SNIPPET_LEN: usize = 280;
+/// Marks a forward trie entry of an `Exact` token pattern: it counts only if the walk consumed the
+/// whole token (so the walk needs no lookup of the anchor).
+const WHOLE_TOKEN: u32 = 1 << 31;
 /// Infix pattern sets up to this size are compiled to a DFA.
 const DFA_MAX_PATTERNS: usize = 3_000;
 /// Infix pattern sets up to this size are searched with a prefilter first (`Engine::infix_gate`).
@@ -94,8 +97,10 @@ pub struct Engine {
     anchors: Vec<Anchor>,
     /// Per leaf: its token patterns, consecutive.
     leaves: Vec<Vec<u32>>,
-    /// Per token pattern: topics it makes candidates.
-    trigger: Vec<Vec<u32>>,
+    /// Per token pattern `tp`: the topics it makes candidates,
+    /// `trigger_tps[trigger_ends[tp]..trigger_ends[tp + 1]]`.
+    trigger_ends: Vec<u32>,
+    trigger_tps: Vec<u32>,
     /// Topics that are always candidates.
     always: Vec<u32>,
     /// Per topic: its prefilter clauses, a range of `pre_ends`.
@@ -117,16 +122,23 @@ struct Scratch {
     hits: Vec<(u32, u32)>,
     /// The token patterns with hits, in order of their first hit.
     touched: Vec<u32>,
-    /// `hits` grouped by token pattern (`tp_range`), each group sorted by position and distinct.
+    /// `hits` grouped by token pattern (`tp`), each group sorted by position and distinct.
     sorted: Vec<(u32, u32)>,
     cands: Vec<u32>,
-    /// Per token pattern: `stamp` if it has hits in this document, then `tp_range` is valid.
-    tp_stamp: Vec<u32>,
-    /// Per token pattern: its slice of `hits`.
-    tp_range: Vec<(u32, u32)>,
+    /// Per token pattern: `stamp` if it has hits in this document (then `lo..hi` is its slice of
+    /// `sorted`); one entry holds both, so a touched pattern costs one cache line.
+    tp: Vec<TpState>,
     stamp: u32,
     pool: Vec<Vec<Hit>>,
     flags: Vec<bool>,
+}
+
+/// See `Scratch::tp`.
+#[derive(Debug, Clone, Copy, Default)]
+struct TpState {
+    stamp: u32,
+    lo: u32,
+    hi: u32,
 }
 
 /// A byte trie over folded cores, walked from one end of a token; each node lists the token
@@ -637,9 +649,14 @@ impl Engine {
                 None => always.push(ti as u32),
             }
         }
-        for v in &mut trigger {
+        let mut trigger_ends = Vec::with_capacity(trigger.len() + 1);
+        let mut trigger_tps = Vec::new();
+        trigger_ends.push(0);
+        for mut v in trigger {
             v.sort_unstable();
             v.dedup();
+            trigger_tps.extend(v);
+            trigger_ends.push(trigger_tps.len() as u32);
         }
         let mut pre = Vec::with_capacity(compiled.len());
         let mut pre_ends = Vec::new();
@@ -671,7 +688,8 @@ impl Engine {
         for (tp, (&anchor, &core)) in interner.anchors.iter().zip(&interner.tp_core).enumerate() {
             let text = &interner.core_list[core as usize];
             match anchor {
-                Anchor::Exact | Anchor::Prefix => fwd_keys.push((text.as_bytes(), tp as u32)),
+                Anchor::Exact => fwd_keys.push((text.as_bytes(), tp as u32 | WHOLE_TOKEN)),
+                Anchor::Prefix => fwd_keys.push((text.as_bytes(), tp as u32)),
                 Anchor::Suffix => {
                     bwd_keys.push((text.bytes().rev().collect::<Vec<u8>>(), tp as u32))
                 }
@@ -724,7 +742,8 @@ impl Engine {
             core_count: interner.core_list.len(),
             anchors: interner.anchors,
             leaves: interner.leaf_list,
-            trigger,
+            trigger_ends,
+            trigger_tps,
             always,
             pre,
             pre_ends,
@@ -753,15 +772,14 @@ impl Engine {
     /// Appends the (token pattern, position) hits of the tokens of `t` to `hits`.
     fn scan(&self, t: &Tokens, base: u32, hits: &mut Vec<(u32, u32)>) {
         let norm = t.norm.as_slice();
-        let anchors = &self.anchors;
         for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
             let tok = &norm[s as usize..e as usize];
             let pos = base + i as u32;
             if !self.forward.is_empty() {
                 self.forward.walk(tok.iter().copied(), |tps, whole| {
                     for &tp in tps {
-                        if whole || anchors[tp as usize] == Anchor::Prefix {
-                            hits.push((tp, pos));
+                        if whole || tp & WHOLE_TOKEN == 0 {
+                            hits.push((tp & !WHOLE_TOKEN, pos));
                         }
                     }
                 });
@@ -839,14 +857,13 @@ impl Engine {
         let cands = &mut sc.cands;
         cands.clear();
         cands.extend_from_slice(&self.always);
-        if sc.tp_stamp.len() != self.anchors.len() {
-            sc.tp_stamp = vec![0; self.anchors.len()];
-            sc.tp_range = vec![(0, 0); self.anchors.len()];
+        if sc.tp.len() != self.anchors.len() {
+            sc.tp = vec![TpState::default(); self.anchors.len()];
             sc.stamp = 0;
         }
         sc.stamp = sc.stamp.wrapping_add(1);
         if sc.stamp == 0 {
-            sc.tp_stamp.fill(0);
+            sc.tp.fill(TpState::default());
             sc.stamp = 1;
         }
         // Group the hits by token pattern with a counting sort: `scan` emits each pattern's hits
@@ -858,30 +875,35 @@ impl Engine {
         touched.clear();
         for &(tp, _) in hits.iter() {
             let t = tp as usize;
-            if sc.tp_stamp[t] != stamp {
-                sc.tp_stamp[t] = stamp;
-                sc.tp_range[t] = (0, 0);
+            let st = &mut sc.tp[t];
+            if st.stamp != stamp {
+                *st = TpState {
+                    stamp,
+                    lo: 0,
+                    hi: 0,
+                };
                 touched.push(tp);
             }
-            sc.tp_range[t].1 += 1;
+            st.hi += 1;
         }
         let mut off = 0u32;
         for &tp in touched.iter() {
-            let r = &mut sc.tp_range[tp as usize];
-            let n = r.1;
-            *r = (off, off);
+            let st = &mut sc.tp[tp as usize];
+            let n = st.hi;
+            st.lo = off;
+            st.hi = off;
             off += n;
         }
         let sorted = &mut sc.sorted;
         sorted.clear();
         sorted.resize(hits.len(), (0, 0));
         for &h in hits.iter() {
-            let r = &mut sc.tp_range[h.0 as usize];
-            sorted[r.1 as usize] = h;
-            r.1 += 1;
+            let st = &mut sc.tp[h.0 as usize];
+            sorted[st.hi as usize] = h;
+            st.hi += 1;
         }
         for &tp in touched.iter() {
-            let (lo, hi) = sc.tp_range[tp as usize];
+            let TpState { lo, hi, .. } = sc.tp[tp as usize];
             let mut w = lo as usize + 1;
             for k in lo as usize + 1..hi as usize {
                 debug_assert!(sorted[k].1 >= sorted[w - 1].1, "hits in position order");
@@ -890,8 +912,11 @@ impl Engine {
                     w += 1;
                 }
             }
-            sc.tp_range[tp as usize].1 = w as u32;
-            cands.extend_from_slice(&self.trigger[tp as usize]);
+            sc.tp[tp as usize].hi = w as u32;
+            let t = tp as usize;
+            cands.extend_from_slice(
+                &self.trigger_tps[self.trigger_ends[t] as usize..self.trigger_ends[t + 1] as usize],
+            );
         }
         if cands.is_empty() {
             return Vec::new();
@@ -901,8 +926,7 @@ impl Engine {
         let mut ev = Eval {
             engine: self,
             hits: sorted,
-            tp_stamp: &sc.tp_stamp,
-            tp_range: &sc.tp_range,
+            tp: &sc.tp,
             stamp: sc.stamp,
             pool: &mut sc.pool,
             flags: std::mem::take(&mut sc.flags),
@@ -941,8 +965,7 @@ impl Engine {
         let mut ev = Eval {
             engine: self,
             hits: &[],
-            tp_stamp: &[],
-            tp_range: &[],
+            tp: &[],
             stamp: 1,
             pool: &mut pool,
             flags: Vec::new(),
@@ -980,8 +1003,7 @@ struct Eval<'a> {
     /// (token pattern, position) hits of the document, grouped by pattern (see `positions`).
     hits: &'a [(u32, u32)],
     /// See `Scratch`: where each token pattern's hits are.
-    tp_stamp: &'a [u32],
-    tp_range: &'a [(u32, u32)],
+    tp: &'a [TpState],
     stamp: u32,
     /// Spare hit buffers for NEAR operands and NOT.
     pool: &'a mut Vec<Vec<Hit>>,
@@ -994,11 +1016,8 @@ impl<'a> Eval<'a> {
     /// The hits of token pattern `tp`, sorted by position.
     #[inline]
     fn positions(&self, tp: u32) -> &'a [(u32, u32)] {
-        match self.tp_stamp.get(tp as usize) {
-            Some(&s) if s == self.stamp => {
-                let (lo, hi) = self.tp_range[tp as usize];
-                &self.hits[lo as usize..hi as usize]
-            }
+        match self.tp.get(tp as usize) {
+            Some(st) if st.stamp == self.stamp => &self.hits[st.lo as usize..st.hi as usize],
             _ => &[],
         }
     }
@@ -1016,7 +1035,7 @@ impl<'a> Eval<'a> {
             let clause = &e.pre_tps[start as usize..end as usize];
             if !clause
                 .iter()
-                .any(|&tp| self.tp_stamp[tp as usize] == self.stamp)
+                .any(|&tp| self.tp[tp as usize].stamp == self.stamp)
             {
                 return false;
             }
@@ -1088,7 +1107,9 @@ impl<'a> Eval<'a> {
             Node::Or(v, firsts) => {
                 let mut any = false;
                 for (x, &f) in v.iter().zip(firsts) {
-                    if f != NOT_LEAF && self.tp_stamp.get(f as usize) != Some(&self.stamp) {
+                    if f != NOT_LEAF
+                        && self.tp.get(f as usize).map(|st| st.stamp) != Some(self.stamp)
+                    {
                         continue;
                     }
                     any |= self.eval(x, field, out);
