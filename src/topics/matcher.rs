@@ -1221,19 +1221,20 @@ fn build_match(
 
 /// Byte spans in the original field of the hits that lie in that field.
 fn spans(hits: &[Hit], t: &Tokens, base: u32, title: bool) -> Vec<(usize, usize, u32)> {
-    let mut v: Vec<(usize, usize, u32)> = hits
-        .iter()
-        .filter(|h| (h.s < TEXT_BASE) == title)
-        .filter_map(|h| {
-            let s = (h.s - base) as usize;
-            let e = (h.e - base) as usize;
-            Some((
-                t.orig.get(s)?.0 as usize,
-                t.orig.get(e)?.1 as usize,
-                h.label,
-            ))
-        })
-        .collect();
+    let mut v: Vec<(usize, usize, u32)> = Vec::with_capacity(hits.len());
+    v.extend(
+        hits.iter()
+            .filter(|h| (h.s < TEXT_BASE) == title)
+            .filter_map(|h| {
+                let s = (h.s - base) as usize;
+                let e = (h.e - base) as usize;
+                Some((
+                    t.orig.get(s)?.0 as usize,
+                    t.orig.get(e)?.1 as usize,
+                    h.label,
+                ))
+            }),
+    );
     v.sort_unstable();
     v
 }
@@ -1349,14 +1350,33 @@ fn clean_piece(s: &str) -> String {
 /// Runs between blanks (whitespace and control characters) are copied as slices; only characters
 /// of three or more bytes are decoded (the blank ones below U+0800 are U+0080..U+00A0).
 fn push_clean(out: &mut String, s: &str) {
+    /// Bytes that are neither blank nor a bracket nor start a character that may be blank:
+    /// printable ASCII but `[` `]`, continuation bytes, and lead bytes of U+00C0..U+07FF.
+    const PLAIN: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            t[b] = matches!(b, 0x21..=0x7e | 0x80..=0xbf | 0xc3..=0xdf) && b != 0x5b && b != 0x5d;
+            b += 1;
+        }
+        t
+    };
     let from = out.len();
     let bytes = s.as_bytes();
     let mut space = false;
     let mut brackets = false;
     let mut run = 0;
     let mut i = 0;
-    while i < bytes.len() {
+    let n = bytes.len();
+    while i < n {
         let b = bytes[i];
+        // Most bytes are copied as they are: skip them, and a single space between two such
+        // bytes (which the run keeps, as the folding would).
+        if PLAIN[b as usize] || (b == b' ' && i > run && i + 1 < n && PLAIN[bytes[i + 1] as usize])
+        {
+            i += 1;
+            continue;
+        }
         let (len, blank) = match b {
             0..=0x7f => (1, b <= b' ' || b == 0x7f),
             0xc2 => (2, bytes[i + 1] <= 0xa0),
@@ -1666,6 +1686,42 @@ mod tests {
         ));
         let ids: Vec<_> = got.iter().map(|t| t.topic.as_str()).collect();
         assert_eq!(ids, ["t17", "t19"]);
+    }
+
+    /// `push_clean` (with its byte fast paths) against the char-by-char definition.
+    #[test]
+    fn push_clean_folds_blanks_like_the_definition() {
+        fn reference(s: &str) -> String {
+            let mut out = String::new();
+            let mut blank = false;
+            for c in s.chars() {
+                if c.is_whitespace() || c.is_control() {
+                    blank = true;
+                } else {
+                    if blank {
+                        out.push(' ');
+                        blank = false;
+                    }
+                    out.push(c);
+                }
+            }
+            if blank {
+                out.push(' ');
+            }
+            out.replace("[[", "[ [").replace("]]", "] ]")
+        }
+        for s in [
+            "a b  c\td\u{85}e\u{a0}f\u{2003}g\u{3000}h",
+            " lead and trail ",
+            "x [[y]] z [a] ]]",
+            "Straße über  ёлка\u{200b}x \u{7f}y\r\nz",
+            "«quoted» — dash – a\u{2028}b",
+            "",
+            " ",
+            "  \n ",
+        ] {
+            assert_eq!(clean_piece(s), reference(s), "{s:?}");
+        }
     }
 
     /// The tries and the infix automaton find exactly the (token pattern, token) pairs the
