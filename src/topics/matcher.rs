@@ -21,7 +21,8 @@
 
 use std::sync::Mutex;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind};
 use rustc_hash::FxHashMap as HashMap;
 
 use super::normalize::{self, Tokens};
@@ -85,7 +86,7 @@ pub struct Engine {
     /// `*word` token patterns (cores reversed), walked from each token's last byte.
     backward: Trie,
     /// The cores of `*word*` token patterns, scanned over the folded text.
-    infix: Option<AhoCorasick>,
+    infix: Option<Infix>,
     /// Per `infix` pattern: the `*word*` token patterns with that core.
     infix_tokpats: Vec<Vec<u32>>,
     /// For few infix cores: the same cores, leftmost-first, whose search runs a vectorised
@@ -337,6 +338,45 @@ impl Trie {
             if nd.terms_n != 0 {
                 let lo = nd.terms_lo as usize;
                 f(&self.terms[lo..lo + nd.terms_n as usize], i + 1 == len);
+            }
+        }
+    }
+}
+
+/// The automaton of the `*word*` cores.
+#[derive(Debug)]
+enum Infix {
+    Dfa(aho_corasick::dfa::DFA),
+    Nfa(aho_corasick::nfa::contiguous::NFA),
+}
+
+impl Infix {
+    /// Calls `f(end, pattern)` for every occurrence of every core in `hay` (overlapping), in
+    /// order of the end, the patterns ending at one byte in the automaton's order: what
+    /// `find_overlapping_iter` reports, without its per-match iterator state.
+    #[inline]
+    fn scan(&self, hay: &[u8], f: impl FnMut(usize, usize)) {
+        match self {
+            Infix::Dfa(a) => infix_scan(a, hay, f),
+            Infix::Nfa(a) => infix_scan(a, hay, f),
+        }
+    }
+}
+
+fn infix_scan<A: Automaton>(aut: &A, hay: &[u8], mut f: impl FnMut(usize, usize)) {
+    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+        return;
+    };
+    for (at, &b) in hay.iter().enumerate() {
+        sid = aut.next_state(Anchored::No, sid, b);
+        if aut.is_special(sid) {
+            if aut.is_dead(sid) {
+                return;
+            }
+            if aut.is_match(sid) {
+                for k in 0..aut.match_len(sid) {
+                    f(at + 1, aut.match_pattern(sid, k).as_usize());
+                }
             }
         }
     }
@@ -703,24 +743,34 @@ impl Engine {
                 }
             }
         }
+        let infix_error = |e: aho_corasick::BuildError| TopicError {
+            topic: String::new(),
+            field: "query".into(),
+            position: 0,
+            message: format!("cannot build the term automaton: {e}"),
+            source: String::new(),
+        };
+        // A DFA scans fastest; past a few thousand patterns its build time and memory grow too
+        // much, and a contiguous NFA is used. Neither needs a prefilter: `infix_scan` drives
+        // the automaton itself.
         let infix = if infix_cores.is_empty() {
             None
-        } else {
-            Some(
-                AhoCorasick::builder()
+        } else if infix_cores.len() <= DFA_MAX_PATTERNS {
+            Some(Infix::Dfa(
+                aho_corasick::dfa::Builder::new()
                     .match_kind(MatchKind::Standard)
-                    // A DFA scans fastest; past a few thousand patterns its build time and memory
-                    // grow too much, and the contiguous NFA (the default choice) is used.
-                    .kind((infix_cores.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA))
+                    .prefilter(false)
                     .build(&infix_cores)
-                    .map_err(|e| TopicError {
-                        topic: String::new(),
-                        field: "query".into(),
-                        position: 0,
-                        message: format!("cannot build the term automaton: {e}"),
-                        source: String::new(),
-                    })?,
-            )
+                    .map_err(infix_error)?,
+            ))
+        } else {
+            Some(Infix::Nfa(
+                aho_corasick::nfa::contiguous::Builder::new()
+                    .match_kind(MatchKind::Standard)
+                    .prefilter(false)
+                    .build(&infix_cores)
+                    .map_err(infix_error)?,
+            ))
         };
         // A leftmost search reports a match in every token holding a core (resuming after the
         // token of each match): it is only worth it while its prefilter is a packed (SIMD) one.
@@ -801,13 +851,9 @@ impl Engine {
                 }
                 let (s, e) = (t.norm_start[ti] as usize, t.norm_end[ti] as usize);
                 let pos = base + ti as u32;
-                for m in ac.find_overlapping_iter(Input::new(norm).span(s..e)) {
-                    hits.extend(
-                        self.infix_tokpats[m.pattern().as_usize()]
-                            .iter()
-                            .map(|&tp| (tp, pos)),
-                    );
-                }
+                ac.scan(&norm[s..e], |_, p| {
+                    hits.extend(self.infix_tokpats[p].iter().map(|&tp| (tp, pos)));
+                });
                 at = e;
                 ti += 1;
             }
@@ -815,17 +861,13 @@ impl Engine {
             // Matches come in order of their end, and a core never spans a separator: the token
             // holding a match is the first one ending at or after it.
             let mut ti = 0;
-            for m in ac.find_overlapping_iter(norm) {
-                while (t.norm_end[ti] as usize) < m.end() {
+            ac.scan(norm, |end, p| {
+                while (t.norm_end[ti] as usize) < end {
                     ti += 1;
                 }
                 let pos = base + ti as u32;
-                hits.extend(
-                    self.infix_tokpats[m.pattern().as_usize()]
-                        .iter()
-                        .map(|&tp| (tp, pos)),
-                );
-            }
+                hits.extend(self.infix_tokpats[p].iter().map(|&tp| (tp, pos)));
+            });
         }
     }
 
