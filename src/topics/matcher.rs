@@ -126,6 +126,8 @@ struct Scratch {
     /// `hits` grouped by token pattern (`tp`), each group sorted by position and distinct.
     sorted: Vec<(u32, u32)>,
     cands: Vec<u32>,
+    /// One bit per topic, all clear between documents.
+    cand_bits: Vec<u64>,
     /// Per token pattern: `stamp` if it has hits in this document (then `lo..hi` is its slice of
     /// `sorted`); one entry holds both, so a touched pattern costs one cache line.
     tp: Vec<TpState>,
@@ -896,9 +898,15 @@ impl Engine {
         hits.clear();
         self.scan(&sc.title, 0, hits);
         self.scan(&sc.text, TEXT_BASE, hits);
-        let cands = &mut sc.cands;
-        cands.clear();
-        cands.extend_from_slice(&self.always);
+        // Candidate topics as bits (distinct and in config order when read back).
+        let words = self.topics.len().div_ceil(64);
+        if sc.cand_bits.len() != words {
+            sc.cand_bits = vec![0; words];
+        }
+        let bits = &mut sc.cand_bits;
+        for &ti in &self.always {
+            bits[ti as usize / 64] |= 1 << (ti % 64);
+        }
         if sc.tp.len() != self.anchors.len() {
             sc.tp = vec![TpState::default(); self.anchors.len()];
             sc.stamp = 0;
@@ -956,15 +964,24 @@ impl Engine {
             }
             sc.tp[tp as usize].hi = w as u32;
             let t = tp as usize;
-            cands.extend_from_slice(
-                &self.trigger_tps[self.trigger_ends[t] as usize..self.trigger_ends[t + 1] as usize],
-            );
+            for &ti in
+                &self.trigger_tps[self.trigger_ends[t] as usize..self.trigger_ends[t + 1] as usize]
+            {
+                bits[ti as usize / 64] |= 1 << (ti % 64);
+            }
+        }
+        let cands = &mut sc.cands;
+        cands.clear();
+        for (w, word) in bits.iter_mut().enumerate() {
+            let mut x = std::mem::take(word);
+            while x != 0 {
+                cands.push((w * 64) as u32 + x.trailing_zeros());
+                x &= x - 1;
+            }
         }
         if cands.is_empty() {
             return Vec::new();
         }
-        cands.sort_unstable();
-        cands.dedup();
         let mut ev = Eval {
             engine: self,
             hits: sorted,
