@@ -21,7 +21,8 @@
 
 use std::sync::Mutex;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind};
 use rustc_hash::FxHashMap as HashMap;
 
 use super::normalize::{self, Tokens};
@@ -33,8 +34,13 @@ const TEXT_BASE: u32 = 1 << 24;
 /// Bytes of context before the first marked word of a snippet, and the snippet's target length.
 const SNIPPET_BEFORE: usize = 80;
 const SNIPPET_LEN: usize = 280;
+/// Marks a forward trie entry of an `Exact` token pattern: it counts only if the walk consumed the
+/// whole token (so the walk needs no lookup of the anchor).
+const WHOLE_TOKEN: u32 = 1 << 31;
 /// Infix pattern sets up to this size are compiled to a DFA.
 const DFA_MAX_PATTERNS: usize = 3_000;
+/// Infix pattern sets up to this size are searched with a prefilter first (`Engine::infix_gate`).
+const INFIX_GATE_MAX_PATTERNS: usize = 64;
 
 #[derive(Debug, Clone)]
 enum Node {
@@ -80,17 +86,22 @@ pub struct Engine {
     /// `*word` token patterns (cores reversed), walked from each token's last byte.
     backward: Trie,
     /// The cores of `*word*` token patterns, scanned over the folded text.
-    infix: Option<AhoCorasick>,
+    infix: Option<Infix>,
     /// Per `infix` pattern: the `*word*` token patterns with that core.
     infix_tokpats: Vec<Vec<u32>>,
+    /// For few infix cores: the same cores, leftmost-first, whose search runs a vectorised
+    /// prefilter; only the tokens it finds a core in are scanned with `infix` (overlapping).
+    infix_gate: Option<AhoCorasick>,
     /// Distinct folded cores of all token patterns.
     core_count: usize,
     /// Per token pattern: its anchor.
     anchors: Vec<Anchor>,
     /// Per leaf: its token patterns, consecutive.
     leaves: Vec<Vec<u32>>,
-    /// Per token pattern: topics it makes candidates.
-    trigger: Vec<Vec<u32>>,
+    /// Per token pattern `tp`: the topics it makes candidates,
+    /// `trigger_tps[trigger_ends[tp]..trigger_ends[tp + 1]]`.
+    trigger_ends: Vec<u32>,
+    trigger_tps: Vec<u32>,
     /// Topics that are always candidates.
     always: Vec<u32>,
     /// Per topic: its prefilter clauses, a range of `pre_ends`.
@@ -112,16 +123,25 @@ struct Scratch {
     hits: Vec<(u32, u32)>,
     /// The token patterns with hits, in order of their first hit.
     touched: Vec<u32>,
-    /// `hits` grouped by token pattern (`tp_range`), each group sorted by position and distinct.
+    /// `hits` grouped by token pattern (`tp`), each group sorted by position and distinct.
     sorted: Vec<(u32, u32)>,
     cands: Vec<u32>,
-    /// Per token pattern: `stamp` if it has hits in this document, then `tp_range` is valid.
-    tp_stamp: Vec<u32>,
-    /// Per token pattern: its slice of `hits`.
-    tp_range: Vec<(u32, u32)>,
+    /// One bit per topic, all clear between documents.
+    cand_bits: Vec<u64>,
+    /// Per token pattern: `stamp` if it has hits in this document (then `lo..hi` is its slice of
+    /// `sorted`); one entry holds both, so a touched pattern costs one cache line.
+    tp: Vec<TpState>,
     stamp: u32,
     pool: Vec<Vec<Hit>>,
     flags: Vec<bool>,
+}
+
+/// See `Scratch::tp`.
+#[derive(Debug, Clone, Copy, Default)]
+struct TpState {
+    stamp: u32,
+    lo: u32,
+    hi: u32,
 }
 
 /// A byte trie over folded cores, walked from one end of a token; each node lists the token
@@ -140,14 +160,29 @@ struct Trie {
     /// Per node: the byte on the edge into it.
     labels: Vec<u8>,
     terms: Vec<u32>,
+    /// Per byte: its class, 1.. for the bytes that occur in keys, 0 for the others.
+    class: Vec<u8>,
+    /// Number of classes plus one: the row length of `dense`.
+    row: usize,
+    /// Per node with many children, a row indexed by class: 1 + the child's rank among the
+    /// node's children, or 0 (no child). A branch-free lookup where a search over the labels
+    /// would mispredict.
+    dense: Vec<u8>,
 }
+
+/// Nodes with at least this many children get a `dense` row.
+const DENSE_MIN_CHILDREN: u32 = 5;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct TrieNode {
     /// The first child; the children are `first..first + count`, sorted by byte.
     first: u32,
-    count: u32,
-    terms: (u32, u32),
+    count: u16,
+    /// Number of token patterns ending here: `terms[terms_lo..terms_lo + terms_n]`.
+    terms_n: u16,
+    terms_lo: u32,
+    /// The node's row in `dense` (`u32::MAX` if none).
+    dense: u32,
 }
 
 impl Trie {
@@ -211,9 +246,22 @@ impl Trie {
             nodes: Vec::with_capacity(order.len()),
             labels: order.iter().map(|&o| byte[o as usize]).collect(),
             terms: ends.iter().map(|e| e.1).collect(),
+            ..Trie::default()
         };
+        t.class = vec![0; 256];
+        let mut classes = 0usize;
+        for &b in &t.labels[1..] {
+            if t.class[b as usize] == 0 {
+                classes += 1;
+                t.class[b as usize] = classes as u8;
+            }
+        }
+        // UTF-8 never holds the bytes 0xc0, 0xc1 and 0xf5..: classes and ranks fit in a byte.
+        assert!(classes < 250, "keys are UTF-8");
+        t.row = classes + 1;
         let mut next_child = 1u32;
         let mut term = 0usize;
+        let mut dense_rows = 0u32;
         for (new, &old) in order.iter().enumerate() {
             let mut count = 0u32;
             let mut c = first_child[old as usize];
@@ -225,10 +273,24 @@ impl Trie {
             while term < ends.len() && ends[term].0 as usize == new {
                 term += 1;
             }
+            let dense = if count >= DENSE_MIN_CHILDREN && new != 0 {
+                let at = t.dense.len();
+                t.dense.resize(at + t.row, 0);
+                let kids = &t.labels[next_child as usize..(next_child + count) as usize];
+                for (rank, &b) in kids.iter().enumerate() {
+                    t.dense[at + t.class[b as usize] as usize] = rank as u8 + 1;
+                }
+                dense_rows += 1;
+                dense_rows - 1
+            } else {
+                u32::MAX
+            };
             t.nodes.push(TrieNode {
                 first: next_child,
-                count,
-                terms: (t0 as u32, term as u32),
+                count: count as u16,
+                terms_n: u16::try_from(term - t0).expect("few token patterns per core"),
+                terms_lo: t0 as u32,
+                dense,
             });
             next_child += count;
         }
@@ -251,7 +313,11 @@ impl Trie {
             return (c != 0).then_some(c);
         }
         let nd = self.nodes[n as usize];
-        let ls = &self.labels[nd.first as usize..(nd.first + nd.count) as usize];
+        if nd.dense != u32::MAX {
+            let rank = self.dense[nd.dense as usize * self.row + self.class[b as usize] as usize];
+            return (rank != 0).then(|| nd.first + rank as u32 - 1);
+        }
+        let ls = &self.labels[nd.first as usize..nd.first as usize + nd.count as usize];
         let i = if ls.len() <= 8 {
             ls.iter().position(|&l| l == b)
         } else {
@@ -270,9 +336,49 @@ impl Trie {
                 return;
             };
             n = c;
-            let (lo, hi) = self.nodes[n as usize].terms;
-            if lo != hi {
-                f(&self.terms[lo as usize..hi as usize], i + 1 == len);
+            let nd = self.nodes[n as usize];
+            if nd.terms_n != 0 {
+                let lo = nd.terms_lo as usize;
+                f(&self.terms[lo..lo + nd.terms_n as usize], i + 1 == len);
+            }
+        }
+    }
+}
+
+/// The automaton of the `*word*` cores.
+#[derive(Debug)]
+enum Infix {
+    Dfa(aho_corasick::dfa::DFA),
+    Nfa(aho_corasick::nfa::contiguous::NFA),
+}
+
+impl Infix {
+    /// Calls `f(end, pattern)` for every occurrence of every core in `hay` (overlapping), in
+    /// order of the end, the patterns ending at one byte in the automaton's order: what
+    /// `find_overlapping_iter` reports, without its per-match iterator state.
+    #[inline]
+    fn scan(&self, hay: &[u8], f: impl FnMut(usize, usize)) {
+        match self {
+            Infix::Dfa(a) => infix_scan(a, hay, f),
+            Infix::Nfa(a) => infix_scan(a, hay, f),
+        }
+    }
+}
+
+fn infix_scan<A: Automaton>(aut: &A, hay: &[u8], mut f: impl FnMut(usize, usize)) {
+    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+        return;
+    };
+    for (at, &b) in hay.iter().enumerate() {
+        sid = aut.next_state(Anchored::No, sid, b);
+        if aut.is_special(sid) {
+            if aut.is_dead(sid) {
+                return;
+            }
+            if aut.is_match(sid) {
+                for k in 0..aut.match_len(sid) {
+                    f(at + 1, aut.match_pattern(sid, k).as_usize());
+                }
             }
         }
     }
@@ -585,9 +691,14 @@ impl Engine {
                 None => always.push(ti as u32),
             }
         }
-        for v in &mut trigger {
+        let mut trigger_ends = Vec::with_capacity(trigger.len() + 1);
+        let mut trigger_tps = Vec::new();
+        trigger_ends.push(0);
+        for mut v in trigger {
             v.sort_unstable();
             v.dedup();
+            trigger_tps.extend(v);
+            trigger_ends.push(trigger_tps.len() as u32);
         }
         let mut pre = Vec::with_capacity(compiled.len());
         let mut pre_ends = Vec::new();
@@ -619,7 +730,8 @@ impl Engine {
         for (tp, (&anchor, &core)) in interner.anchors.iter().zip(&interner.tp_core).enumerate() {
             let text = &interner.core_list[core as usize];
             match anchor {
-                Anchor::Exact | Anchor::Prefix => fwd_keys.push((text.as_bytes(), tp as u32)),
+                Anchor::Exact => fwd_keys.push((text.as_bytes(), tp as u32 | WHOLE_TOKEN)),
+                Anchor::Prefix => fwd_keys.push((text.as_bytes(), tp as u32)),
                 Anchor::Suffix => {
                     bwd_keys.push((text.bytes().rev().collect::<Vec<u8>>(), tp as u32))
                 }
@@ -633,26 +745,47 @@ impl Engine {
                 }
             }
         }
+        let infix_error = |e: aho_corasick::BuildError| TopicError {
+            topic: String::new(),
+            field: "query".into(),
+            position: 0,
+            message: format!("cannot build the term automaton: {e}"),
+            source: String::new(),
+        };
+        // A DFA scans fastest; past a few thousand patterns its build time and memory grow too
+        // much, and a contiguous NFA is used. Neither needs a prefilter: `infix_scan` drives
+        // the automaton itself.
         let infix = if infix_cores.is_empty() {
             None
-        } else {
-            Some(
-                AhoCorasick::builder()
+        } else if infix_cores.len() <= DFA_MAX_PATTERNS {
+            Some(Infix::Dfa(
+                aho_corasick::dfa::Builder::new()
                     .match_kind(MatchKind::Standard)
-                    // A DFA scans fastest; past a few thousand patterns its build time and memory
-                    // grow too much, and the contiguous NFA (the default choice) is used.
-                    .kind((infix_cores.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA))
+                    .prefilter(false)
                     .build(&infix_cores)
-                    .map_err(|e| TopicError {
-                        topic: String::new(),
-                        field: "query".into(),
-                        position: 0,
-                        message: format!("cannot build the term automaton: {e}"),
-                        source: String::new(),
-                    })?,
-            )
+                    .map_err(infix_error)?,
+            ))
+        } else {
+            Some(Infix::Nfa(
+                aho_corasick::nfa::contiguous::Builder::new()
+                    .match_kind(MatchKind::Standard)
+                    .prefilter(false)
+                    .build(&infix_cores)
+                    .map_err(infix_error)?,
+            ))
+        };
+        // A leftmost search reports a match in every token holding a core (resuming after the
+        // token of each match): it is only worth it while its prefilter is a packed (SIMD) one.
+        let infix_gate = if (1..=INFIX_GATE_MAX_PATTERNS).contains(&infix_cores.len()) {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(&infix_cores)
+                .ok()
+        } else {
+            None
         };
         Ok(Engine {
+            infix_gate,
             topics: compiled,
             forward: Trie::build(fwd_keys),
             backward: Trie::build(bwd_keys),
@@ -661,7 +794,8 @@ impl Engine {
             core_count: interner.core_list.len(),
             anchors: interner.anchors,
             leaves: interner.leaf_list,
-            trigger,
+            trigger_ends,
+            trigger_tps,
             always,
             pre,
             pre_ends,
@@ -689,16 +823,15 @@ impl Engine {
 
     /// Appends the (token pattern, position) hits of the tokens of `t` to `hits`.
     fn scan(&self, t: &Tokens, base: u32, hits: &mut Vec<(u32, u32)>) {
-        let norm = t.norm.as_bytes();
-        let anchors = &self.anchors;
+        let norm = t.norm.as_slice();
         for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
             let tok = &norm[s as usize..e as usize];
             let pos = base + i as u32;
             if !self.forward.is_empty() {
                 self.forward.walk(tok.iter().copied(), |tps, whole| {
                     for &tp in tps {
-                        if whole || anchors[tp as usize] == Anchor::Prefix {
-                            hits.push((tp, pos));
+                        if whole || tp & WHOLE_TOKEN == 0 {
+                            hits.push((tp & !WHOLE_TOKEN, pos));
                         }
                     }
                 });
@@ -709,21 +842,34 @@ impl Engine {
                 });
             }
         }
-        if let Some(ac) = &self.infix {
-            // Matches come in order of their end, and a core never spans a separator: the token
-            // holding a match is the first one ending at or after it.
+        if let (Some(ac), Some(gate)) = (&self.infix, &self.infix_gate) {
+            // The leftmost match from `at` lies in the first token from `at` holding a core (a
+            // core never spans a separator); that token is scanned whole, then the next ones.
+            let mut at = 0;
             let mut ti = 0;
-            for m in ac.find_overlapping_iter(norm) {
+            while let Some(m) = gate.find(Input::new(norm).span(at..norm.len())) {
                 while (t.norm_end[ti] as usize) < m.end() {
                     ti += 1;
                 }
+                let (s, e) = (t.norm_start[ti] as usize, t.norm_end[ti] as usize);
                 let pos = base + ti as u32;
-                hits.extend(
-                    self.infix_tokpats[m.pattern().as_usize()]
-                        .iter()
-                        .map(|&tp| (tp, pos)),
-                );
+                ac.scan(&norm[s..e], |_, p| {
+                    hits.extend(self.infix_tokpats[p].iter().map(|&tp| (tp, pos)));
+                });
+                at = e;
+                ti += 1;
             }
+        } else if let Some(ac) = &self.infix {
+            // Matches come in order of their end, and a core never spans a separator: the token
+            // holding a match is the first one ending at or after it.
+            let mut ti = 0;
+            ac.scan(norm, |end, p| {
+                while (t.norm_end[ti] as usize) < end {
+                    ti += 1;
+                }
+                let pos = base + ti as u32;
+                hits.extend(self.infix_tokpats[p].iter().map(|&tp| (tp, pos)));
+            });
         }
     }
 
@@ -752,17 +898,22 @@ impl Engine {
         hits.clear();
         self.scan(&sc.title, 0, hits);
         self.scan(&sc.text, TEXT_BASE, hits);
-        let cands = &mut sc.cands;
-        cands.clear();
-        cands.extend_from_slice(&self.always);
-        if sc.tp_stamp.len() != self.anchors.len() {
-            sc.tp_stamp = vec![0; self.anchors.len()];
-            sc.tp_range = vec![(0, 0); self.anchors.len()];
+        // Candidate topics as bits (distinct and in config order when read back).
+        let words = self.topics.len().div_ceil(64);
+        if sc.cand_bits.len() != words {
+            sc.cand_bits = vec![0; words];
+        }
+        let bits = &mut sc.cand_bits;
+        for &ti in &self.always {
+            bits[ti as usize / 64] |= 1 << (ti % 64);
+        }
+        if sc.tp.len() != self.anchors.len() {
+            sc.tp = vec![TpState::default(); self.anchors.len()];
             sc.stamp = 0;
         }
         sc.stamp = sc.stamp.wrapping_add(1);
         if sc.stamp == 0 {
-            sc.tp_stamp.fill(0);
+            sc.tp.fill(TpState::default());
             sc.stamp = 1;
         }
         // Group the hits by token pattern with a counting sort: `scan` emits each pattern's hits
@@ -774,30 +925,35 @@ impl Engine {
         touched.clear();
         for &(tp, _) in hits.iter() {
             let t = tp as usize;
-            if sc.tp_stamp[t] != stamp {
-                sc.tp_stamp[t] = stamp;
-                sc.tp_range[t] = (0, 0);
+            let st = &mut sc.tp[t];
+            if st.stamp != stamp {
+                *st = TpState {
+                    stamp,
+                    lo: 0,
+                    hi: 0,
+                };
                 touched.push(tp);
             }
-            sc.tp_range[t].1 += 1;
+            st.hi += 1;
         }
         let mut off = 0u32;
         for &tp in touched.iter() {
-            let r = &mut sc.tp_range[tp as usize];
-            let n = r.1;
-            *r = (off, off);
+            let st = &mut sc.tp[tp as usize];
+            let n = st.hi;
+            st.lo = off;
+            st.hi = off;
             off += n;
         }
         let sorted = &mut sc.sorted;
         sorted.clear();
         sorted.resize(hits.len(), (0, 0));
         for &h in hits.iter() {
-            let r = &mut sc.tp_range[h.0 as usize];
-            sorted[r.1 as usize] = h;
-            r.1 += 1;
+            let st = &mut sc.tp[h.0 as usize];
+            sorted[st.hi as usize] = h;
+            st.hi += 1;
         }
         for &tp in touched.iter() {
-            let (lo, hi) = sc.tp_range[tp as usize];
+            let TpState { lo, hi, .. } = sc.tp[tp as usize];
             let mut w = lo as usize + 1;
             for k in lo as usize + 1..hi as usize {
                 debug_assert!(sorted[k].1 >= sorted[w - 1].1, "hits in position order");
@@ -806,19 +962,30 @@ impl Engine {
                     w += 1;
                 }
             }
-            sc.tp_range[tp as usize].1 = w as u32;
-            cands.extend_from_slice(&self.trigger[tp as usize]);
+            sc.tp[tp as usize].hi = w as u32;
+            let t = tp as usize;
+            for &ti in
+                &self.trigger_tps[self.trigger_ends[t] as usize..self.trigger_ends[t + 1] as usize]
+            {
+                bits[ti as usize / 64] |= 1 << (ti % 64);
+            }
+        }
+        let cands = &mut sc.cands;
+        cands.clear();
+        for (w, word) in bits.iter_mut().enumerate() {
+            let mut x = std::mem::take(word);
+            while x != 0 {
+                cands.push((w * 64) as u32 + x.trailing_zeros());
+                x &= x - 1;
+            }
         }
         if cands.is_empty() {
             return Vec::new();
         }
-        cands.sort_unstable();
-        cands.dedup();
         let mut ev = Eval {
             engine: self,
             hits: sorted,
-            tp_stamp: &sc.tp_stamp,
-            tp_range: &sc.tp_range,
+            tp: &sc.tp,
             stamp: sc.stamp,
             pool: &mut sc.pool,
             flags: std::mem::take(&mut sc.flags),
@@ -857,8 +1024,7 @@ impl Engine {
         let mut ev = Eval {
             engine: self,
             hits: &[],
-            tp_stamp: &[],
-            tp_range: &[],
+            tp: &[],
             stamp: 1,
             pool: &mut pool,
             flags: Vec::new(),
@@ -896,8 +1062,7 @@ struct Eval<'a> {
     /// (token pattern, position) hits of the document, grouped by pattern (see `positions`).
     hits: &'a [(u32, u32)],
     /// See `Scratch`: where each token pattern's hits are.
-    tp_stamp: &'a [u32],
-    tp_range: &'a [(u32, u32)],
+    tp: &'a [TpState],
     stamp: u32,
     /// Spare hit buffers for NEAR operands and NOT.
     pool: &'a mut Vec<Vec<Hit>>,
@@ -910,11 +1075,8 @@ impl<'a> Eval<'a> {
     /// The hits of token pattern `tp`, sorted by position.
     #[inline]
     fn positions(&self, tp: u32) -> &'a [(u32, u32)] {
-        match self.tp_stamp.get(tp as usize) {
-            Some(&s) if s == self.stamp => {
-                let (lo, hi) = self.tp_range[tp as usize];
-                &self.hits[lo as usize..hi as usize]
-            }
+        match self.tp.get(tp as usize) {
+            Some(st) if st.stamp == self.stamp => &self.hits[st.lo as usize..st.hi as usize],
             _ => &[],
         }
     }
@@ -932,7 +1094,7 @@ impl<'a> Eval<'a> {
             let clause = &e.pre_tps[start as usize..end as usize];
             if !clause
                 .iter()
-                .any(|&tp| self.tp_stamp[tp as usize] == self.stamp)
+                .any(|&tp| self.tp[tp as usize].stamp == self.stamp)
             {
                 return false;
             }
@@ -1004,7 +1166,9 @@ impl<'a> Eval<'a> {
             Node::Or(v, firsts) => {
                 let mut any = false;
                 for (x, &f) in v.iter().zip(firsts) {
-                    if f != NOT_LEAF && self.tp_stamp.get(f as usize) != Some(&self.stamp) {
+                    if f != NOT_LEAF
+                        && self.tp.get(f as usize).map(|st| st.stamp) != Some(self.stamp)
+                    {
                         continue;
                     }
                     any |= self.eval(x, field, out);
@@ -1116,19 +1280,20 @@ fn build_match(
 
 /// Byte spans in the original field of the hits that lie in that field.
 fn spans(hits: &[Hit], t: &Tokens, base: u32, title: bool) -> Vec<(usize, usize, u32)> {
-    let mut v: Vec<(usize, usize, u32)> = hits
-        .iter()
-        .filter(|h| (h.s < TEXT_BASE) == title)
-        .filter_map(|h| {
-            let s = (h.s - base) as usize;
-            let e = (h.e - base) as usize;
-            Some((
-                t.orig.get(s)?.0 as usize,
-                t.orig.get(e)?.1 as usize,
-                h.label,
-            ))
-        })
-        .collect();
+    let mut v: Vec<(usize, usize, u32)> = Vec::with_capacity(hits.len());
+    v.extend(
+        hits.iter()
+            .filter(|h| (h.s < TEXT_BASE) == title)
+            .filter_map(|h| {
+                let s = (h.s - base) as usize;
+                let e = (h.e - base) as usize;
+                Some((
+                    t.orig.get(s)?.0 as usize,
+                    t.orig.get(e)?.1 as usize,
+                    h.label,
+                ))
+            }),
+    );
     v.sort_unstable();
     v
 }
@@ -1244,14 +1409,33 @@ fn clean_piece(s: &str) -> String {
 /// Runs between blanks (whitespace and control characters) are copied as slices; only characters
 /// of three or more bytes are decoded (the blank ones below U+0800 are U+0080..U+00A0).
 fn push_clean(out: &mut String, s: &str) {
+    /// Bytes that are neither blank nor a bracket nor start a character that may be blank:
+    /// printable ASCII but `[` `]`, continuation bytes, and lead bytes of U+00C0..U+07FF.
+    const PLAIN: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            t[b] = matches!(b, 0x21..=0x7e | 0x80..=0xbf | 0xc3..=0xdf) && b != 0x5b && b != 0x5d;
+            b += 1;
+        }
+        t
+    };
     let from = out.len();
     let bytes = s.as_bytes();
     let mut space = false;
     let mut brackets = false;
     let mut run = 0;
     let mut i = 0;
-    while i < bytes.len() {
+    let n = bytes.len();
+    while i < n {
         let b = bytes[i];
+        // Most bytes are copied as they are: skip them, and a single space between two such
+        // bytes (which the run keeps, as the folding would).
+        if PLAIN[b as usize] || (b == b' ' && i > run && i + 1 < n && PLAIN[bytes[i + 1] as usize])
+        {
+            i += 1;
+            continue;
+        }
         let (len, blank) = match b {
             0..=0x7f => (1, b <= b' ' || b == 0x7f),
             0xc2 => (2, bytes[i + 1] <= 0xa0),
@@ -1561,6 +1745,42 @@ mod tests {
         ));
         let ids: Vec<_> = got.iter().map(|t| t.topic.as_str()).collect();
         assert_eq!(ids, ["t17", "t19"]);
+    }
+
+    /// `push_clean` (with its byte fast paths) against the char-by-char definition.
+    #[test]
+    fn push_clean_folds_blanks_like_the_definition() {
+        fn reference(s: &str) -> String {
+            let mut out = String::new();
+            let mut blank = false;
+            for c in s.chars() {
+                if c.is_whitespace() || c.is_control() {
+                    blank = true;
+                } else {
+                    if blank {
+                        out.push(' ');
+                        blank = false;
+                    }
+                    out.push(c);
+                }
+            }
+            if blank {
+                out.push(' ');
+            }
+            out.replace("[[", "[ [").replace("]]", "] ]")
+        }
+        for s in [
+            "a b  c\td\u{85}e\u{a0}f\u{2003}g\u{3000}h",
+            " lead and trail ",
+            "x [[y]] z [a] ]]",
+            "Straße über  ёлка\u{200b}x \u{7f}y\r\nz",
+            "«quoted» — dash – a\u{2028}b",
+            "",
+            " ",
+            "  \n ",
+        ] {
+            assert_eq!(clean_piece(s), reference(s), "{s:?}");
+        }
     }
 
     /// The tries and the infix automaton find exactly the (token pattern, token) pairs the

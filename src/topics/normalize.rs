@@ -20,8 +20,9 @@
 /// The tokens of one text field.
 #[derive(Debug, Default, Clone)]
 pub struct Tokens {
-    /// Folded tokens, joined by single spaces.
-    pub norm: String,
+    /// Folded tokens (UTF-8), joined by single spaces. Bytes rather than a `String`: the tokeniser
+    /// appends encoded folds directly, and the matcher only reads bytes.
+    pub norm: Vec<u8>,
     /// Byte offset of each token in `norm`.
     pub norm_start: Vec<u32>,
     /// Byte end of each token in `norm`.
@@ -41,7 +42,8 @@ impl Tokens {
 
     /// The folded text of token `i`.
     pub fn token(&self, i: usize) -> &str {
-        &self.norm[self.norm_start[i] as usize..self.norm_end[i] as usize]
+        std::str::from_utf8(&self.norm[self.norm_start[i] as usize..self.norm_end[i] as usize])
+            .expect("tokens are whole UTF-8 characters")
     }
 
     /// The index of the token containing byte `at` of `norm` (at must not be a separator).
@@ -76,32 +78,45 @@ fn is_dropped(c: char) -> bool {
     )
 }
 
-/// Appends the folded form of `c` to `out`.
+/// Calls `push` with each char of the folded form of `c`.
 #[inline]
-pub fn fold_char(c: char, out: &mut String) {
+fn fold_with(c: char, mut push: impl FnMut(char)) {
     if c.is_ascii() {
-        out.push(c.to_ascii_lowercase());
+        push(c.to_ascii_lowercase());
         return;
     }
     match c {
-        'ß' | 'ẞ' => out.push_str("ss"),
-        'ä' | 'Ä' => out.push('a'),
-        'ö' | 'Ö' => out.push('o'),
-        'ü' | 'Ü' => out.push('u'),
-        'ё' | 'Ё' => out.push('е'),
+        'ß' | 'ẞ' => {
+            push('s');
+            push('s');
+        }
+        'ä' | 'Ä' => push('a'),
+        'ö' | 'Ö' => push('o'),
+        'ü' | 'Ü' => push('u'),
+        'ё' | 'Ё' => push('е'),
         c if is_dropped(c) => {}
         // Fast paths for the common upper-case letters: Cyrillic А-Я, Ѐ-Џ and Latin-1 À-Þ.
         'А'..='Я' | 'À'..='Þ' if c != '×' => {
-            out.push(char::from_u32(c as u32 + 0x20).expect("a letter"));
+            push(char::from_u32(c as u32 + 0x20).expect("a letter"));
         }
-        'Ѐ'..='Џ' => out.push(char::from_u32(c as u32 + 0x50).expect("a letter")),
-        'а'..='я' | 'ß'..='ÿ' | 'ѐ'..='џ' => out.push(c),
-        c => {
-            for l in c.to_lowercase() {
-                out.push(l);
-            }
-        }
+        'Ѐ'..='Џ' => push(char::from_u32(c as u32 + 0x50).expect("a letter")),
+        'а'..='я' | 'ß'..='ÿ' | 'ѐ'..='џ' => push(c),
+        c => c.to_lowercase().for_each(push),
     }
+}
+
+/// Appends the folded form of `c` to `out`.
+#[inline]
+pub fn fold_char(c: char, out: &mut String) {
+    fold_with(c, |f| out.push(f));
+}
+
+/// Appends the UTF-8 bytes of the folded form of `c` to `out`.
+#[inline]
+fn fold_char_bytes(c: char, out: &mut Vec<u8>) {
+    fold_with(c, |f| {
+        out.extend_from_slice(f.encode_utf8(&mut [0; 4]).as_bytes());
+    });
 }
 
 /// Folds a whole string (no tokenisation): what a single token of it looks like after folding.
@@ -120,27 +135,26 @@ pub fn tokenize(text: &str) -> Tokens {
     t
 }
 
-/// How a two-byte character of a document is tokenised: a separator, or a word character folded
-/// to the `n` chars `c` (0 for a dropped one).
+/// How a two-byte character of a document is tokenised: a separator (`len` 0xff), or a word
+/// character folded to the `len` UTF-8 bytes `bytes` (0 for a dropped one).
 #[derive(Debug, Clone, Copy)]
 struct Class {
-    kind: u8,
-    n: u8,
-    c: [char; 2],
+    len: u8,
+    bytes: [u8; 7],
 }
 
-impl Class {
-    const fn of(kind: u8) -> Class {
-        Class {
-            kind,
-            n: 0,
-            c: ['\0'; 2],
-        }
+const SEP: u8 = 0xff;
+
+/// ASCII letters and digits (no other byte).
+const ASCII_WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
     }
-}
-
-const SEP: u8 = 0;
-const WORD: u8 = 1;
+    t
+};
 
 /// [`Class`] of every two-byte UTF-8 character (U+0080..U+07FF: Latin-1, Latin Extended, Greek,
 /// Cyrillic, ...), indexed by code point - 0x80; computed once from [`is_word_char`] and
@@ -151,20 +165,18 @@ fn two_byte_classes() -> &'static [Class] {
         (0x80u32..0x800)
             .map(|u| {
                 let c = char::from_u32(u).expect("no surrogates below U+0800");
-                if !is_word_char(c) {
-                    return Class::of(SEP);
+                let mut class = Class {
+                    len: SEP,
+                    bytes: [0; 7],
+                };
+                if is_word_char(c) {
+                    let mut f = String::new();
+                    fold_char(c, &mut f);
+                    assert!(f.len() <= 7, "a short fold");
+                    class.len = f.len() as u8;
+                    class.bytes[..f.len()].copy_from_slice(f.as_bytes());
                 }
-                let mut f = String::new();
-                fold_char(c, &mut f);
-                let mut chars = f.chars();
-                let c0 = chars.next();
-                let c1 = chars.next();
-                assert!(chars.next().is_none(), "a fold of at most two chars");
-                Class {
-                    kind: WORD,
-                    n: c0.is_some() as u8 + c1.is_some() as u8,
-                    c: [c0.unwrap_or('\0'), c1.unwrap_or('\0')],
-                }
+                class
             })
             .collect()
     })
@@ -178,78 +190,78 @@ pub fn tokenize_into(text: &str, t: &mut Tokens) {
     t.orig.clear();
     t.norm.reserve(text.len() + 8);
     let classes = two_byte_classes();
-    let mut start: Option<usize> = None;
-    let mut norm_start = 0usize;
-    let close = |t: &mut Tokens, s: usize, e: usize, ns: usize| {
-        if t.norm.len() > ns {
-            t.norm_start.push(ns as u32);
-            t.norm_end.push(t.norm.len() as u32);
-            t.orig.push((s as u32, e as u32));
-        } else if ns > 0 {
-            // Only dropped characters: undo the separator we pushed.
-            t.norm.truncate(ns - 1);
-        }
-    };
     let bytes = text.as_bytes();
+    let n = bytes.len();
     let mut i = 0;
-    while i < bytes.len() {
+    while i < n {
+        // Skip separators; ASCII bytes are classified without decoding, two-byte characters
+        // through the table, longer ones are decoded.
         let b = bytes[i];
-        if b.is_ascii_alphanumeric() {
-            // A run of ASCII letters and digits is copied at once and lowercased in place.
-            let mut j = i + 1;
-            while j < bytes.len() && bytes[j].is_ascii_alphanumeric() {
-                j += 1;
+        if b < 0x80 {
+            if !b.is_ascii_alphanumeric() {
+                i += 1;
+                continue;
             }
-            if start.is_none() {
-                start = Some(i);
-                if !t.norm.is_empty() {
-                    t.norm.push(' ');
-                }
-                norm_start = t.norm.len();
-            }
-            let at = t.norm.len();
-            t.norm.push_str(&text[i..j]);
-            t.norm[at..].make_ascii_lowercase();
-            i = j;
-            continue;
-        }
-        // ASCII bytes are classified and folded without decoding a char, two-byte characters
-        // through the table; longer ones are decoded.
-        let (len, word, class, slow) = if b < 0x80 {
-            (1, b.is_ascii_alphanumeric(), Class::of(SEP), None)
         } else if b < 0xe0 {
             // A two-byte sequence (a valid `str` has no other lead bytes below 0xe0).
             let u = (((b & 0x1f) as usize) << 6) | (bytes[i + 1] & 0x3f) as usize;
-            let class = classes[u - 0x80];
-            (2, class.kind == WORD, class, None)
+            if classes[u - 0x80].len == SEP {
+                i += 2;
+                continue;
+            }
         } else {
             let c = text[i..].chars().next().unwrap_or(' ');
-            (c.len_utf8(), is_word_char(c), Class::of(SEP), Some(c))
-        };
-        if word {
-            if start.is_none() {
-                start = Some(i);
-                if !t.norm.is_empty() {
-                    t.norm.push(' ');
-                }
-                norm_start = t.norm.len();
+            if !is_word_char(c) {
+                i += c.len_utf8();
+                continue;
             }
-            match (len, slow) {
-                (1, _) => t.norm.push(b.to_ascii_lowercase() as char),
-                (_, Some(c)) => fold_char(c, &mut t.norm),
-                _ => {
-                    for &c in &class.c[..class.n as usize] {
-                        t.norm.push(c);
-                    }
-                }
-            }
-        } else if let Some(s) = start.take() {
-            close(t, s, i, norm_start);
         }
-        i += len;
-    }
-    if let Some(s) = start {
-        close(t, s, text.len(), norm_start);
+        // A token starts at `i`: fold its characters until a separator.
+        let start = i;
+        let out = &mut t.norm;
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        let norm_start = out.len();
+        while i < n {
+            let b = bytes[i];
+            if b < 0x80 {
+                // A run of ASCII letters and digits, lowercased as it is copied.
+                let mut j = i;
+                while j < n && ASCII_WORD[bytes[j] as usize] {
+                    j += 1;
+                }
+                if j == i {
+                    break;
+                }
+                out.extend(bytes[i..j].iter().map(u8::to_ascii_lowercase));
+                i = j;
+            } else if b < 0xe0 {
+                let u = (((b & 0x1f) as usize) << 6) | (bytes[i + 1] & 0x3f) as usize;
+                let class = &classes[u - 0x80];
+                match class.len {
+                    2 => out.extend_from_slice(&class.bytes[..2]),
+                    SEP => break,
+                    l => out.extend_from_slice(&class.bytes[..l as usize]),
+                }
+                i += 2;
+            } else {
+                let c = text[i..].chars().next().unwrap_or(' ');
+                if !is_word_char(c) {
+                    break;
+                }
+                fold_char_bytes(c, out);
+                i += c.len_utf8();
+            }
+        }
+        if out.len() > norm_start {
+            t.norm_start.push(norm_start as u32);
+            t.norm_end.push(out.len() as u32);
+            t.orig.push((start as u32, i as u32));
+        } else if norm_start > 0 {
+            // Only dropped characters: undo the separator we pushed.
+            out.truncate(norm_start - 1);
+        }
     }
 }
 
@@ -292,7 +304,7 @@ mod tests {
             words,
             ["N", "Korea", "test", "fired", "Hwasong", "18", "d", "armes"]
         );
-        assert_eq!(t.norm, "n korea test fired hwasong 18 d armes");
+        assert_eq!(t.norm, b"n korea test fired hwasong 18 d armes");
         for i in 0..t.len() {
             assert_eq!(t.token_at(t.norm_start[i] as usize), i);
             assert_eq!(t.token_at(t.norm_end[i] as usize - 1), i);
@@ -354,7 +366,7 @@ mod tests {
         }
         let t = tokenize(&text);
         let (norm, orig) = reference(&text);
-        assert_eq!(t.norm, norm);
+        assert_eq!(t.norm, norm.as_bytes());
         assert_eq!(t.orig, orig);
         for i in 0..t.len() {
             assert!(!t.token(i).is_empty() && !t.token(i).contains(' '));
@@ -364,7 +376,7 @@ mod tests {
     #[test]
     fn a_token_of_only_dropped_characters_vanishes() {
         let t = tokenize("a \u{ad} b");
-        assert_eq!(t.norm, "a b");
+        assert_eq!(t.norm, b"a b");
         assert_eq!(t.len(), 2);
         assert!(tokenize("  ,; ").is_empty());
     }
