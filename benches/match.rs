@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use newswatch::topics::{Doc, Matcher, Severity, TopicConfig};
 
+// The allocator the `newswatch` binary uses (src/main.rs), so the bench measures what ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EN: &[&str] = &[
     "the",
     "government",
