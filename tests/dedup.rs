@@ -294,3 +294,61 @@ fn near_duplicate_found_among_ten_thousand_articles() {
     assert_eq!(out[0]["duplicate_of"].as_i64(), Some(target), "{}", out[0]);
     assert_eq!(env.count("SELECT count(*) FROM articles"), 10_000);
 }
+
+#[test]
+fn band_lookup_finds_copies_within_the_distance_in_both_modes() {
+    use newswatch::model::Article;
+    use newswatch::store::feeds_log::FetchLog;
+    use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store, near_duplicate_candidates};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+    let feed = store.ensure_ingest_feed("file:///t.xml").unwrap();
+    let matcher = |_: &Article| Vec::new();
+    let sinks = |_: &str| Vec::new();
+    let policy = MatchPolicy {
+        matcher: &matcher,
+        sinks_for: &sinks,
+        window_ms: 86_400_000,
+        max_distance: 3,
+        full_text: false,
+    };
+    let base: u64 = 0x0123_4567_89ab_cdef;
+    // 0: the fingerprint itself; 1: 3 bits off (one per band but the last); 2: 5 bits off, with
+    // every band changed; 3: far away.
+    let hashes = [
+        base,
+        base ^ 0b1 ^ 1 << 16 ^ 1 << 32,
+        base ^ 0b11 ^ 1 << 20 ^ 1 << 40 ^ 1 << 60,
+        !base,
+    ];
+    let articles = hashes
+        .iter()
+        .enumerate()
+        .map(|(i, &h)| Article {
+            guid: Some(format!("g{i}")),
+            title: format!("t{i}"),
+            text: "x".into(),
+            content_hash: format!("h{i}"),
+            simhash: h,
+            ..Default::default()
+        })
+        .collect();
+    let c = FetchCommit {
+        feed_id: feed,
+        articles,
+        state: FeedState::default(),
+        log: FetchLog {
+            url: "file:///t.xml".into(),
+            ..Default::default()
+        },
+    };
+    let out = store.commit_fetch(c, &policy).unwrap();
+    let ids: Vec<i64> = out.items.iter().map(|i| i.id).collect();
+    let near = |d| near_duplicate_candidates(store.conn(), base, 0, d).unwrap();
+    // Exact bands (one statement): the fingerprint and the 3-bit copy, closest first.
+    assert_eq!(near(3), vec![(ids[0], 0), (ids[1], 3)]);
+    // One-bit probes: the 5-bit copy too, but never the far one.
+    assert_eq!(near(5), vec![(ids[0], 0), (ids[1], 3), (ids[2], 5)]);
+    assert_eq!(near(2), vec![(ids[0], 0)]);
+}

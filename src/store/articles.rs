@@ -343,6 +343,19 @@ pub fn near_duplicate_candidates(
     let max_distance = max_distance.min(7);
     let b = dedup::bands(simhash);
     let mut found: Vec<(i64, u32)> = Vec::new();
+    // Keeps the rows within `max_distance`, each id once.
+    let mut add =
+        |rows: &mut dyn Iterator<Item = rusqlite::Result<(i64, i64)>>| -> rusqlite::Result<()> {
+            for row in rows {
+                let (id, h) = row?;
+                let d = dedup::hamming(simhash, h as u64);
+                if d <= max_distance && !found.iter().any(|(f, _)| *f == id) {
+                    found.push((id, d));
+                }
+            }
+            Ok(())
+        };
+    let row = |r: &rusqlite::Row| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?));
     if max_distance <= 3 {
         // The common case in one statement: four index seeks, one step loop.
         let mut st = conn.prepare_cached(
@@ -351,43 +364,20 @@ pub fn near_duplicate_candidates(
              UNION ALL SELECT id, simhash FROM articles WHERE band2 = ?3 AND fetched_at >= ?5
              UNION ALL SELECT id, simhash FROM articles WHERE band3 = ?4 AND fetched_at >= ?5",
         )?;
-        let rows = st.query_map(params![b[0], b[1], b[2], b[3], since], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        for row in rows {
-            let (id, h) = row?;
-            let d = dedup::hamming(simhash, h as u64);
-            if d <= max_distance && !found.iter().any(|(f, _)| *f == id) {
-                found.push((id, d));
-            }
-        }
-        found.sort_by_key(|&(id, d)| (d, id));
-        return Ok(found);
-    }
-    for (i, band) in b.iter().enumerate() {
-        let probes: Vec<i64> = if max_distance <= 3 {
-            vec![*band]
-        } else {
-            dedup::band_probes(*band).to_vec()
-        };
-        let marks = vec!["?"; probes.len()].join(",");
-        let sql = format!(
-            "SELECT id, simhash FROM articles WHERE band{i} IN ({marks}) AND fetched_at >= ?"
-        );
-        let mut st = conn.prepare_cached(&sql)?;
-        let args = probes
-            .iter()
-            .map(|p| p as &dyn rusqlite::ToSql)
-            .chain(std::iter::once(&since as &dyn rusqlite::ToSql));
-        let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        for row in rows {
-            let (id, h) = row?;
-            let d = dedup::hamming(simhash, h as u64);
-            if d <= max_distance && !found.iter().any(|(f, _)| *f == id) {
-                found.push((id, d));
-            }
+        add(&mut st.query_map(params![b[0], b[1], b[2], b[3], since], row)?)?;
+    } else {
+        for (i, band) in b.iter().enumerate() {
+            let probes = dedup::band_probes(*band);
+            let marks = vec!["?"; probes.len()].join(",");
+            let sql = format!(
+                "SELECT id, simhash FROM articles WHERE band{i} IN ({marks}) AND fetched_at >= ?"
+            );
+            let mut st = conn.prepare_cached(&sql)?;
+            let args = probes
+                .iter()
+                .map(|p| p as &dyn rusqlite::ToSql)
+                .chain(std::iter::once(&since as &dyn rusqlite::ToSql));
+            add(&mut st.query_map(rusqlite::params_from_iter(args), row)?)?;
         }
     }
     found.sort_by_key(|&(id, d)| (d, id));
