@@ -278,3 +278,28 @@ fn file_url(p: &Path) -> String {
         .map(|u| u.to_string())
         .unwrap_or_else(|_| format!("file://{}", abs.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn very_large_files_go_first_the_rest_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = [10usize, 10, 5_000, 10, 3_000, 10, 10, 10]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let p = dir.path().join(format!("f{i}.xml"));
+                std::fs::write(&p, vec![b'x'; n]).unwrap();
+                p
+            })
+            .collect();
+        assert_eq!(work_order(&files, 2), [2, 4, 0, 1, 3, 5, 6, 7]);
+        // A missing file counts as empty; one file is just itself.
+        let mut with_missing = files.clone();
+        with_missing.push(dir.path().join("missing.xml"));
+        assert_eq!(work_order(&with_missing, 2)[..2], [2, 4]);
+        assert_eq!(work_order(&files[2..3], 2), [0]);
+    }
+}
