@@ -51,10 +51,7 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
             let tx = tx.clone();
             let (next, order, pipeline, urls) = (&next, &order, &pipeline, &urls);
             s.spawn(move || {
-                loop {
-                    let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        break;
-                    };
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let res = read_file_capped(&files[i], cap)
                         .map_err(|e| e.to_string())
                         .and_then(|b| {
