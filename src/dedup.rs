@@ -96,12 +96,6 @@ pub fn fingerprint(article: &mut Article) {
     article.fingerprint_words = words.len();
 }
 
-/// The normalised words the fingerprint is taken over (see the module doc).
-pub fn fingerprint_words(text: &str) -> Vec<String> {
-    let w = FingerprintWords::of(text);
-    (0..w.len()).map(|i| w.word(i).to_string()).collect()
-}
-
 /// The fingerprint words of a text, lowercased, in one buffer separated by single spaces, so that
 /// a shingle (consecutive words joined by a space) is a slice of the buffer.
 struct FingerprintWords {
@@ -155,11 +149,6 @@ impl FingerprintWords {
 
     fn len(&self) -> usize {
         self.spans.len()
-    }
-
-    fn word(&self, i: usize) -> &str {
-        let (s, e) = self.spans[i];
-        &self.buf[s as usize..e as usize]
     }
 
     /// 64-bit SimHash over the word 3-shingles.

@@ -66,7 +66,7 @@ pub struct CommitOutcome {
     pub alerts: u32,
 }
 
-/// Minimum fingerprint words (see `dedup::fingerprint_words`) for a near-duplicate decision:
+/// Minimum fingerprint words (`Article::fingerprint_words`) for a near-duplicate decision:
 /// shorter texts carry too few shingles for their SimHash to say anything.
 const NEAR_DUP_MIN_WORDS: usize = 25;
 /// Texts with fewer fingerprint words than `NEAR_DUP_MIN_WORDS` but at least this many are matched
