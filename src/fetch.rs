@@ -284,7 +284,10 @@ pub fn read_file_capped(path: &std::path::Path, cap: u64) -> Result<Vec<u8>, Fet
     use std::io::Read;
     let f = std::fs::File::open(path)
         .map_err(|e| FetchError::File(path.display().to_string(), e.to_string()))?;
-    let mut body = Vec::new();
+    // Sized from the file's length: without a hint `read_to_end` starts small and grows, about six
+    // read calls per feed file instead of two.
+    let len = f.metadata().map_or(0, |m| m.len());
+    let mut body = Vec::with_capacity(len.min(cap) as usize + 1);
     f.take(cap + 1)
         .read_to_end(&mut body)
         .map_err(|e| FetchError::File(path.display().to_string(), e.to_string()))?;
