@@ -17,9 +17,7 @@ use crate::commands::{Ctx, print_table};
 use crate::error::{CliError, CliResult};
 use crate::fetch::read_file_capped;
 use crate::pipeline::{Pipeline, Prepared};
-use crate::store::feeds_log::FetchLog;
-use crate::store::{CommitOutcome, FeedState, FetchCommit, Store};
-use crate::util::now_ms;
+use crate::store::{CommitOutcome, Store};
 
 /// Most files committed in one transaction.
 const BATCH: usize = 256;
@@ -219,7 +217,7 @@ fn commit_run(
         match res {
             Ok(mut p) => {
                 pre.extend(std::mem::take(&mut p.matches));
-                commits.push(to_commit(feed_ids[k], &urls[k], p));
+                commits.push(p.into_commit(feed_ids[k], &urls[k]));
                 slots.push(k);
                 results.push(None);
             }
@@ -247,26 +245,6 @@ fn commit_run(
         .into_iter()
         .map(|r| r.expect("every slot filled"))
         .collect()
-}
-
-fn to_commit(feed_id: i64, url: &str, p: Prepared) -> FetchCommit {
-    FetchCommit {
-        feed_id,
-        articles: p.articles,
-        state: FeedState {
-            title: p.feed.title,
-            site_url: p.feed.site_url,
-            lang: p.feed.language,
-            next_poll_at: i64::MAX,
-            ..Default::default()
-        },
-        log: FetchLog {
-            url: url.to_string(),
-            at: now_ms(),
-            status: None,
-            ..Default::default()
-        },
-    }
 }
 
 fn file_url(p: &Path) -> String {
