@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use newswatch::clean::{self, CleanRules};
+use newswatch::commands::ingest::{BATCH, MIN_BATCH_ITEMS};
 use newswatch::config::Config;
 use newswatch::dedup;
 use newswatch::model::{Article, ParsedFeed};
@@ -23,8 +24,6 @@ use newswatch::store::Store;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ROUNDS: usize = 5;
-/// As `commands::ingest`: a transaction holds at least this many items (or the last files).
-const MIN_BATCH_ITEMS: usize = 512;
 
 fn feed_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -109,7 +108,7 @@ fn main() {
         std::hint::black_box(matched);
         items = cleaned.iter().map(Vec::len).sum();
 
-        // The store stage commits exactly what `ingest` would, prepared outside the timing.
+        // The store stage commits what `ingest` would, in its batches, prepared outside the timing.
         let prepared: Vec<(usize, _)> = files
             .iter()
             .enumerate()
@@ -129,7 +128,7 @@ fn main() {
             n += p.articles.len();
             pre.extend(std::mem::take(&mut p.matches));
             commits.push(p.into_commit(ids[i], &urls[i]));
-            if n >= MIN_BATCH_ITEMS || commits.len() >= 256 || k == last {
+            if n >= MIN_BATCH_ITEMS || commits.len() >= BATCH || k == last {
                 pipeline
                     .with_precomputed(full_text, &pre, |policy| {
                         store.commit_batch(&commits, policy)

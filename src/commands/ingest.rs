@@ -20,12 +20,12 @@ use crate::pipeline::{Pipeline, Prepared};
 use crate::store::{CommitOutcome, Store};
 
 /// Most files committed in one transaction.
-const BATCH: usize = 256;
+pub const BATCH: usize = 256;
 /// Fewest items committed in one transaction (but for the last files, or `BATCH` files). Every
 /// commit writes its own full-text segment (later merged) and rewrites the index pages it touched:
 /// committing each run of files as soon as it was ready (often 2-10 files) cost the writer a fifth
 /// more work.
-const MIN_BATCH_ITEMS: usize = 512;
+pub const MIN_BATCH_ITEMS: usize = 512;
 
 pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
     let pipeline = Pipeline::new(ctx.config.clone())?;
