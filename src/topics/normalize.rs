@@ -111,14 +111,6 @@ pub fn fold_char(c: char, out: &mut String) {
     fold_with(c, |f| out.push(f));
 }
 
-/// Appends the UTF-8 bytes of the folded form of `c` to `out`.
-#[inline]
-fn fold_char_bytes(c: char, out: &mut Vec<u8>) {
-    fold_with(c, |f| {
-        out.extend_from_slice(f.encode_utf8(&mut [0; 4]).as_bytes());
-    });
-}
-
 /// Folds a whole string (no tokenisation): what a single token of it looks like after folding.
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -145,12 +137,16 @@ struct Class {
 
 const SEP: u8 = 0xff;
 
-/// ASCII letters and digits (no other byte).
-const ASCII_WORD: [bool; 256] = {
-    let mut t = [false; 256];
+/// Per byte: the lowercase form of an ASCII letter or digit, 0 for every other byte (ASCII
+/// separators and all bytes of multi-byte characters), so that one lookup both classifies and
+/// folds an ASCII byte.
+const ASCII_LOWER: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut b = 0;
     while b < 128 {
-        t[b] = (b as u8).is_ascii_alphanumeric();
+        if (b as u8).is_ascii_alphanumeric() {
+            t[b] = (b as u8).to_ascii_lowercase();
+        }
         b += 1;
     }
     t
@@ -182,23 +178,38 @@ fn two_byte_classes() -> &'static [Class] {
     })
 }
 
+/// Grows `norm` to at least `need` bytes (see the invariant in [`tokenize_into`]).
+#[inline]
+fn room(norm: &mut Vec<u8>, need: usize) {
+    if norm.len() < need {
+        norm.resize(need, 0);
+    }
+}
+
 /// [`tokenize`] into `t`, reusing its buffers (the matcher keeps one per thread of work).
 pub fn tokenize_into(text: &str, t: &mut Tokens) {
-    t.norm.clear();
     t.norm_start.clear();
     t.norm_end.clear();
     t.orig.clear();
-    t.norm.reserve(text.len() + 8);
     let classes = two_byte_classes();
     let bytes = text.as_bytes();
     let n = bytes.len();
+    // `norm` is an output buffer written by index at `w` and cut to `w` at the end, so the hot
+    // paths need no capacity check per byte. Invariant: `norm.len() >= w + (n - i) + 1`, room
+    // for the rest of the text folded byte for byte plus a separator. ASCII bytes and two-byte
+    // characters fold to at most as many bytes, a separator space stands for at least one
+    // skipped byte, and the rare folds that grow the text call `room` first.
+    let norm = &mut t.norm;
+    norm.clear();
+    norm.resize(n + 1, 0);
+    let mut w = 0;
     let mut i = 0;
     while i < n {
         // Skip separators; ASCII bytes are classified without decoding, two-byte characters
         // through the table, longer ones are decoded.
         let b = bytes[i];
         if b < 0x80 {
-            if !b.is_ascii_alphanumeric() {
+            if ASCII_LOWER[b as usize] == 0 {
                 i += 1;
                 continue;
             }
@@ -218,31 +229,47 @@ pub fn tokenize_into(text: &str, t: &mut Tokens) {
         }
         // A token starts at `i`: fold its characters until a separator.
         let start = i;
-        let out = &mut t.norm;
-        if !out.is_empty() {
-            out.push(b' ');
+        if w > 0 {
+            norm[w] = b' ';
+            w += 1;
         }
-        let norm_start = out.len();
+        let norm_start = w;
         while i < n {
             let b = bytes[i];
             if b < 0x80 {
-                // A run of ASCII letters and digits, lowercased as it is copied.
-                let mut j = i;
-                while j < n && ASCII_WORD[bytes[j] as usize] {
-                    j += 1;
+                // A run of ASCII letters and digits, classified and lowercased in one pass (the
+                // invariant makes `dst` at least as long as `src`).
+                let src = &bytes[i..];
+                let dst = &mut norm[w..];
+                let mut k = 0;
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    let l = ASCII_LOWER[s as usize];
+                    if l == 0 {
+                        break;
+                    }
+                    *d = l;
+                    k += 1;
                 }
-                if j == i {
+                if k == 0 {
                     break;
                 }
-                out.extend(bytes[i..j].iter().map(u8::to_ascii_lowercase));
-                i = j;
+                i += k;
+                w += k;
             } else if b < 0xe0 {
                 let u = (((b & 0x1f) as usize) << 6) | (bytes[i + 1] & 0x3f) as usize;
                 let class = &classes[u - 0x80];
                 match class.len {
-                    2 => out.extend_from_slice(&class.bytes[..2]),
+                    2 => {
+                        norm[w..w + 2].copy_from_slice(&class.bytes[..2]);
+                        w += 2;
+                    }
                     SEP => break,
-                    l => out.extend_from_slice(&class.bytes[..l as usize]),
+                    l => {
+                        let l = l as usize;
+                        room(norm, w + l + (n - i - 2) + 1);
+                        norm[w..w + l].copy_from_slice(&class.bytes[..l]);
+                        w += l;
+                    }
                 }
                 i += 2;
             } else {
@@ -250,19 +277,25 @@ pub fn tokenize_into(text: &str, t: &mut Tokens) {
                 if !is_word_char(c) {
                     break;
                 }
-                fold_char_bytes(c, out);
+                let mut buf = [0u8; 16];
+                let mut k = 0;
+                fold_with(c, |f| k += f.encode_utf8(&mut buf[k..]).len());
                 i += c.len_utf8();
+                room(norm, w + k + (n - i) + 1);
+                norm[w..w + k].copy_from_slice(&buf[..k]);
+                w += k;
             }
         }
-        if out.len() > norm_start {
+        if w > norm_start {
             t.norm_start.push(norm_start as u32);
-            t.norm_end.push(out.len() as u32);
+            t.norm_end.push(w as u32);
             t.orig.push((start as u32, i as u32));
         } else if norm_start > 0 {
-            // Only dropped characters: undo the separator we pushed.
-            out.truncate(norm_start - 1);
+            // Only dropped characters: undo the separator we wrote.
+            w = norm_start - 1;
         }
     }
+    norm.truncate(w);
 }
 
 #[cfg(test)]
