@@ -1010,7 +1010,7 @@ impl Engine {
                     continue;
                 }
             }
-            out.push(build_match(c, &found, doc, &sc.title, &sc.text));
+            out.push(build_match(c, &mut found, doc, &sc.title, &sc.text));
         }
         ev.give(found);
         ev.give(scratch);
@@ -1041,7 +1041,7 @@ impl Engine {
                     .as_ref()
                     .is_some_and(|x| ev.eval(x, None, &mut Vec::new()))
             {
-                out.push(build_match(c, &found, doc, &empty, &empty));
+                out.push(build_match(c, &mut found, doc, &empty, &empty));
             }
         }
         out
@@ -1252,20 +1252,22 @@ impl<'a> Eval<'a> {
     }
 }
 
+/// The match of topic `c` from its hits `found` (sorted and deduplicated in place: the caller
+/// clears the buffer before the next topic, so no copy is made).
 fn build_match(
     c: &Compiled,
-    found: &[Hit],
+    found: &mut Vec<Hit>,
     doc: &Doc,
     title: &Tokens,
     text: &Tokens,
 ) -> TopicMatch {
-    let mut hits = found.to_vec();
-    hits.sort_unstable();
-    hits.dedup();
+    found.sort_unstable();
+    found.dedup();
+    let hits: &[Hit] = found;
     // A topic's labels are distinct texts, so distinct ids are distinct terms.
     let mut seen: Vec<u32> = Vec::new();
     let mut terms: Vec<String> = Vec::new();
-    for h in &hits {
+    for h in hits {
         if !seen.contains(&h.label) {
             seen.push(h.label);
             terms.push(c.labels[h.label as usize].clone());
@@ -1274,7 +1276,7 @@ fn build_match(
     TopicMatch {
         topic: c.id.clone(),
         terms,
-        snippet: snippet(&hits, doc, title, text),
+        snippet: snippet(hits, doc, title, text),
     }
 }
 
