@@ -19,6 +19,7 @@
 //! requires the left hit to end before the right one starts. Per-document buffers are pooled in
 //! the engine, so a warm match allocates only its results.
 
+use std::hash::Hasher;
 use std::sync::Mutex;
 
 use aho_corasick::automaton::Automaton;
@@ -134,6 +135,33 @@ struct Scratch {
     stamp: u32,
     pool: Vec<Vec<Hit>>,
     flags: Vec<bool>,
+    memo: WalkMemo,
+}
+
+/// A memo of the trie walks of one field: the token patterns the tries find in a token depend
+/// only on its bytes, and a document repeats most of its words, so each distinct token of a field
+/// is walked once and its repeats copy the result.
+///
+/// Hand-rolled open addressing (linear probing, at most half full) keyed by the token's bytes in
+/// the field's folded text: a `HashMap` would hash and allocate per entry. Entries of an earlier
+/// field are told apart by `stamp`, so the table is not cleared between fields.
+#[derive(Debug, Default)]
+struct WalkMemo {
+    slots: Vec<MemoSlot>,
+    stamp: u32,
+    /// The token patterns each distinct token hits, in walk order (forward, then backward).
+    tps: Vec<u32>,
+}
+
+/// One distinct token of a [`WalkMemo`]: its bytes are `norm[start..start + len]`, its token
+/// patterns `tps[lo..hi]`; valid while `stamp` is the memo's.
+#[derive(Debug, Clone, Copy, Default)]
+struct MemoSlot {
+    stamp: u32,
+    start: u32,
+    len: u32,
+    lo: u32,
+    hi: u32,
 }
 
 /// See `Scratch::tp`.
@@ -168,7 +196,20 @@ struct Trie {
     /// node's children, or 0 (no child). A branch-free lookup where a search over the labels
     /// would mispredict.
     dense: Vec<u8>,
+    /// The transition table of the first `next_nodes` nodes (breadth-first numbering makes them
+    /// the shallow nodes nearly every walk stays in): `next[n * row + class]` is the child of `n`
+    /// by a byte of that class, with [`HAS_TERMS`] set if token patterns end there, or 0. One
+    /// load per byte instead of a node read, a label search and a second node read; its size is
+    /// capped by [`NEXT_TABLE_BYTES`], deeper nodes use `child`.
+    next: Vec<u32>,
+    next_nodes: usize,
 }
+
+/// Bound on the size of `Trie::next`: it holds the root and the first levels of tens of thousands
+/// of patterns while staying in the L2 cache.
+const NEXT_TABLE_BYTES: usize = 256 * 1024;
+/// Marks a `Trie::next` entry whose node ends token patterns (node ids are far below 2^31).
+const HAS_TERMS: u32 = 1 << 31;
 
 /// Nodes with at least this many children get a `dense` row.
 const DENSE_MIN_CHILDREN: u32 = 5;
@@ -299,6 +340,24 @@ impl Trie {
             t.root[byte[c as usize] as usize] = new_id[c as usize];
             c = next_sibling[c as usize];
         }
+        assert!(
+            t.nodes.len() < HAS_TERMS as usize,
+            "node ids fit in 31 bits"
+        );
+        t.next_nodes = (NEXT_TABLE_BYTES / (t.row * 4)).clamp(1, t.nodes.len());
+        t.next = vec![0; t.next_nodes * t.row];
+        for n in 0..t.next_nodes {
+            let nd = t.nodes[n];
+            for c in nd.first..nd.first + nd.count as u32 {
+                let class = t.class[t.labels[c as usize] as usize] as usize;
+                let ends = if t.nodes[c as usize].terms_n != 0 {
+                    HAS_TERMS
+                } else {
+                    0
+                };
+                t.next[n * t.row + class] = c | ends;
+            }
+        }
         t
     }
 
@@ -332,12 +391,22 @@ impl Trie {
         let len = bytes.len();
         let mut n = 0;
         for (i, b) in bytes.enumerate() {
-            let Some(c) = self.child(n, b) else {
-                return;
+            let ends = if (n as usize) < self.next_nodes {
+                let x = self.next[n as usize * self.row + self.class[b as usize] as usize];
+                if x == 0 {
+                    return;
+                }
+                n = x & !HAS_TERMS;
+                x & HAS_TERMS != 0
+            } else {
+                let Some(c) = self.child(n, b) else {
+                    return;
+                };
+                n = c;
+                self.nodes[n as usize].terms_n != 0
             };
-            n = c;
-            let nd = self.nodes[n as usize];
-            if nd.terms_n != 0 {
+            if ends {
+                let nd = self.nodes[n as usize];
                 let lo = nd.terms_lo as usize;
                 f(&self.terms[lo..lo + nd.terms_n as usize], i + 1 == len);
             }
@@ -821,25 +890,69 @@ impl Engine {
         self.core_count
     }
 
-    /// Appends the (token pattern, position) hits of the tokens of `t` to `hits`.
-    fn scan(&self, t: &Tokens, base: u32, hits: &mut Vec<(u32, u32)>) {
+    /// Appends the (token pattern, position) hits of the tokens of `t` to `hits`: per token the
+    /// forward trie's, then the backward trie's (walked once per distinct token, see
+    /// [`WalkMemo`]); then those of the infix automaton.
+    fn scan(&self, t: &Tokens, base: u32, hits: &mut Vec<(u32, u32)>, memo: &mut WalkMemo) {
         let norm = t.norm.as_slice();
-        for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
-            let tok = &norm[s as usize..e as usize];
-            let pos = base + i as u32;
-            if !self.forward.is_empty() {
-                self.forward.walk(tok.iter().copied(), |tps, whole| {
-                    for &tp in tps {
-                        if whole || tp & WHOLE_TOKEN == 0 {
-                            hits.push((tp & !WHOLE_TOKEN, pos));
-                        }
-                    }
-                });
+        if !self.forward.is_empty() || !self.backward.is_empty() {
+            let want = (t.len() * 2).next_power_of_two().max(64);
+            if memo.slots.len() < want {
+                memo.slots = vec![MemoSlot::default(); want];
+                memo.stamp = 0;
             }
-            if !self.backward.is_empty() {
-                self.backward.walk(tok.iter().rev().copied(), |tps, _| {
-                    hits.extend(tps.iter().map(|&tp| (tp, pos)));
-                });
+            memo.stamp = memo.stamp.wrapping_add(1);
+            if memo.stamp == 0 {
+                memo.slots.fill(MemoSlot::default());
+                memo.stamp = 1;
+            }
+            memo.tps.clear();
+            let stamp = memo.stamp;
+            let mask = memo.slots.len() - 1;
+            for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
+                let tok = &norm[s as usize..e as usize];
+                let pos = base + i as u32;
+                let mut h = rustc_hash::FxHasher::default();
+                h.write(tok);
+                let mut at = h.finish() as usize & mask;
+                let (lo, hi) = loop {
+                    let slot = memo.slots[at];
+                    if slot.stamp != stamp {
+                        // A new token: walk it.
+                        let lo = memo.tps.len();
+                        let tps = &mut memo.tps;
+                        if !self.forward.is_empty() {
+                            self.forward.walk(tok.iter().copied(), |found, whole| {
+                                for &tp in found {
+                                    if whole || tp & WHOLE_TOKEN == 0 {
+                                        tps.push(tp & !WHOLE_TOKEN);
+                                    }
+                                }
+                            });
+                        }
+                        if !self.backward.is_empty() {
+                            self.backward.walk(tok.iter().rev().copied(), |found, _| {
+                                tps.extend_from_slice(found)
+                            });
+                        }
+                        let hi = tps.len();
+                        memo.slots[at] = MemoSlot {
+                            stamp,
+                            start: s,
+                            len: e - s,
+                            lo: lo as u32,
+                            hi: hi as u32,
+                        };
+                        break (lo, hi);
+                    }
+                    if slot.len as usize == tok.len()
+                        && &norm[slot.start as usize..(slot.start + slot.len) as usize] == tok
+                    {
+                        break (slot.lo as usize, slot.hi as usize);
+                    }
+                    at = (at + 1) & mask;
+                };
+                hits.extend(memo.tps[lo..hi].iter().map(|&tp| (tp, pos)));
             }
         }
         if let (Some(ac), Some(gate)) = (&self.infix, &self.infix_gate) {
@@ -896,8 +1009,8 @@ impl Engine {
         normalize::tokenize_into(doc.text, &mut sc.text);
         let hits = &mut sc.hits;
         hits.clear();
-        self.scan(&sc.title, 0, hits);
-        self.scan(&sc.text, TEXT_BASE, hits);
+        self.scan(&sc.title, 0, hits, &mut sc.memo);
+        self.scan(&sc.text, TEXT_BASE, hits, &mut sc.memo);
         // Candidate topics as bits (distinct and in config order when read back).
         let words = self.topics.len().div_ceil(64);
         if sc.cand_bits.len() != words {
@@ -1819,7 +1932,7 @@ mod tests {
         let text = "abc abca cab bcab b ab aab ракета ракеты тараката Über uber a ca caca";
         let toks = normalize::tokenize(text);
         let mut got = Vec::new();
-        e.scan(&toks, 0, &mut got);
+        e.scan(&toks, 0, &mut got, &mut WalkMemo::default());
         got.sort_unstable();
         got.dedup();
         let mut interner = Interner::default();
