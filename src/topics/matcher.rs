@@ -19,7 +19,6 @@
 //! requires the left hit to end before the right one starts. Per-document buffers are pooled in
 //! the engine, so a warm match allocates only its results.
 
-use std::hash::Hasher;
 use std::sync::Mutex;
 
 use aho_corasick::automaton::Automaton;
@@ -151,6 +150,52 @@ struct WalkMemo {
     stamp: u32,
     /// The token patterns each distinct token hits, in walk order (forward, then backward).
     tps: Vec<u32>,
+}
+
+/// The [`WalkMemo`] hash of a token (never empty): its length and its first and last (up to)
+/// eight bytes, mixed by a multiplication, whose high half is returned. Cheaper than hashing every
+/// byte, and enough to spread a document's distinct words; equal keys are confirmed by comparing
+/// the bytes.
+#[inline]
+fn tok_hash(tok: &[u8]) -> u64 {
+    let n = tok.len();
+    let (a, b) = if n >= 8 {
+        (
+            u64::from_le_bytes(tok[..8].try_into().expect("8 bytes")),
+            u64::from_le_bytes(tok[n - 8..].try_into().expect("8 bytes")),
+        )
+    } else if n >= 4 {
+        (
+            u32::from_le_bytes(tok[..4].try_into().expect("4 bytes")) as u64,
+            u32::from_le_bytes(tok[n - 4..].try_into().expect("4 bytes")) as u64,
+        )
+    } else {
+        (
+            tok[0] as u64 | (tok[n / 2] as u64) << 8 | (tok[n - 1] as u64) << 16,
+            0,
+        )
+    };
+    let x = (a ^ b.rotate_left(29) ^ (n as u64) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x >> 32
+}
+
+/// `a == b` for two slices of the same (non-zero) length, without a `memcmp` call for the short
+/// ones most tokens are: two overlapping loads from each end cover up to 16 bytes.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    debug_assert!(n == b.len() && n > 0);
+    if n > 16 || n != b.len() {
+        a == b
+    } else if n >= 8 {
+        let w = |x: &[u8], at: usize| u64::from_le_bytes(x[at..at + 8].try_into().expect("8"));
+        w(a, 0) == w(b, 0) && w(a, n - 8) == w(b, n - 8)
+    } else if n >= 4 {
+        let w = |x: &[u8], at: usize| u32::from_le_bytes(x[at..at + 4].try_into().expect("4"));
+        w(a, 0) == w(b, 0) && w(a, n - 4) == w(b, n - 4)
+    } else {
+        a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]
+    }
 }
 
 /// One distinct token of a [`WalkMemo`]: its bytes are `norm[start..start + len]`, its token
@@ -912,9 +957,7 @@ impl Engine {
             for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
                 let tok = &norm[s as usize..e as usize];
                 let pos = base + i as u32;
-                let mut h = rustc_hash::FxHasher::default();
-                h.write(tok);
-                let mut at = h.finish() as usize & mask;
+                let mut at = tok_hash(tok) as usize & mask;
                 let (lo, hi) = loop {
                     let slot = memo.slots[at];
                     if slot.stamp != stamp {
@@ -946,7 +989,10 @@ impl Engine {
                         break (lo, hi);
                     }
                     if slot.len as usize == tok.len()
-                        && &norm[slot.start as usize..(slot.start + slot.len) as usize] == tok
+                        && same_bytes(
+                            &norm[slot.start as usize..(slot.start + slot.len) as usize],
+                            tok,
+                        )
                     {
                         break (slot.lo as usize, slot.hi as usize);
                     }
@@ -1226,6 +1272,110 @@ impl<'a> Eval<'a> {
         self.pool.push(v);
     }
 
+    /// A term: its hits (restricted to `field`) appended to `out`.
+    #[inline]
+    fn leaf(
+        &self,
+        (leaf, label, first, span): (u32, u32, u32, u32),
+        field: Option<Field>,
+        out: &mut Vec<Hit>,
+    ) -> bool {
+        // Occurrences of the first token pattern, then the rest of a phrase checked by
+        // binary search on the following positions (no per-document cache needed).
+        let mut firsts = self.positions(first);
+        match field {
+            None => {}
+            Some(Field::Title) => {
+                firsts = &firsts[..firsts.partition_point(|h| h.1 < TEXT_BASE)];
+            }
+            Some(Field::Text) => {
+                firsts = &firsts[firsts.partition_point(|h| h.1 < TEXT_BASE)..];
+            }
+        }
+        if firsts.is_empty() {
+            return false;
+        }
+        let before = out.len();
+        let parts = &self.engine.leaves[leaf as usize];
+        for &(_, s) in firsts {
+            let ok = parts[1..].iter().enumerate().all(|(j, &tp)| {
+                let want = s + 1 + j as u32;
+                self.positions(tp).binary_search(&(tp, want)).is_ok()
+            });
+            if ok {
+                out.push(Hit {
+                    s,
+                    e: s + span,
+                    label,
+                });
+            }
+        }
+        out.len() > before
+    }
+
+    /// `left NEAR/n right` (`ordered`: ONEAR): the hits of either side that have a partner
+    /// within reach appended to `out`. Out of line, so that `eval` stays small for the leaves.
+    #[inline(never)]
+    fn near(
+        &mut self,
+        (left, right, n, ordered): (&Node, &Node, u32, bool),
+        field: Option<Field>,
+        out: &mut Vec<Hit>,
+    ) -> bool {
+        let mut l = self.take();
+        let mut r = self.take();
+        if !self.eval(left, field, &mut l) || !self.eval(right, field, &mut r) {
+            self.give(l);
+            self.give(r);
+            return false;
+        }
+        let close = |a: &Hit, b: &Hit| -> bool {
+            if a.e < b.s {
+                b.s - a.e - 1 <= n
+            } else if !ordered && b.e < a.s {
+                a.s - b.e - 1 <= n
+            } else {
+                false
+            }
+        };
+        // Right hits sorted by start: for each left hit only the right hits whose start
+        // lies within reach (binary search) are compared.
+        r.sort_unstable();
+        let widest = r.iter().map(|b| b.e - b.s).max().unwrap_or(0);
+        let mut used_r = std::mem::take(&mut self.flags);
+        used_r.clear();
+        used_r.resize(r.len(), false);
+        let mut any = false;
+        for a in &l {
+            let lo_s = if ordered {
+                a.e + 1
+            } else {
+                a.s.saturating_sub(n + 1 + widest)
+            };
+            let hi_s = a.e.saturating_add(n + 1);
+            let lo = r.partition_point(|b| b.s < lo_s);
+            let mut a_used = false;
+            for (j, b) in r.iter().enumerate().skip(lo) {
+                if b.s > hi_s {
+                    break;
+                }
+                if close(a, b) {
+                    used_r[j] = true;
+                    a_used = true;
+                }
+            }
+            if a_used {
+                out.push(*a);
+                any = true;
+            }
+        }
+        out.extend(r.iter().zip(&used_r).filter(|(_, u)| **u).map(|(h, _)| *h));
+        self.flags = used_r;
+        self.give(l);
+        self.give(r);
+        any
+    }
+
     fn eval(&mut self, n: &Node, field: Option<Field>, out: &mut Vec<Hit>) -> bool {
         match n {
             &Node::Leaf {
@@ -1233,39 +1383,7 @@ impl<'a> Eval<'a> {
                 label,
                 first,
                 span,
-            } => {
-                // Occurrences of the first token pattern, then the rest of a phrase checked by
-                // binary search on the following positions (no per-document cache needed).
-                let mut firsts = self.positions(first);
-                match field {
-                    None => {}
-                    Some(Field::Title) => {
-                        firsts = &firsts[..firsts.partition_point(|h| h.1 < TEXT_BASE)];
-                    }
-                    Some(Field::Text) => {
-                        firsts = &firsts[firsts.partition_point(|h| h.1 < TEXT_BASE)..];
-                    }
-                }
-                if firsts.is_empty() {
-                    return false;
-                }
-                let before = out.len();
-                let parts = &self.engine.leaves[leaf as usize];
-                for &(_, s) in firsts {
-                    let ok = parts[1..].iter().enumerate().all(|(j, &tp)| {
-                        let want = s + 1 + j as u32;
-                        self.positions(tp).binary_search(&(tp, want)).is_ok()
-                    });
-                    if ok {
-                        out.push(Hit {
-                            s,
-                            e: s + span,
-                            label,
-                        });
-                    }
-                }
-                out.len() > before
-            }
+            } => self.leaf((leaf, label, first, span), field, out),
             Node::And(v) => {
                 let before = out.len();
                 for x in v {
@@ -1284,7 +1402,16 @@ impl<'a> Eval<'a> {
                     {
                         continue;
                     }
-                    any |= self.eval(x, field, out);
+                    any |= match *x {
+                        // Most alternatives are terms: no recursive call for them.
+                        Node::Leaf {
+                            leaf,
+                            label,
+                            first,
+                            span,
+                        } => self.leaf((leaf, label, first, span), field, out),
+                        _ => self.eval(x, field, out),
+                    };
                 }
                 any
             }
@@ -1299,60 +1426,7 @@ impl<'a> Eval<'a> {
                 right,
                 n,
                 ordered,
-            } => {
-                let mut l = self.take();
-                let mut r = self.take();
-                if !self.eval(left, field, &mut l) || !self.eval(right, field, &mut r) {
-                    self.give(l);
-                    self.give(r);
-                    return false;
-                }
-                let close = |a: &Hit, b: &Hit| -> bool {
-                    if a.e < b.s {
-                        b.s - a.e - 1 <= *n
-                    } else if !*ordered && b.e < a.s {
-                        a.s - b.e - 1 <= *n
-                    } else {
-                        false
-                    }
-                };
-                // Right hits sorted by start: for each left hit only the right hits whose start
-                // lies within reach (binary search) are compared.
-                r.sort_unstable();
-                let widest = r.iter().map(|b| b.e - b.s).max().unwrap_or(0);
-                let mut used_r = std::mem::take(&mut self.flags);
-                used_r.clear();
-                used_r.resize(r.len(), false);
-                let mut any = false;
-                for a in &l {
-                    let lo_s = if *ordered {
-                        a.e + 1
-                    } else {
-                        a.s.saturating_sub(*n + 1 + widest)
-                    };
-                    let hi_s = a.e.saturating_add(*n + 1);
-                    let lo = r.partition_point(|b| b.s < lo_s);
-                    let mut a_used = false;
-                    for (j, b) in r.iter().enumerate().skip(lo) {
-                        if b.s > hi_s {
-                            break;
-                        }
-                        if close(a, b) {
-                            used_r[j] = true;
-                            a_used = true;
-                        }
-                    }
-                    if a_used {
-                        out.push(*a);
-                        any = true;
-                    }
-                }
-                out.extend(r.iter().zip(&used_r).filter(|(_, u)| **u).map(|(h, _)| *h));
-                self.flags = used_r;
-                self.give(l);
-                self.give(r);
-                any
-            }
+            } => self.near((left, right, *n, *ordered), field, out),
             Node::Field(f, x) => self.eval(x, Some(*f), out),
             Node::Lang(l) => self.lang.as_deref() == Some(l.as_str()),
             Node::Site(s) => self.site.as_deref().is_some_and(|h| {
