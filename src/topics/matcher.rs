@@ -499,11 +499,42 @@ fn infix_scan<A: Automaton>(aut: &A, hay: &[u8], mut f: impl FnMut(usize, usize)
 }
 
 /// A hit in the evaluation: token positions `s..=e` of a term with label `label`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+///
+/// Ordered by `(s, e, label)`, as a derived `Ord` would, but through one `u128` key: the
+/// comparison is branch-free, which makes the sorts of hit lists (NEAR operands, a match's hits)
+/// cheaper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Hit {
     s: u32,
     e: u32,
     label: u32,
+}
+
+impl Hit {
+    #[inline]
+    fn key(&self) -> u128 {
+        (self.s as u128) << 64 | (self.e as u128) << 32 | self.label as u128
+    }
+}
+
+impl Ord for Hit {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for Hit {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+
+    /// Sorting asks "is less": on the keys, with no three-way result.
+    #[inline]
+    fn lt(&self, other: &Self) -> bool {
+        self.key() < other.key()
+    }
 }
 
 #[derive(Default)]
@@ -1495,29 +1526,38 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
     ];
     // The window with the most distinct terms wins; title first on ties.
     let mut best: Option<(usize, usize, usize)> = None; // (score, field, span index)
-    // Distinct labels of a window counted with a per-window mark (`window` is its number).
-    let mut mark: Vec<u32> =
-        vec![u32::MAX; hits.iter().map(|h| h.label as usize + 1).max().unwrap_or(0)];
-    let mut window = 0u32;
+    // The window of span `i` is `sp[i..j]`: at most 32 spans, starting less than
+    // `SNIPPET_LEN - SNIPPET_BEFORE` bytes after span `i`. Its end `j` never moves back as `i`
+    // grows (the spans are sorted), so the windows slide: each span is added and removed once,
+    // its label counted in `count`, and `distinct` is the number of labels with a count.
+    let mut count: Vec<u32> = vec![0; hits.iter().map(|h| h.label as usize + 1).max().unwrap_or(0)];
     for (fi, (_, sp)) in fields.iter().enumerate() {
+        let mut j = 0;
+        let mut distinct = 0;
         // Dense documents: the first 64 hits of a field are enough to find a good window.
         for i in 0..sp.len().min(64) {
-            let mut distinct = 0;
-            for x in sp[i..]
-                .iter()
-                .take(32)
-                .take_while(|x| x.0 < sp[i].0 + SNIPPET_LEN - SNIPPET_BEFORE)
-            {
-                if mark[x.2 as usize] != window {
-                    mark[x.2 as usize] = window;
-                    distinct += 1;
+            if i > 0 {
+                // Span `i - 1` started the previous window, so it is in it.
+                let l = sp[i - 1].2 as usize;
+                count[l] -= 1;
+                if count[l] == 0 {
+                    distinct -= 1;
                 }
             }
-            window += 1;
+            let limit = sp[i].0 + SNIPPET_LEN - SNIPPET_BEFORE;
+            while j < sp.len() && j < i + 32 && sp[j].0 < limit {
+                let l = sp[j].2 as usize;
+                if count[l] == 0 {
+                    distinct += 1;
+                }
+                count[l] += 1;
+                j += 1;
+            }
             if best.is_none_or(|b| distinct > b.0) {
                 best = Some((distinct, fi, i));
             }
         }
+        count.fill(0);
     }
     let Some((_, fi, i)) = best else {
         let t: String = doc.title.chars().take(SNIPPET_LEN).collect();
