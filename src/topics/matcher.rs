@@ -135,6 +135,8 @@ struct Scratch {
     pool: Vec<Vec<Hit>>,
     flags: Vec<bool>,
     memo: WalkMemo,
+    /// The same for the infix automaton, when it scans every token (no `infix_gate`).
+    infix_memo: WalkMemo,
 }
 
 /// A memo of the trie walks of one field: the token patterns the tries find in a token depend
@@ -177,6 +179,63 @@ fn tok_hash(tok: &[u8]) -> u64 {
     };
     let x = (a ^ b.rotate_left(29) ^ (n as u64) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     x >> 32
+}
+
+impl WalkMemo {
+    /// Starts the memo of a field of `tokens` tokens.
+    fn begin(&mut self, tokens: usize) {
+        let want = (tokens * 2).next_power_of_two().max(64);
+        if self.slots.len() < want {
+            self.slots = vec![MemoSlot::default(); want];
+            self.stamp = 0;
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.slots.fill(MemoSlot::default());
+            self.stamp = 1;
+        }
+        self.tps.clear();
+    }
+
+    /// The range of `tps` for the token `norm[s..e]`; `fill` appends the token patterns of a
+    /// token not seen yet in this field.
+    #[inline]
+    fn lookup(
+        &mut self,
+        norm: &[u8],
+        s: u32,
+        e: u32,
+        fill: impl FnOnce(&mut Vec<u32>),
+    ) -> (usize, usize) {
+        let tok = &norm[s as usize..e as usize];
+        let mask = self.slots.len() - 1;
+        let mut at = tok_hash(tok) as usize & mask;
+        loop {
+            let slot = self.slots[at];
+            if slot.stamp != self.stamp {
+                let lo = self.tps.len();
+                fill(&mut self.tps);
+                let hi = self.tps.len();
+                self.slots[at] = MemoSlot {
+                    stamp: self.stamp,
+                    start: s,
+                    len: e - s,
+                    lo: lo as u32,
+                    hi: hi as u32,
+                };
+                return (lo, hi);
+            }
+            if slot.len as usize == tok.len()
+                && same_bytes(
+                    &norm[slot.start as usize..(slot.start + slot.len) as usize],
+                    tok,
+                )
+            {
+                return (slot.lo as usize, slot.hi as usize);
+            }
+            at = (at + 1) & mask;
+        }
+    }
 }
 
 /// `a == b` for two slices of the same (non-zero) length, without a `memcmp` call for the short
@@ -969,66 +1028,37 @@ impl Engine {
     /// Appends the (token pattern, position) hits of the tokens of `t` to `hits`: per token the
     /// forward trie's, then the backward trie's (walked once per distinct token, see
     /// [`WalkMemo`]); then those of the infix automaton.
-    fn scan(&self, t: &Tokens, base: u32, hits: &mut Vec<(u32, u32)>, memo: &mut WalkMemo) {
+    fn scan(
+        &self,
+        t: &Tokens,
+        base: u32,
+        hits: &mut Vec<(u32, u32)>,
+        memo: &mut WalkMemo,
+        infix_memo: &mut WalkMemo,
+    ) {
         let norm = t.norm.as_slice();
         if !self.forward.is_empty() || !self.backward.is_empty() {
-            let want = (t.len() * 2).next_power_of_two().max(64);
-            if memo.slots.len() < want {
-                memo.slots = vec![MemoSlot::default(); want];
-                memo.stamp = 0;
-            }
-            memo.stamp = memo.stamp.wrapping_add(1);
-            if memo.stamp == 0 {
-                memo.slots.fill(MemoSlot::default());
-                memo.stamp = 1;
-            }
-            memo.tps.clear();
-            let stamp = memo.stamp;
-            let mask = memo.slots.len() - 1;
+            memo.begin(t.len());
             for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
                 let tok = &norm[s as usize..e as usize];
-                let pos = base + i as u32;
-                let mut at = tok_hash(tok) as usize & mask;
-                let (lo, hi) = loop {
-                    let slot = memo.slots[at];
-                    if slot.stamp != stamp {
-                        // A new token: walk it.
-                        let lo = memo.tps.len();
-                        let tps = &mut memo.tps;
-                        if !self.forward.is_empty() {
-                            self.forward.walk(tok.iter().copied(), |found, whole| {
-                                for &tp in found {
-                                    if whole || tp & WHOLE_TOKEN == 0 {
-                                        tps.push(tp & !WHOLE_TOKEN);
-                                    }
+                let (lo, hi) = memo.lookup(norm, s, e, |tps| {
+                    // A new token: walk it.
+                    if !self.forward.is_empty() {
+                        self.forward.walk(tok.iter().copied(), |found, whole| {
+                            for &tp in found {
+                                if whole || tp & WHOLE_TOKEN == 0 {
+                                    tps.push(tp & !WHOLE_TOKEN);
                                 }
-                            });
-                        }
-                        if !self.backward.is_empty() {
-                            self.backward.walk(tok.iter().rev().copied(), |found, _| {
-                                tps.extend_from_slice(found)
-                            });
-                        }
-                        let hi = tps.len();
-                        memo.slots[at] = MemoSlot {
-                            stamp,
-                            start: s,
-                            len: e - s,
-                            lo: lo as u32,
-                            hi: hi as u32,
-                        };
-                        break (lo, hi);
+                            }
+                        });
                     }
-                    if slot.len as usize == tok.len()
-                        && same_bytes(
-                            &norm[slot.start as usize..(slot.start + slot.len) as usize],
-                            tok,
-                        )
-                    {
-                        break (slot.lo as usize, slot.hi as usize);
+                    if !self.backward.is_empty() {
+                        self.backward.walk(tok.iter().rev().copied(), |found, _| {
+                            tps.extend_from_slice(found)
+                        });
                     }
-                    at = (at + 1) & mask;
-                };
+                });
+                let pos = base + i as u32;
                 hits.extend(memo.tps[lo..hi].iter().map(|&tp| (tp, pos)));
             }
         }
@@ -1050,16 +1080,20 @@ impl Engine {
                 ti += 1;
             }
         } else if let Some(ac) = &self.infix {
-            // Matches come in order of their end, and a core never spans a separator: the token
-            // holding a match is the first one ending at or after it.
-            let mut ti = 0;
-            ac.scan(norm, |end, p| {
-                while (t.norm_end[ti] as usize) < end {
-                    ti += 1;
-                }
-                let pos = base + ti as u32;
-                hits.extend(self.infix_tokpats[p].iter().map(|&tp| (tp, pos)));
-            });
+            // Each distinct token scanned once (see `WalkMemo`). No core holds a separator, so
+            // the automaton is in its start state at every token start: a token's matches do not
+            // depend on the text around it, and token after token they are, in order, the
+            // matches of a scan of the whole folded text.
+            infix_memo.begin(t.len());
+            for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
+                let (lo, hi) = infix_memo.lookup(norm, s, e, |tps| {
+                    ac.scan(&norm[s as usize..e as usize], |_, p| {
+                        tps.extend_from_slice(&self.infix_tokpats[p])
+                    });
+                });
+                let pos = base + i as u32;
+                hits.extend(infix_memo.tps[lo..hi].iter().map(|&tp| (tp, pos)));
+            }
         }
     }
 
@@ -1086,8 +1120,8 @@ impl Engine {
         normalize::tokenize_into(doc.text, &mut sc.text);
         let hits = &mut sc.hits;
         hits.clear();
-        self.scan(&sc.title, 0, hits, &mut sc.memo);
-        self.scan(&sc.text, TEXT_BASE, hits, &mut sc.memo);
+        self.scan(&sc.title, 0, hits, &mut sc.memo, &mut sc.infix_memo);
+        self.scan(&sc.text, TEXT_BASE, hits, &mut sc.memo, &mut sc.infix_memo);
         // Candidate topics as bits (distinct and in config order when read back).
         let words = self.topics.len().div_ceil(64);
         if sc.cand_bits.len() != words {
@@ -2046,7 +2080,13 @@ mod tests {
         let text = "abc abca cab bcab b ab aab ракета ракеты тараката Über uber a ca caca";
         let toks = normalize::tokenize(text);
         let mut got = Vec::new();
-        e.scan(&toks, 0, &mut got, &mut WalkMemo::default());
+        e.scan(
+            &toks,
+            0,
+            &mut got,
+            &mut WalkMemo::default(),
+            &mut WalkMemo::default(),
+        );
         got.sort_unstable();
         got.dedup();
         let mut interner = Interner::default();
