@@ -12,7 +12,9 @@
 //!
 //! Match (per document, pure): tokenise title and text (`normalize`), walk the tries over every
 //! token and scan the folded strings with the infix automaton (overlapping): together exactly the
-//! (token pattern, token) pairs whose core sits in the token as its anchor demands. Collect
+//! (token pattern, token) pairs whose core sits in the token as its anchor demands. What a token
+//! yields depends only on its bytes, so each distinct token of a field is walked (and, without the
+//! infix gate, scanned) once and its repeats reuse the result (`WalkMemo`). Collect
 //! candidate topics from the triggers that fired and evaluate each candidate's tree. Title tokens
 //! have positions `0..`, text tokens `TEXT_BASE..`, so proximity and phrases never cross fields.
 //! `NEAR/n` allows at most `n` tokens between two non-overlapping hits, in either order; `ONEAR/n`
