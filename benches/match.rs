@@ -1,10 +1,12 @@
 //! Matcher throughput: documents per second on one core for the shipped topics and for 1,000 and
 //! 10,000 generated topics, plus the compile (automaton rebuild) time.
 //!
-//! Run: `cargo bench --bench match`. The corpus is generated multilingual news text (EN/DE/RU/FR,
-//! 300-2,000 characters, with topic vocabulary mixed in); if `/work/shared/eval/topics-dev.jsonl`
-//! exists its items are added. Prints medians over several rounds. With `MATCH_BENCH_DUMP=DIR` it
-//! also writes every match (document, topic, terms, snippet) of each topic set to `DIR/NAME.tsv`,
+//! Run: `cargo bench --bench match`. Two corpora: the development set's texts
+//! (`/work/shared/eval/topics-dev.jsonl`, real news in four languages: the measure, skipped
+//! if the file is not there), and those plus 2,000 generated multilingual documents (EN/DE/RU/FR,
+//! 300-2,000 characters, dense with topic vocabulary: a harder case). Prints medians over several
+//! rounds. With `MATCH_BENCH_DUMP=DIR` it also writes every match (document, topic, terms, snippet)
+//! of each topic set to `DIR/NAME.tsv` (`DIR/dev_NAME.tsv` for the development set alone),
 //! to check that an optimisation changed no result. `MATCH_BENCH_ONLY=TEXT` runs only the topic sets
 //! whose name contains TEXT (e.g. `shipped`, `10,000 generated`), for profiling one of them.
 
@@ -185,7 +187,9 @@ fn sentence(rng: &mut fastrand::Rng, words: &[&str], n: usize) -> String {
     s
 }
 
-fn corpus() -> Vec<(String, String, &'static str)> {
+/// The generated documents, and the development set's items (empty if it is not there).
+type Docs = Vec<(String, String, &'static str)>;
+fn corpus() -> (Docs, Docs) {
     let mut rng = fastrand::Rng::with_seed(42);
     let mut docs = Vec::new();
     for i in 0..2000 {
@@ -206,6 +210,7 @@ fn corpus() -> Vec<(String, String, &'static str)> {
         }
         docs.push((title, text, lang));
     }
+    let mut dev_docs = Vec::new();
     if let Ok(dev) = std::fs::read_to_string("/work/shared/eval/topics-dev.jsonl") {
         for line in dev.lines() {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
@@ -215,7 +220,7 @@ fn corpus() -> Vec<(String, String, &'static str)> {
                     Some("fr") => "fr",
                     _ => "en",
                 };
-                docs.push((
+                dev_docs.push((
                     v["title"].as_str().unwrap_or("").into(),
                     v["text"].as_str().unwrap_or("").into(),
                     lang,
@@ -223,7 +228,7 @@ fn corpus() -> Vec<(String, String, &'static str)> {
             }
         }
     }
-    docs
+    (docs, dev_docs)
 }
 
 /// `n` generated topics: random words (mostly not in the corpus) and some corpus words, with
@@ -280,7 +285,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn bench(name: &str, topics: &[TopicConfig], docs: &[(String, String, &str)]) {
+fn bench(corpus: &str, name: &str, topics: &[TopicConfig], docs: &[(String, String, &str)]) {
     if let Ok(only) = std::env::var("MATCH_BENCH_ONLY")
         && !name.contains(only.as_str())
     {
@@ -296,7 +301,8 @@ fn bench(name: &str, topics: &[TopicConfig], docs: &[(String, String, &str)]) {
     let m = matcher.expect("compiled");
     let mut rounds = Vec::new();
     let mut matched = 0;
-    for _ in 0..3 {
+    // At least 3 rounds, and about 8,000 documents in all for a small corpus.
+    for _ in 0..(8000 / docs.len()).clamp(3, 15) {
         let t = Instant::now();
         matched = 0;
         for (title, text, lang) in docs {
@@ -324,7 +330,7 @@ fn bench(name: &str, topics: &[TopicConfig], docs: &[(String, String, &str)]) {
                 out.push_str(&format!("{i}\t{}\t{:?}\t{}\n", t.topic, t.terms, t.snippet));
             }
         }
-        let file = format!("{dir}/{}.tsv", name.replace([' ', ','], "_"));
+        let file = format!("{dir}/{corpus}{}.tsv", name.replace([' ', ','], "_"));
         std::fs::write(&file, out).expect("write the dump");
     }
     let bytes: usize = docs.iter().map(|d| d.0.len() + d.1.len()).sum();
@@ -341,20 +347,39 @@ fn bench(name: &str, topics: &[TopicConfig], docs: &[(String, String, &str)]) {
 }
 
 fn main() {
-    let docs = corpus();
-    let avg = docs.iter().map(|d| d.0.len() + d.1.len()).sum::<usize>() / docs.len();
-    println!(
-        "corpus: {} docs, {avg} bytes on average; single thread, medians",
-        docs.len()
-    );
+    let (generated, dev) = corpus();
     let cfg_path = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
     let shipped = newswatch::config::Config::load(std::path::Path::new(cfg_path))
         .expect("shipped config.toml loads")
         .topics;
-    bench("shipped topics", &shipped, &docs);
-    bench("1,000 generated", &generated_topics(1_000), &docs);
-    let mut ten = generated_topics(10_000);
-    bench("10,000 generated", &ten, &docs);
-    ten.extend(shipped);
-    bench("10,000 + shipped", &ten, &docs);
+    let sets = [
+        ("shipped topics", shipped.clone()),
+        ("1,000 generated", generated_topics(1_000)),
+        ("10,000 generated", generated_topics(10_000)),
+        ("10,000 + shipped", {
+            let mut ten = generated_topics(10_000);
+            ten.extend(shipped);
+            ten
+        }),
+    ];
+    // The measure is the development set's texts (real news, few of them on a topic). The
+    // mixed corpus adds 2,000 generated documents dense with topic vocabulary (1.4 matches per
+    // document with the shipped topics), a harder case for evaluation and snippets.
+    let mixed: Docs = generated.into_iter().chain(dev.iter().cloned()).collect();
+    for (label, prefix, docs) in [
+        ("dev-set texts", "dev_", &dev),
+        ("dev set + generated", "", &mixed),
+    ] {
+        if docs.is_empty() {
+            continue;
+        }
+        let avg = docs.iter().map(|d| d.0.len() + d.1.len()).sum::<usize>() / docs.len();
+        println!(
+            "corpus {label}: {} docs, {avg} bytes on average; single thread, medians",
+            docs.len()
+        );
+        for (name, topics) in &sets {
+            bench(prefix, name, topics, docs);
+        }
+    }
 }
