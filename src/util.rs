@@ -75,6 +75,15 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// "1 source", "2 sources": a count with its noun, for what users read.
+pub fn count_noun(n: i64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `--since 30d` style: the timestamp (ms) that lies `d` before now.
 pub fn since_ms(spec: &str) -> Result<i64, String> {
     let d = parse_duration(spec)?;
