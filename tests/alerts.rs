@@ -90,7 +90,7 @@ fn commit_feed(cfg: &Arc<Config>, db: &Path, feed_url: &str, xml: &str) -> Commi
     let mut store = Store::open(db).unwrap();
     let pipeline = Pipeline::new(cfg.clone()).unwrap();
     let prepared = pipeline.prepare(xml.as_bytes(), feed_url, None).unwrap();
-    let feed_id = store.ensure_ingest_feed(feed_url).unwrap();
+    let feed_id = store.ensure_ingest_feeds(&[feed_url.to_string()]).unwrap()[0];
     let sinks = |t: &str| pipeline.sinks_for(t);
     let policy = MatchPolicy {
         matcher: &keyword_matches,

@@ -10,7 +10,6 @@ use axum::response::Html;
 
 use super::html::{escape, marks_to_html, page, safe_url, sanitize};
 use super::{AppState, WebError};
-use crate::store::query;
 use crate::util::count_noun;
 
 /// Matches shown per topic on the dashboard.
@@ -21,10 +20,10 @@ pub async fn dashboard(State(st): State<Arc<AppState>>) -> Result<Html<String>, 
     let ids: Vec<String> = topics.iter().map(|t| t.id.clone()).collect();
     let (alerts, per_topic) = st
         .read(move |c| {
-            let alerts = query::list_alerts(c, None, None, 20, 0)?.items;
+            let alerts = c.list_alerts(None, None, 20, 0)?.items;
             let mut per = Vec::new();
             for id in ids {
-                per.push(query::list_matches(c, Some(&id), None, PER_TOPIC, 0)?.items);
+                per.push(c.list_matches(Some(&id), None, PER_TOPIC, 0)?.items);
             }
             Ok((alerts, per))
         })
@@ -105,7 +104,8 @@ pub async fn article(
 ) -> Result<Html<String>, WebError> {
     let a = st
         .read(move |c| {
-            query::article(c, id)?.ok_or_else(|| WebError::not_found(format!("no article {id}")))
+            c.article(id)?
+                .ok_or_else(|| WebError::not_found(format!("no article {id}")))
         })
         .await?;
     let r = &a.row;
