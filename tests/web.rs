@@ -132,7 +132,23 @@ async fn api_pages_and_filters() {
             .status(),
         400
     );
-    assert_eq!(count(&get_json(&base, "/api/feeds").await), 3);
+    let feeds = get_json(&base, "/api/feeds").await;
+    assert_eq!(count(&feeds), 3);
+    // The dashboard shows each feed's health in the words of `feeds status`.
+    let health = feeds["items"][0]["health"].as_str().unwrap().to_string();
+    assert_eq!(health, "ok");
+    let page = client()
+        .get(format!("{base}/feeds"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("class=\"ok\">{health}</td>")),
+        "{page}"
+    );
     let t = get_json(&base, "/api/topics").await;
     let missiles = t["items"]
         .as_array()
