@@ -1,9 +1,7 @@
 //! Crashes and schema versions: kill -9 in the middle of a large ingest loses nothing committed and
 //! stores nothing twice; migrations are idempotent; a newer database is refused.
 
-mod harness;
-
-use harness::*;
+use crate::harness::*;
 
 /// Distinct prose per (feed, item), so no two items are near-duplicates of each other.
 fn words(seed: u64, n: usize) -> String {

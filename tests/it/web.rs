@@ -2,8 +2,7 @@
 //! Atom feed of a topic parsed back with feed-rs, escaping of hostile titles on every page, the
 //! bearer token on a non-loopback bind, and the server inside `daemon::run` with a clean shutdown.
 
-#[path = "fixtures/web/fill.rs"]
-mod fill;
+use crate::harness::fill;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,14 +1,12 @@
 //! Issue 2 end to end: the binary polls feeds served by a real HTTP server on 127.0.0.1.
 
-mod harness;
-
 use std::time::{Duration, Instant};
 
+use crate::harness::*;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Response, StatusCode, header};
 use axum::routing::get;
-use harness::*;
 
 fn feed_body() -> String {
     rss(
@@ -262,7 +260,7 @@ fn hanging_server_times_out_and_the_daemon_carries_on() {
         20,
     );
     let articles = env.count("SELECT count(*) FROM articles");
-    unsafe { libc_kill(child.id() as i32, 15) };
+    signal(&child, SIGTERM);
     let status = child.wait().unwrap();
     assert!(ok, "both slow feeds should have failed with a timeout");
     assert_eq!(articles, 2, "the healthy feed was stored meanwhile");
@@ -285,11 +283,6 @@ fn hanging_server_times_out_and_the_daemon_carries_on() {
             .all(|e| e.contains("timed out") || e.contains("timeout")),
         "{errs:?}"
     );
-}
-
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
 #[test]

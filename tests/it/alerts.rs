@@ -4,7 +4,6 @@
 //! engine is a separate issue). The daemon (`daemon::run`, or the `newswatch run` binary) then
 //! delivers to real receivers on 127.0.0.1: an HTTP server, an SMTP server, a program.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,8 +15,11 @@ use newswatch::store::feeds_log::FetchLog;
 use newswatch::store::{CommitOutcome, FeedState, FetchCommit, MatchPolicy, Store};
 use newswatch::topics::TopicMatch;
 use rusqlite::Connection;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
+
+use crate::harness::receiver::{Log, Req, http_receiver, http_receiver_on};
+use crate::harness::{SIGTERM, signal, wait_for_async};
 
 const SECRET: &str = "test-signing-key";
 
@@ -204,17 +206,6 @@ fn count(path: &Path, sql: &str) -> i64 {
     db(path).query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-async fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// The daemon in-process: returns its token and join handle.
 fn start_daemon(
     e: &Env,
@@ -230,103 +221,12 @@ fn start_daemon(
 
 // ---------------------------------------------------------------- receivers
 
-#[derive(Debug, Clone)]
-struct Req {
-    at: Instant,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-    status: u16,
-}
-
 impl Req {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
     fn signed(&self) -> bool {
         self.headers
             .get("x-newswatch-signature")
             .is_some_and(|s| verify_signature(SECRET.as_bytes(), &self.body, s))
     }
-}
-
-type Log = Arc<Mutex<Vec<Req>>>;
-
-/// An HTTP/1.1 receiver on 127.0.0.1. `answer(n)` gives the status and delay for the n-th request
-/// (0-based). Every request is logged with the status it got.
-async fn http_receiver_on(
-    listener: tokio::net::TcpListener,
-    answer: impl Fn(usize) -> (u16, Duration) + Send + Sync + 'static,
-) -> Log {
-    let log: Log = Arc::default();
-    let l2 = log.clone();
-    let answer = Arc::new(answer);
-    let n = Arc::new(Mutex::new(0usize));
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            let (log, answer, n) = (l2.clone(), answer.clone(), n.clone());
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut tmp = [0u8; 8192];
-                let head_end = loop {
-                    let k = s.read(&mut tmp).await.unwrap_or(0);
-                    if k == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&tmp[..k]);
-                    if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break p + 4;
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                let headers: HashMap<String, String> = head
-                    .split("\r\n")
-                    .skip(1)
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-                    .collect();
-                let len: usize = headers
-                    .get("content-length")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                while buf.len() < head_end + len {
-                    let k = s.read(&mut tmp).await.unwrap_or(0);
-                    if k == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&tmp[..k]);
-                }
-                let i = {
-                    let mut n = n.lock().unwrap();
-                    *n += 1;
-                    *n - 1
-                };
-                let (status, delay) = answer(i);
-                tokio::time::sleep(delay).await;
-                log.lock().unwrap().push(Req {
-                    at: Instant::now(),
-                    headers,
-                    body: buf[head_end..].to_vec(),
-                    status,
-                });
-                let resp = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                );
-                let _ = s.write_all(resp.as_bytes()).await;
-            });
-        }
-    });
-    log
-}
-
-async fn http_receiver(
-    answer: impl Fn(usize) -> (u16, Duration) + Send + Sync + 'static,
-) -> (String, Log) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", l.local_addr().unwrap());
-    (url, http_receiver_on(l, answer).await)
 }
 
 fn ok_uids(log: &Log) -> Vec<String> {
@@ -359,7 +259,7 @@ async fn webhook_gets_each_alert_once_signed() {
     let out = commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(0..3));
     assert_eq!((out.new, out.alerts), (3, 3));
     let (token, h) = start_daemon(&e);
-    wait_for("3 deliveries", 20, || {
+    wait_for_async("3 deliveries", 20, || {
         count(
             &e.db,
             "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
@@ -418,7 +318,7 @@ async fn webhook_failing_then_recovering_gets_each_alert_exactly_once_more() {
     let e = env("", &webhook_sink("hook", &url), &["hook"]);
     commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(0..4));
     let (token, h) = start_daemon(&e);
-    wait_for("4 deliveries", 30, || {
+    wait_for_async("4 deliveries", 30, || {
         count(
             &e.db,
             "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
@@ -468,7 +368,7 @@ async fn syndicated_copy_does_not_alert_again() {
     assert_eq!(count(&e.db, "SELECT COUNT(*) FROM alerts"), 1);
 
     let (token, h) = start_daemon(&e);
-    wait_for("the delivery", 20, || {
+    wait_for_async("the delivery", 20, || {
         count(
             &e.db,
             "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
@@ -498,7 +398,7 @@ async fn rate_limit_delays_but_never_drops() {
     commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(0..5));
     let started = Instant::now();
     let (token, h) = start_daemon(&e);
-    wait_for("5 deliveries", 30, || {
+    wait_for_async("5 deliveries", 30, || {
         count(
             &e.db,
             "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
@@ -528,10 +428,10 @@ async fn digest_groups_matches_per_interval() {
     let e = env("digest = \"1s\"", &webhook_sink("hook", &url), &["hook"]);
     commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(0..3));
     let (token, h) = start_daemon(&e);
-    wait_for("the first digest", 20, || log.lock().unwrap().len() == 1).await;
+    wait_for_async("the first digest", 20, || log.lock().unwrap().len() == 1).await;
     commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(3..5));
-    wait_for("the second digest", 20, || log.lock().unwrap().len() == 2).await;
-    wait_for("all delivered", 20, || {
+    wait_for_async("the second digest", 20, || log.lock().unwrap().len() == 2).await;
+    wait_for_async("all delivered", 20, || {
         count(
             &e.db,
             "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
@@ -655,7 +555,7 @@ async fn email_goes_through_a_real_smtp_conversation() {
     let e = env("", &sink, &["mail"]);
     commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(0..1));
     let (token, h) = start_daemon(&e);
-    wait_for("the mail", 20, || {
+    wait_for_async("the mail", 20, || {
         count(
             &e.db,
             "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
@@ -708,7 +608,7 @@ async fn command_sink_gets_json_on_stdin_and_a_hanging_one_is_killed() {
     commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(0..1));
     let t = Instant::now();
     let (token, h) = start_daemon(&e);
-    wait_for("both outcomes", 20, || {
+    wait_for_async("both outcomes", 20, || {
         count(
             &e.db,
             "SELECT COUNT(*) FROM alerts WHERE sink = 'run' AND status = 'delivered'",
@@ -772,7 +672,7 @@ async fn shutdown_lets_an_in_flight_delivery_finish() {
     commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(0..1));
     let (token, h) = start_daemon(&e);
     // Wait until the request is in flight (the receiver has it), then stop.
-    wait_for("the request", 20, || {
+    wait_for_async("the request", 20, || {
         arrived.load(std::sync::atomic::Ordering::SeqCst)
     })
     .await;
@@ -812,14 +712,6 @@ fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
 }
 
-fn sigterm(child: &std::process::Child) {
-    let ok = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_between_commit_and_delivery_then_restart_delivers() {
     // A port with nobody listening yet.
@@ -843,7 +735,7 @@ async fn kill_9_between_commit_and_delivery_then_restart_delivers() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("a failed attempt", 30, || {
+    wait_for_async("a failed attempt", 30, || {
         count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE ok = 0") >= 1
     })
     .await;
@@ -869,7 +761,7 @@ async fn kill_9_between_commit_and_delivery_then_restart_delivers() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("delivery after restart", 30, || {
+    wait_for_async("delivery after restart", 30, || {
         count(
             &e.db,
             "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
@@ -877,7 +769,7 @@ async fn kill_9_between_commit_and_delivery_then_restart_delivers() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    sigterm(&child);
+    signal(&child, SIGTERM);
     let status = child.wait().unwrap();
     assert!(status.success(), "clean stop after SIGTERM: {status}");
     assert_eq!(ok_uids(&log), uids);
@@ -904,7 +796,7 @@ async fn alerts_list_retry_and_tail() {
 
     // The receiver is down and one attempt is allowed: the alert fails.
     let (token, h) = start_daemon(&e);
-    wait_for("the failure", 20, || {
+    wait_for_async("the failure", 20, || {
         count(&e.db, "SELECT COUNT(*) FROM alerts WHERE status = 'failed'") == 1
     })
     .await;
@@ -1002,14 +894,14 @@ async fn ingest_then_run_delivers() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("deliveries", 30, || {
+    wait_for_async("deliveries", 30, || {
         count(
             &e.db,
             "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
         ) == 2
     })
     .await;
-    sigterm(&child);
+    signal(&child, SIGTERM);
     assert!(child.wait().unwrap().success());
     assert_eq!(ok_uids(&log), db_uids(&e.db));
 }
