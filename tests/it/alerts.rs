@@ -19,7 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::receiver::{Log, Req, http_receiver, http_receiver_on};
-use crate::harness::{SIGTERM, signal, wait_for_async};
+use crate::harness::{SIGKILL, SIGTERM, free_port, signal, wait_for_async};
 
 const SECRET: &str = "test-signing-key";
 
@@ -746,10 +746,7 @@ fn bin() -> std::process::Command {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_between_commit_and_delivery_then_restart_delivers() {
     // A port with nobody listening yet.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let e = env(
         "",
         &webhook_sink("hook", &format!("http://127.0.0.1:{port}/hook")),
@@ -770,7 +767,7 @@ async fn kill_9_between_commit_and_delivery_then_restart_delivers() {
         count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE ok = 0") >= 1
     })
     .await;
-    child.kill().unwrap(); // SIGKILL
+    signal(&child, SIGKILL);
     child.wait().unwrap();
     assert_eq!(
         count(
@@ -813,10 +810,7 @@ async fn kill_9_between_commit_and_delivery_then_restart_delivers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_list_retry_and_tail() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let mut e = env(
         "",
         &webhook_sink("hook", &format!("http://127.0.0.1:{port}/hook")),

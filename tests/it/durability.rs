@@ -93,7 +93,7 @@ fn kill_9_mid_ingest_then_restart_stores_everything_once() {
         },
         60,
     );
-    child.kill().unwrap(); // SIGKILL
+    signal(&child, SIGKILL);
     let _ = child.wait();
     assert!(started, "ingest did not start committing");
     let committed = env.count("SELECT count(*) FROM articles");

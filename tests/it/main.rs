@@ -3,7 +3,7 @@
 //! Harness (`harness/`): `Server` (an axum server on 127.0.0.1, `start` / `start_with`),
 //! `receiver::http_receiver` (a webhook receiver logging every request), `Env` (the real binary
 //! with a config and database in a temp dir), `wait_for` / `wait_for_async` (poll a condition with
-//! a deadline; never sleep a fixed time), `signal` (SIGTERM/SIGKILL to a child), `fill` (a store
+//! a deadline; never sleep a fixed time), `signal` (SIGTERM/SIGKILL to a child), `free_port`, `fill` (a store
 //! filled through the real write path) and `feeds` (fixture feeds for `ingest`).
 //!
 //! Adding tests: put them in `tests/it/<area>.rs`, add `mod <area>;` below, and `use

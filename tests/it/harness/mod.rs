@@ -213,6 +213,13 @@ pub fn signal(child: &std::process::Child, sig: i32) {
     assert_eq!(rc, 0, "kill({}, {sig}) failed", child.id());
 }
 
+/// A port on 127.0.0.1 with nobody listening (yet): for a receiver that is down, or a server
+/// started later on a known address.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 pub const SIGKILL: i32 = 9;
 pub const SIGTERM: i32 = 15;
 
