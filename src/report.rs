@@ -163,7 +163,30 @@ fn day_of(ms: i64, tz: &FixedOffset) -> NaiveDate {
 pub fn build(store: &dyn Read, p: &ReportParams) -> anyhow::Result<Report> {
     let tz = &p.tz;
     let hits = store.report_hits(p.since_ms, p.until_ms, p.topic.as_deref())?;
+    let (groups, totals) = group_rows(store, p, &hits)?;
+    Ok(Report {
+        generated_at: fmt_time(crate::util::now_ms(), tz),
+        timezone: tz_name(tz),
+        since: fmt_time(p.since_ms, tz),
+        until: fmt_time(p.until_ms, tz),
+        topic: p.topic.clone(),
+        by: by_name(p.by).to_string(),
+        totals,
+        groups,
+        daily: daily_series(&hits, tz),
+        top: top_stories(store, p, &hits)?,
+    })
+}
 
+/// The rows of `--by`: matches (and, with a topic filter or by topic, matched articles) per group
+/// from the hits; otherwise articles per group from all articles of the window, matched or not.
+/// By day, every day of the window has a row, empty ones too (a chart with gaps would lie).
+fn group_rows(
+    store: &dyn Read,
+    p: &ReportParams,
+    hits: &[ReportHit],
+) -> anyhow::Result<(Vec<GroupRow>, Totals)> {
+    let tz = &p.tz;
     let feed_names = store.feed_names()?;
     let feed_key = |id: Option<i64>| match id {
         Some(id) => feed_names
@@ -173,37 +196,20 @@ pub fn build(store: &dyn Read, p: &ReportParams) -> anyhow::Result<Report> {
         None => "(removed feed)".to_string(),
     };
     let lang_key = |l: &Option<String>| l.clone().unwrap_or_else(|| "unknown".into());
-
-    // Matches (and, with a topic filter, articles) per group, from the hits.
-    let mut groups: BTreeMap<String, (BTreeSet<i64>, i64)> = BTreeMap::new();
-    for h in &hits {
+    let mut rows: BTreeMap<String, GroupRow> = BTreeMap::new();
+    let mut ids: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for h in hits {
         let key = match p.by {
             ReportBy::Day => day_of(h.time, tz).to_string(),
             ReportBy::Feed => feed_key(h.feed_id),
             ReportBy::Topic => h.topic.clone(),
             ReportBy::Lang => lang_key(&h.lang),
         };
-        let e = groups.entry(key).or_default();
-        e.0.insert(h.article_id);
-        e.1 += 1;
+        ids.entry(key.clone()).or_default().insert(h.article_id);
+        row(&mut rows, key).matches += 1;
     }
-    let mut rows: BTreeMap<String, GroupRow> = groups
-        .into_iter()
-        .map(|(k, (ids, n))| {
-            let row = GroupRow {
-                key: k.clone(),
-                articles: ids.len() as i64,
-                matches: n,
-            };
-            (k, row)
-        })
-        .collect();
-    let totals;
-    if p.topic.is_none() && p.by != ReportBy::Topic {
-        // Articles per group come from all articles of the window, matched or not.
-        for r in rows.values_mut() {
-            r.articles = 0;
-        }
+    let matches = hits.len() as i64;
+    let totals = if p.topic.is_none() && p.by != ReportBy::Topic {
         let by = match p.by {
             ReportBy::Day => CountBy::Day {
                 offset_ms: tz.local_minus_utc() as i64 * 1000,
@@ -222,35 +228,27 @@ pub fn build(store: &dyn Read, p: &ReportParams) -> anyhow::Result<Report> {
                 GroupKey::Feed(f) => feed_key(f),
                 GroupKey::Lang(l) => lang_key(&l),
             };
-            rows.entry(key.clone())
-                .or_insert(GroupRow {
-                    key,
-                    articles: 0,
-                    matches: 0,
-                })
-                .articles += n;
+            row(&mut rows, key).articles += n;
         }
-        totals = Totals {
+        Totals {
             articles: all,
-            matches: hits.len() as i64,
-        };
+            matches,
+        }
     } else {
+        for (k, set) in &ids {
+            if let Some(r) = rows.get_mut(k) {
+                r.articles = set.len() as i64;
+            }
+        }
         let distinct: BTreeSet<i64> = hits.iter().map(|h| h.article_id).collect();
-        totals = Totals {
+        Totals {
             articles: distinct.len() as i64,
-            matches: hits.len() as i64,
-        };
-    }
-
-    // Days: every day of the window, empty ones too (a chart with gaps would lie).
-    let days = window_days(p);
+            matches,
+        }
+    };
     if p.by == ReportBy::Day {
-        for d in &days {
-            rows.entry(d.clone()).or_insert(GroupRow {
-                key: d.clone(),
-                articles: 0,
-                matches: 0,
-            });
+        for d in window_days(p) {
+            row(&mut rows, d);
         }
     }
     let mut groups: Vec<GroupRow> = rows.into_values().collect();
@@ -262,26 +260,46 @@ pub fn build(store: &dyn Read, p: &ReportParams) -> anyhow::Result<Report> {
                 .then(a.key.cmp(&b.key))
         });
     }
+    Ok((groups, totals))
+}
 
-    // Matches per day per topic.
+/// The row of `key`, created empty.
+fn row(rows: &mut BTreeMap<String, GroupRow>, key: String) -> &mut GroupRow {
+    rows.entry(key.clone()).or_insert(GroupRow {
+        key,
+        articles: 0,
+        matches: 0,
+    })
+}
+
+/// Matches per day per topic.
+fn daily_series(hits: &[ReportHit], tz: &FixedOffset) -> Vec<DayTopic> {
     let mut series: BTreeMap<(String, String), i64> = BTreeMap::new();
-    let mut per_topic: BTreeMap<String, Vec<&ReportHit>> = BTreeMap::new();
-    for h in &hits {
+    for h in hits {
         *series
             .entry((day_of(h.time, tz).to_string(), h.topic.clone()))
             .or_default() += 1;
-        per_topic.entry(h.topic.clone()).or_default().push(h);
     }
-    let daily = series
+    series
         .into_iter()
         .map(|((day, topic), matches)| DayTopic {
             day,
             topic,
             matches,
         })
-        .collect();
+        .collect()
+}
 
-    // Top stories per topic: most sources first, then newest.
+/// Top stories per topic: most sources first, then newest; topics with most matches first.
+fn top_stories(
+    store: &dyn Read,
+    p: &ReportParams,
+    hits: &[ReportHit],
+) -> anyhow::Result<Vec<TopicTop>> {
+    let mut per_topic: BTreeMap<&str, Vec<&ReportHit>> = BTreeMap::new();
+    for h in hits {
+        per_topic.entry(&h.topic).or_default().push(h);
+    }
     let mut top = Vec::new();
     for (topic, mut hs) in per_topic {
         let n = hs.len() as i64;
@@ -293,7 +311,7 @@ pub fn build(store: &dyn Read, p: &ReportParams) -> anyhow::Result<Report> {
         });
         let mut stories = Vec::new();
         for h in hs.into_iter().take(p.top_n) {
-            let Some((title, link, feed, snippet)) = store.report_story(h.article_id, &topic)?
+            let Some((title, link, feed, snippet)) = store.report_story(h.article_id, topic)?
             else {
                 continue;
             };
@@ -303,30 +321,18 @@ pub fn build(store: &dyn Read, p: &ReportParams) -> anyhow::Result<Report> {
                 link,
                 feed,
                 sources: h.sources,
-                time: fmt_time(h.time, tz),
+                time: fmt_time(h.time, &p.tz),
                 snippet,
             });
         }
         top.push(TopicTop {
-            topic,
+            topic: topic.to_string(),
             matches: n,
             stories,
         });
     }
     top.sort_by(|a, b| b.matches.cmp(&a.matches).then(a.topic.cmp(&b.topic)));
-
-    Ok(Report {
-        generated_at: fmt_time(crate::util::now_ms(), tz),
-        timezone: tz_name(tz),
-        since: fmt_time(p.since_ms, tz),
-        until: fmt_time(p.until_ms, tz),
-        topic: p.topic.clone(),
-        by: by_name(p.by).to_string(),
-        totals,
-        groups,
-        daily,
-        top,
-    })
+    Ok(top)
 }
 
 fn by_name(b: ReportBy) -> &'static str {
