@@ -35,7 +35,7 @@ pub mod feeds_log {
 }
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION, migrate};
 pub use pages::{PageOutcome, PendingPage, matching_text};
-pub use writer::Writer;
+pub use writer::{QUEUE as WRITER_QUEUE, Writer};
 
 /// The write side of the store: one connection, used from one thread at a time.
 pub struct Store {

@@ -1,12 +1,17 @@
 //! The single writer: a dedicated thread owns the write connection; async code sends it jobs.
+//!
+//! The job queue is bounded (`QUEUE`): a caller waits for room instead of piling prepared
+//! commits up in memory, which is the last link of the daemon's backpressure (writer → polls in
+//! flight → fetching).
 
-use std::sync::mpsc;
-
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Store;
 
 type Job = Box<dyn FnOnce(&mut Store) + Send>;
+
+/// Jobs waiting for the writer at most; a further `call` waits until one has run.
+pub const QUEUE: usize = 32;
 
 /// A handle to the writer thread. Cloning shares the same thread. Jobs run one at a time, in order.
 #[derive(Clone)]
@@ -18,12 +23,12 @@ impl Writer {
     /// Moves the store to a new thread. The thread ends when every handle is dropped, after the
     /// jobs already sent have run (so an open transaction always finishes).
     pub fn spawn(store: Store) -> Writer {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         std::thread::Builder::new()
             .name("newswatch-writer".into())
             .spawn(move || {
                 let mut store = store;
-                for job in rx {
+                while let Some(job) = rx.blocking_recv() {
                     job(&mut store);
                 }
             })
@@ -31,7 +36,7 @@ impl Writer {
         Writer { tx }
     }
 
-    /// Runs `f` on the writer thread and returns its result.
+    /// Runs `f` on the writer thread and returns its result. Waits for room in the queue first.
     pub async fn call<T, F>(&self, f: F) -> anyhow::Result<T>
     where
         T: Send + 'static,
@@ -42,6 +47,7 @@ impl Writer {
             .send(Box::new(move |s| {
                 let _ = tx.send(f(s));
             }))
+            .await
             .map_err(|_| anyhow::anyhow!("the store writer has stopped"))?;
         rx.await
             .map_err(|_| anyhow::anyhow!("the store writer dropped a job (it panicked)"))?
