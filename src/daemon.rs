@@ -137,7 +137,7 @@ impl Scheduler {
         tracker: &TaskTracker,
         shutdown: &CancellationToken,
     ) {
-        let limit = self.admission.available_permits().max(1);
+        let limit = ctx.max_in_flight();
         loop {
             // Feeds in flight are still due until their commit: ask for enough rows to find
             // `limit` others.
