@@ -19,19 +19,19 @@ use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::pipeline::Pipeline;
 use crate::poller::{PollCtx, poll_feed};
-use crate::store::{NewFeed, Store, Writer, feed_read};
+use crate::store::{NewFeed, Store, Writer};
 use crate::util::now_ms;
 
 /// Opens the store and registers the feeds listed in config.toml.
 pub fn open_store(config: &Config, db: &Path) -> anyhow::Result<Store> {
-    let store = Store::open(db)?;
-    sync_config_feeds(&store, config)?;
+    let mut store = Store::open(db)?;
+    sync_config_feeds(&mut store, config)?;
     Ok(store)
 }
 
 /// Feeds from config.toml are added (or their name/interval/full_text updated); feeds added with
 /// `feeds add` are left alone.
-pub fn sync_config_feeds(store: &Store, config: &Config) -> anyhow::Result<()> {
+pub fn sync_config_feeds(store: &mut Store, config: &Config) -> anyhow::Result<()> {
     for f in &config.feeds {
         if !f.enabled {
             continue;
@@ -144,7 +144,7 @@ impl Scheduler {
             let want = limit + self.in_flight.lock().unwrap().len();
             let due = match ctx
                 .writer
-                .call(move |s| Ok(feed_read::due_batch(s.conn(), now_ms(), want)?))
+                .call(move |s| s.due_feeds_batch(now_ms(), want))
                 .await
             {
                 Ok(d) => d,
@@ -197,7 +197,7 @@ impl Scheduler {
         let s = ctx.stats.take();
         let due = ctx
             .writer
-            .call(|s| Ok(feed_read::due_count(s.conn(), now_ms())?))
+            .call(|s| s.due_count(now_ms()))
             .await
             .unwrap_or(-1);
         let in_flight = self.in_flight.lock().unwrap().len();

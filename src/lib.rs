@@ -40,3 +40,4 @@ pub mod store;
 pub mod topics;
 pub mod util;
 pub mod web;
+pub mod workers;
