@@ -53,3 +53,51 @@ impl Writer {
             .map_err(|_| anyhow::anyhow!("the store writer dropped a job (it panicked)"))?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_makes_callers_wait_instead_of_growing() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Writer::spawn(Store::open(&dir.path().join("t.db")).unwrap());
+        let (gate, wait) = std::sync::mpsc::channel::<()>();
+        // The writer thread takes this job and blocks in it until the gate opens.
+        let first = tokio::spawn({
+            let w = w.clone();
+            async move {
+                w.call(move |_| {
+                    wait.recv().ok();
+                    Ok(())
+                })
+                .await
+            }
+        });
+        let done = Arc::new(AtomicUsize::new(0));
+        let callers: Vec<_> = (0..QUEUE + 8)
+            .map(|_| {
+                let (w, done) = (w.clone(), done.clone());
+                tokio::spawn(async move {
+                    w.call(|_| Ok(())).await.unwrap();
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // QUEUE jobs wait in the queue, the 8 others wait for room: none ran, none was dropped.
+        assert_eq!(w.tx.capacity(), 0, "the queue is full");
+        assert_eq!(done.load(Ordering::SeqCst), 0);
+        gate.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        for c in callers {
+            c.await.unwrap();
+        }
+        assert_eq!(done.load(Ordering::SeqCst), QUEUE + 8);
+        assert_eq!(w.tx.capacity(), QUEUE);
+    }
+}
