@@ -88,9 +88,17 @@ mod tests {
                 })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        // QUEUE jobs wait in the queue, the 8 others wait for room: none ran, none was dropped.
+        // The callers fill the queue (however slowly a loaded machine schedules them)...
+        for _ in 0..200 {
+            if w.tx.capacity() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         assert_eq!(w.tx.capacity(), 0, "the queue is full");
+        // ...and no further: QUEUE jobs wait in it, the 8 others wait for room; none ran.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(w.tx.capacity(), 0);
         assert_eq!(done.load(Ordering::SeqCst), 0);
         gate.send(()).unwrap();
         first.await.unwrap().unwrap();
