@@ -93,6 +93,10 @@ pub struct LogConfig {
     /// A tracing filter such as `info` or `newswatch=debug,warn`. `RUST_LOG` overrides it.
     #[serde(default = "default_log_level")]
     pub level: String,
+    /// How often the daemon logs its one-line INFO summary (feeds polled, new articles, errors,
+    /// lag); per-feed lines are DEBUG.
+    #[serde(default = "d1m", with = "serde_duration")]
+    pub summary: Duration,
 }
 
 fn default_log_level() -> String {
@@ -104,6 +108,7 @@ impl Default for LogConfig {
         LogConfig {
             format: LogFormat::Text,
             level: default_log_level(),
+            summary: d1m(),
         }
     }
 }

@@ -8,6 +8,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -45,11 +48,11 @@ pub fn sync_config_feeds(store: &mut Store, config: &Config) -> anyhow::Result<(
 
 /// Builds the shared polling context.
 pub fn poll_ctx(config: Arc<Config>, writer: Writer) -> anyhow::Result<PollCtx> {
-    Ok(PollCtx {
-        fetcher: Fetcher::new(&config.http)?,
+    Ok(PollCtx::new(
+        Fetcher::new(&config.http)?,
         writer,
-        pipeline: Arc::new(Pipeline::new(config)?),
-    })
+        Arc::new(Pipeline::new(config)?),
+    ))
 }
 
 /// Runs until `shutdown` is cancelled. Returns after in-flight commits have finished.
@@ -77,7 +80,6 @@ pub async fn run(
         None
     };
     let tracker = TaskTracker::new();
-    let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     tracker.spawn(
         crate::alerts::Dispatcher::new(
             &config.alerts,
@@ -91,6 +93,15 @@ pub async fn run(
     tracing::info!(db = %db.display(), feeds = config.feeds.len(), topics = config.topics.len(), "newswatch running");
 
     tracker.spawn(crate::fulltext::run(ctx.clone(), shutdown.clone()));
+    let mut sched = Scheduler {
+        admission: Arc::new(Semaphore::new(ctx.max_in_flight())),
+        in_flight: Arc::default(),
+        watchdog: crate::notify::Watchdog::from_env(),
+        summary_every: config.log.summary.max(Duration::from_secs(1)),
+        last_summary: Instant::now(),
+    };
+    crate::notify::ready();
+    crate::notify::status("running; first poll cycle starting");
     let mut tick = tokio::time::interval(config.poll.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -98,31 +109,10 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let due = match writer.call(|s| s.due_feeds(now_ms())).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "cannot read due feeds");
-                continue;
-            }
-        };
-        for feed in due {
-            if !in_flight.lock().unwrap().insert(feed.id) {
-                continue;
-            }
-            let ctx = ctx.clone();
-            let token = shutdown.clone();
-            let in_flight = in_flight.clone();
-            tracker.spawn(async move {
-                let id = feed.id;
-                tokio::select! {
-                    // Shutdown drops a poll that has not reached its commit: nothing is half-written.
-                    _ = token.cancelled() => {}
-                    _ = poll_feed(&ctx, feed) => {}
-                }
-                in_flight.lock().unwrap().remove(&id);
-            });
-        }
+        sched.progress(&ctx).await;
+        sched.start_due(&ctx, &tracker, &shutdown).await;
     }
+    crate::notify::stopping();
     tracker.close();
     tracker.wait().await;
     // Let the writer finish what it was given: a no-op job queued behind them.
@@ -134,6 +124,112 @@ pub async fn run(
     }
     tracing::info!("newswatch stopped");
     Ok(())
+}
+
+/// The scheduler's state: which feeds have a poll in flight, and how many polls may be.
+struct Scheduler {
+    /// One permit per poll started and not finished (`PollCtx::max_in_flight`): the scheduler
+    /// waits for a permit before it starts a poll, so a slow writer slows fetching.
+    admission: Arc<Semaphore>,
+    in_flight: Arc<Mutex<HashSet<i64>>>,
+    watchdog: crate::notify::Watchdog,
+    summary_every: Duration,
+    last_summary: Instant,
+}
+
+impl Scheduler {
+    /// Starts polls of the due feeds, longest due first, in batches no larger than the polls it
+    /// may start, until none is due or shutdown. Returns early only on shutdown.
+    async fn start_due(
+        &mut self,
+        ctx: &PollCtx,
+        tracker: &TaskTracker,
+        shutdown: &CancellationToken,
+    ) {
+        let limit = ctx.max_in_flight();
+        loop {
+            // Feeds in flight are still due until their commit: ask for enough rows to find
+            // `limit` others.
+            let want = limit + self.in_flight.lock().unwrap().len();
+            let due = match ctx
+                .writer
+                .call(move |s| s.due_feeds_batch(now_ms(), want))
+                .await
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "cannot read due feeds");
+                    return;
+                }
+            };
+            let more = due.len() == want;
+            let mut started = 0;
+            for feed in due {
+                if self.in_flight.lock().unwrap().contains(&feed.id) {
+                    continue;
+                }
+                let permit = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    p = self.admission.clone().acquire_owned() => p.expect("admission is never closed"),
+                };
+                self.in_flight.lock().unwrap().insert(feed.id);
+                let pctx = ctx.clone();
+                let token = shutdown.clone();
+                let in_flight = self.in_flight.clone();
+                tracker.spawn(async move {
+                    let id = feed.id;
+                    tokio::select! {
+                        // Shutdown drops a poll that has not reached its commit: nothing is half-written.
+                        _ = token.cancelled() => {}
+                        _ = poll_feed(&pctx, feed) => {}
+                    }
+                    in_flight.lock().unwrap().remove(&id);
+                    drop(permit);
+                });
+                started += 1;
+                self.progress(ctx).await;
+            }
+            if !more || started == 0 {
+                return;
+            }
+        }
+    }
+
+    /// The scheduler is alive: pings the watchdog, and logs the summary when it is time.
+    async fn progress(&mut self, ctx: &PollCtx) {
+        self.watchdog.ping();
+        if self.last_summary.elapsed() < self.summary_every {
+            return;
+        }
+        let period = self.last_summary.elapsed();
+        self.last_summary = Instant::now();
+        let s = ctx.stats.take();
+        let due = ctx
+            .writer
+            .call(|s| s.due_count(now_ms()))
+            .await
+            .unwrap_or(-1);
+        let in_flight = self.in_flight.lock().unwrap().len();
+        if s.polled > 0 || due > 0 {
+            tracing::info!(
+                polled = s.polled,
+                not_modified = s.not_modified,
+                new = s.new,
+                updated = s.updated,
+                duplicates = s.duplicates,
+                errors = s.errors,
+                lag_s = s.max_lag_ms / 1000,
+                due,
+                in_flight,
+                period_s = period.as_secs(),
+                "poll summary"
+            );
+        }
+        crate::notify::status(&format!(
+            "last {}s: {s}; {due} due, {in_flight} in flight",
+            period.as_secs()
+        ));
+    }
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.

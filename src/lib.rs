@@ -28,6 +28,7 @@ pub mod extract;
 pub mod fetch;
 pub mod fulltext;
 pub mod model;
+pub mod notify;
 pub mod opml;
 pub mod parse;
 pub mod pipeline;

@@ -1,8 +1,20 @@
 //! One poll of one feed: fetch → pipeline → one commit. Async only where it waits on the network
 //! or the writer; the pure stages run on the blocking pool.
+//!
+//! Bounded memory: every stage is a bounded queue. Fetches hold the `fetch` permits; at most one
+//! `prepare` per core runs on the blocking pool (`PollCtx::prepare_slots`); commits wait for room
+//! in the writer's bounded queue; and the callers (`daemon`, `poll`) start at most
+//! `PollCtx::max_in_flight` polls at once, each holding its body or prepared result until its
+//! commit returns. A slow writer therefore slows fetching instead of filling memory.
+//!
+//! Logs: a poll writes one DEBUG line, or a WARN line with the feed and the reason when it fails;
+//! its counts go to `PollStats`, from which the daemon logs one INFO summary per interval.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 use serde::Serialize;
 
@@ -19,6 +31,100 @@ pub struct PollCtx {
     pub fetcher: Fetcher,
     pub writer: Writer,
     pub pipeline: Arc<Pipeline>,
+    /// One permit per core: the pure stages of at most this many polls run at once.
+    pub prepare_slots: Arc<Semaphore>,
+    cores: usize,
+    pub stats: Arc<PollStats>,
+}
+
+impl PollCtx {
+    pub fn new(fetcher: Fetcher, writer: Writer, pipeline: Arc<Pipeline>) -> PollCtx {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        PollCtx {
+            fetcher,
+            writer,
+            pipeline,
+            prepare_slots: Arc::new(Semaphore::new(cores)),
+            cores,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Polls a caller may have started and not finished at once: enough to keep every fetch
+    /// permit, every core and the writer's queue busy, and no more.
+    pub fn max_in_flight(&self) -> usize {
+        self.pipeline.config.http.concurrency + self.cores + crate::store::WRITER_QUEUE / 2
+    }
+}
+
+/// Counts of the polls finished since the last `take`, shared by all polls of a `PollCtx`.
+#[derive(Debug, Default)]
+pub struct PollStats {
+    polled: AtomicU64,
+    not_modified: AtomicU64,
+    new: AtomicU64,
+    updated: AtomicU64,
+    duplicates: AtomicU64,
+    errors: AtomicU64,
+    /// The longest a feed waited past its due time before its poll started, in ms.
+    max_lag_ms: AtomicU64,
+}
+
+/// A `PollStats` reading.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PollSummary {
+    pub polled: u64,
+    pub not_modified: u64,
+    pub new: u64,
+    pub updated: u64,
+    pub duplicates: u64,
+    pub errors: u64,
+    pub max_lag_ms: u64,
+}
+
+impl PollStats {
+    pub fn record(&self, r: &PollReport, lag_ms: u64) {
+        self.polled.fetch_add(1, Ordering::Relaxed);
+        self.not_modified
+            .fetch_add(r.not_modified as u64, Ordering::Relaxed);
+        self.new.fetch_add(r.new as u64, Ordering::Relaxed);
+        self.updated.fetch_add(r.updated as u64, Ordering::Relaxed);
+        self.duplicates
+            .fetch_add(r.duplicates as u64, Ordering::Relaxed);
+        self.errors
+            .fetch_add(r.error.is_some() as u64, Ordering::Relaxed);
+        self.max_lag_ms.fetch_max(lag_ms, Ordering::Relaxed);
+    }
+
+    /// The counts so far, which start again from zero.
+    pub fn take(&self) -> PollSummary {
+        let t = |a: &AtomicU64| a.swap(0, Ordering::Relaxed);
+        PollSummary {
+            polled: t(&self.polled),
+            not_modified: t(&self.not_modified),
+            new: t(&self.new),
+            updated: t(&self.updated),
+            duplicates: t(&self.duplicates),
+            errors: t(&self.errors),
+            max_lag_ms: t(&self.max_lag_ms),
+        }
+    }
+}
+
+impl std::fmt::Display for PollSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} feeds polled ({} not modified), {} new, {} updated, {} duplicates, {} errors, lag {}s",
+            self.polled,
+            self.not_modified,
+            self.new,
+            self.updated,
+            self.duplicates,
+            self.errors,
+            self.max_lag_ms / 1000
+        )
+    }
 }
 
 /// What one poll did, for logs and `poll --format json`.
@@ -41,6 +147,11 @@ pub struct PollReport {
 pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
     let started = Instant::now();
     let at = now_ms();
+    // Lag counts only for feeds polled before (a new feed is due since "always").
+    let lag_ms = match feed.last_polled_at {
+        Some(_) => (at - feed.next_poll_at).max(0) as u64,
+        None => 0,
+    };
     let cfg = &ctx.pipeline.config;
     let validators = Validators {
         etag: feed.etag.clone(),
@@ -109,7 +220,9 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
                     let url = resp.final_url.clone();
                     let charset = resp.charset.clone();
                     let body = resp.body;
+                    let slot = ctx.prepare_slots.clone().acquire_owned().await;
                     let prepared = tokio::task::spawn_blocking(move || {
+                        let _slot = slot;
                         pipeline.prepare(&body, &url, charset.as_deref())
                     })
                     .await;
@@ -212,8 +325,9 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
             tracing::warn!(feed = feed.id, url = %feed.url, status = ?report.status, error = %err, next_in_s = report.next_poll_in_secs, "poll failed")
         }
         None => {
-            tracing::info!(feed = feed.id, url = %feed.url, status = ?report.status, new = report.new, updated = report.updated, duplicates = report.duplicates, next_in_s = report.next_poll_in_secs, "polled")
+            tracing::debug!(feed = feed.id, url = %feed.url, status = ?report.status, new = report.new, updated = report.updated, duplicates = report.duplicates, next_in_s = report.next_poll_in_secs, "polled")
         }
     }
+    ctx.stats.record(&report, lag_ms);
     report
 }

@@ -1,11 +1,11 @@
 //! `newswatch poll [--once] [--feed URL|ID]`: one pass, then exit. Exit 1 if any feed failed.
 
-use futures_util::future::join_all;
+use futures_util::{StreamExt, stream};
 
 use crate::cli::Format;
 use crate::commands::{Ctx, print_jsonl, print_table};
 use crate::error::{CliError, CliResult};
-use crate::poller::poll_feed;
+use crate::poller::{PollReport, poll_feed};
 use crate::store::Writer;
 use crate::util::now_ms;
 
@@ -33,10 +33,21 @@ pub fn poll(ctx: &Ctx, once: bool, feed: Option<String>, format: Format) -> CliR
     let writer = Writer::spawn(store);
     let pctx = crate::daemon::poll_ctx(ctx.config.clone(), writer)?;
     let rt = ctx.runtime()?;
-    let reports = rt.block_on(join_all(feeds.into_iter().map(|f| {
-        let pctx = pctx.clone();
-        async move { poll_feed(&pctx, f).await }
-    })));
+    // At most `max_in_flight` polls at once (each holds its body or prepared result until its
+    // commit), in list order; the reports are put back in that order.
+    let limit = pctx.max_in_flight();
+    let mut reports: Vec<(usize, PollReport)> = rt.block_on(
+        stream::iter(feeds.into_iter().enumerate())
+            .map(|(i, f)| {
+                let pctx = pctx.clone();
+                async move { (i, poll_feed(&pctx, f).await) }
+            })
+            .buffer_unordered(limit)
+            .collect(),
+    );
+    reports.sort_unstable_by_key(|(i, _)| *i);
+    let reports: Vec<PollReport> = reports.into_iter().map(|(_, r)| r).collect();
+    tracing::info!(summary = %pctx.stats.take(), "poll finished");
     drop(pctx);
     let failed = reports.iter().filter(|r| r.error.is_some()).count();
     match format {

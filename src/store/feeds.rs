@@ -370,6 +370,24 @@ pub(super) mod read {
         st.query_map([now], feed_from_row)?.collect()
     }
 
+    /// The `limit` feeds due longest, for a scheduler that starts only what it can hold.
+    pub fn due_batch(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<Feed>> {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {FEED_COLS} FROM feeds WHERE enabled = 1 AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2"
+        ))?;
+        st.query_map(params![now, limit as i64], feed_from_row)?
+            .collect()
+    }
+
+    /// How many enabled feeds are due now.
+    pub fn due_count(conn: &Connection, now: i64) -> rusqlite::Result<i64> {
+        conn.query_row(
+            "SELECT count(*) FROM feeds WHERE enabled = 1 AND next_poll_at <= ?1",
+            [now],
+            |r| r.get(0),
+        )
+    }
+
     /// Feed names (name, else title, else URL) by id.
     pub fn names(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<i64, String>> {
         let mut st = conn.prepare("SELECT id, coalesce(name, title, url) FROM feeds")?;

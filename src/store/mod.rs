@@ -49,7 +49,7 @@ pub use query::{
     SearchFilter, StoreMetrics, TopicEntry, TopicStats,
 };
 pub use report::{CountBy, GroupKey, ReportHit, StoryRow};
-pub use writer::Writer;
+pub use writer::{QUEUE as WRITER_QUEUE, Writer};
 
 use crate::topics::Severity;
 
@@ -139,6 +139,16 @@ pub trait Write: Read {
     fn import_feeds(&mut self, feeds: &[(String, Option<String>)]) -> Result<usize>;
     /// Enabled feeds whose poll time has come, for this process to poll.
     fn due_feeds(&mut self, now: i64) -> Result<Vec<Feed>>;
+    /// The `limit` feeds due longest (the scheduler reads a batch it can start, not every due feed).
+    fn due_feeds_batch(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>> {
+        let mut due = self.due_feeds(now)?;
+        due.truncate(limit);
+        Ok(due)
+    }
+    /// How many enabled feeds are due at `now` (the scheduler's summary).
+    fn due_count(&mut self, now: i64) -> Result<i64> {
+        Ok(self.due_feeds(now)?.len() as i64)
+    }
 
     /// Records a fetch that produced no articles (an error, a 304, a disable) with its log row.
     fn record_fetch(

@@ -235,6 +235,12 @@ impl Write for Sqlite {
     fn due_feeds(&mut self, now: i64) -> Result<Vec<Feed>> {
         Ok(feed_read::due(&self.conn, now)?)
     }
+    fn due_feeds_batch(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>> {
+        Ok(feed_read::due_batch(&self.conn, now, limit)?)
+    }
+    fn due_count(&mut self, now: i64) -> Result<i64> {
+        Ok(feed_read::due_count(&self.conn, now)?)
+    }
     fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()> {
         Ok(Sqlite::record_fetch(self, feed_id, state, log)?)
     }

@@ -15,6 +15,8 @@ mod harness;
 mod alerts;
 mod browser;
 mod clean;
+mod crash;
+mod daemon;
 mod dedup;
 mod durability;
 mod extract;
