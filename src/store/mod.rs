@@ -11,6 +11,7 @@
 //!   never store an item twice.
 
 mod articles;
+pub mod feedback;
 mod feeds;
 mod migrate;
 mod pages;
