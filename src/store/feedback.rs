@@ -38,10 +38,13 @@ impl Label {
     }
 }
 
-fn label_at(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<Label>> {
-    Ok(r.get::<_, Option<String>>(i)?
-        .as_deref()
-        .and_then(Label::parse))
+impl rusqlite::types::FromSql for Label {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Label> {
+        let s = v.as_str()?;
+        Label::parse(s).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("not a feedback label: {s:?}").into())
+        })
+    }
 }
 
 /// What `mark` did.
@@ -84,7 +87,7 @@ pub fn mark(
                     article_id: r.get(3)?,
                     topic: r.get(4)?,
                     label,
-                    previous: label_at(r, 5)?,
+                    previous: r.get(5)?,
                     marked_at: now,
                 })
             },
@@ -113,7 +116,7 @@ pub fn labels_of_alerts(
     )?;
     let mut out = HashMap::new();
     for &id in alert_ids {
-        if let Some(l) = st.query_row([id], |r| label_at(r, 0)).optional()?.flatten() {
+        if let Some(l) = st.query_row([id], |r| r.get(0)).optional()? {
             out.insert(id, l);
         }
     }
@@ -130,9 +133,7 @@ pub fn alerts_of_article(
         "SELECT m.id, MIN(al.id), f.label FROM matches m JOIN alerts al ON al.match_id = m.id
          LEFT JOIN feedback f ON f.match_id = m.id WHERE m.article_id = ?1 GROUP BY m.id",
     )?;
-    let rows = st.query_map([article_id], |r| {
-        Ok((r.get(0)?, (r.get(1)?, label_at(r, 2)?)))
-    })?;
+    let rows = st.query_map([article_id], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
     rows.collect()
 }
 
@@ -176,7 +177,7 @@ pub fn marked_matches(
             match_id: r.get(0)?,
             alert_id: r.get(1)?,
             article_id: r.get(2)?,
-            label: label_at(r, 3)?.unwrap_or(Label::Irrelevant),
+            label: r.get(3)?,
             marked_at: r.get(4)?,
             terms: serde_json::from_str(&terms).unwrap_or_default(),
             snippet: r.get(6)?,
@@ -221,7 +222,7 @@ pub fn labelled_articles(conn: &Connection) -> rusqlite::Result<Vec<LabelledArti
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
         let topic: String = r.get(7)?;
-        let label = label_at(r, 8)?;
+        let label: Option<Label> = r.get(8)?;
         if let Some(last) = out.last_mut()
             && last.article_id == id
         {
