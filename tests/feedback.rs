@@ -381,6 +381,7 @@ async fn serve(e: &Env, token: Option<&str>) -> (newswatch::web::Server, Cancell
 }
 
 fn client() -> reqwest::Client {
+    newswatch::util::install_tls_provider();
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
