@@ -2,7 +2,7 @@
 //! dispatcher that drains the outbox.
 //!
 //! Flow: the store writes one outbox row per (match, sink) in the transaction that stores the
-//! match (`store::articles::insert_matches`). The [`dispatcher`] reads due rows, groups digests,
+//! match (`Store::commit_fetch`). The [`dispatcher`] reads due rows, groups digests,
 //! applies per-topic rate limits, delivers through [`sinks`], and records every attempt.
 //!
 //! Invariants:
@@ -17,7 +17,6 @@
 //!   markup, mention suppression, control characters out of text bodies).
 
 pub mod dispatcher;
-pub mod outbox;
 pub mod sinks;
 
 use std::collections::HashMap;

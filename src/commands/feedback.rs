@@ -1,5 +1,5 @@
 //! Readers' marks on alerts: `alerts mark ID relevant|irrelevant`, `topics test TOPIC --feedback`
-//! and `topics export-labels [--out FILE]`. The SQL is in `store::feedback`.
+//! and `topics export-labels [--out FILE]`. The store keeps the marks (`store::feedback`).
 //!
 //! A mark judges the alert's match, "this story for this topic": the alerts of one match (one per
 //! sink) share it, and marking any of them again replaces it.
@@ -23,8 +23,8 @@ use crate::cli::{Format, MarkLabel};
 use crate::commands::topics::{link_host, topic_matcher};
 use crate::commands::{Ctx, print_json, print_table, terminal_safe};
 use crate::error::{CliError, CliResult};
-use crate::store::feedback::{self, Label, MarkedMatch};
 use crate::store::query::ms_to_rfc3339;
+use crate::store::{Label, MarkedMatch};
 use crate::topics::Doc;
 use crate::util::now_ms;
 
@@ -45,7 +45,8 @@ pub fn mark(ctx: &Ctx, key: &str, label: MarkLabel) -> CliResult {
         return Err(CliError::usage("alerts mark: give an alert id or uid"));
     }
     let mut store = ctx.store()?;
-    let m = feedback::mark(store.conn_mut(), key, label.into(), "cli", now_ms())?
+    let m = store
+        .mark_alert(key, label.into(), "cli", now_ms())?
         .ok_or_else(|| CliError::Runtime(anyhow::anyhow!("no alert with id or uid {key:?}")))?;
     let was = match m.previous {
         Some(p) if p == m.label => format!(" (already {})", p.as_str()),
@@ -166,7 +167,7 @@ pub fn topic_report(ctx: &Ctx, id: &str, since: Option<&str>, format: Format) ->
         )));
     }
     let conn = ctx.reader()?;
-    let marked = feedback::marked_matches(&conn, id, since_ms)?;
+    let marked = conn.marked_matches(id, since_ms)?;
     let mut report = FeedbackReport {
         topic: id,
         marks: Counts::default(),
@@ -317,7 +318,7 @@ pub fn export_labels(ctx: &Ctx, out: Option<&Path>) -> CliResult {
         .topics
         .iter()
         .map(|t| t.id.clone())
-        .chain(feedback::marked_topics(&conn)?);
+        .chain(conn.marked_topics()?);
     for topic in ids {
         let field = label_field(&topic);
         match by_field.get(&field) {
@@ -337,7 +338,7 @@ pub fn export_labels(ctx: &Ctx, out: Option<&Path>) -> CliResult {
         by_field.insert(field.clone(), topic.clone());
         fields.push((topic, field));
     }
-    let articles = feedback::labelled_articles(&conn)?;
+    let articles = conn.labelled_articles()?;
     let mut w: Box<dyn Write> = match out {
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
             |e| CliError::Runtime(anyhow::anyhow!("cannot create {}: {e}", p.display())),

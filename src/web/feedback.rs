@@ -7,8 +7,8 @@
 //!   drawn from the OS when the server starts (so a token is bound to this server run and to one
 //!   alert). A missing or wrong token is refused with 403 before anything is read or written.
 //!   Off loopback the bearer token is still required first (`auth`), as for every route.
-//! - The mark is written by `store::feedback::mark` in one short transaction on a connection
-//!   opened for it; the rest of the web face stays read-only.
+//! - The mark is written by `Store::mark_alert` in one short transaction on a store opened for it;
+//!   the rest of the web face stays read-only.
 //! - `back` is followed only to `/` or `/articles/<id>` (no open redirect).
 
 use std::sync::Arc;
@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use super::html::escape;
 use super::{AppState, WebError};
 use crate::alerts::sinks::webhook::{sign, verify_signature};
-use crate::store::feedback::{self, Label};
+use crate::store::Label;
 
 /// The key CSRF tokens are signed with, fresh for each server run.
 pub(super) struct Csrf {
@@ -119,15 +119,9 @@ pub async fn mark(
     let path = st.db.path.clone();
     let marked = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let mut store = crate::store::Store::open(&path)?;
-        let m = feedback::mark(
-            store.conn_mut(),
-            &id.to_string(),
-            label,
-            "web",
-            crate::util::now_ms(),
-        )
-        .context("writing the mark")?;
-        Ok(m)
+        store
+            .mark_alert(&id.to_string(), label, "web", crate::util::now_ms())
+            .context("writing the mark")
     })
     .await
     .map_err(|e| WebError::from(anyhow::anyhow!("mark task failed: {e}")))??;

@@ -12,7 +12,6 @@ use axum::response::Html;
 use super::feedback::mark_form;
 use super::html::{escape, marks_to_html, page, safe_url, sanitize};
 use super::{AppState, WebError};
-use crate::store::query;
 use crate::util::count_noun;
 
 /// Matches shown per topic on the dashboard.
@@ -23,13 +22,13 @@ pub async fn dashboard(State(st): State<Arc<AppState>>) -> Result<Html<String>, 
     let ids: Vec<String> = topics.iter().map(|t| t.id.clone()).collect();
     let (alerts, per_topic, marks) = st
         .read(move |c| {
-            let alerts = query::list_alerts(c, None, None, 20, 0)?.items;
+            let alerts = c.list_alerts(None, None, 20, 0)?.items;
             let mut per = Vec::new();
             for id in ids {
-                per.push(query::list_matches(c, Some(&id), None, PER_TOPIC, 0)?.items);
+                per.push(c.list_matches(Some(&id), None, PER_TOPIC, 0)?.items);
             }
             let alert_ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
-            let marks = crate::store::feedback::labels_of_alerts(c, &alert_ids)?;
+            let marks = c.alert_labels(&alert_ids)?;
             Ok((alerts, per, marks))
         })
         .await?;
@@ -110,9 +109,10 @@ pub async fn article(
 ) -> Result<Html<String>, WebError> {
     let (a, alerts) = st
         .read(move |c| {
-            let a = query::article(c, id)?
+            let a = c
+                .article(id)?
                 .ok_or_else(|| WebError::not_found(format!("no article {id}")))?;
-            Ok((a, crate::store::feedback::alerts_of_article(c, id)?))
+            Ok((a, c.article_alert_marks(id)?))
         })
         .await?;
     let r = &a.row;
