@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::cli::{Format, MarkLabel};
 use crate::commands::topics::{link_host, topic_matcher};
-use crate::commands::{Ctx, print_json, print_table, terminal_safe};
+use crate::commands::{Ctx, print_json, print_jsonl, print_table, terminal_safe};
 use crate::error::{CliError, CliResult};
 use crate::store::query::ms_to_rfc3339;
 use crate::store::{Label, MarkedMatch};
@@ -53,14 +53,14 @@ pub fn mark(ctx: &Ctx, key: &str, label: MarkLabel) -> CliResult {
         Some(p) => format!(" (was {})", p.as_str()),
         None => String::new(),
     };
-    println!(
-        "alert {} ({}): article {} marked {} for topic {}{was}",
+    print_text(&format!(
+        "alert {} ({}): article {} marked {} for topic {}{was}\n",
         m.alert_id,
         m.alert_uid,
         m.article_id,
         m.label.as_str(),
         terminal_safe(&m.topic)
-    );
+    ));
     Ok(())
 }
 
@@ -203,13 +203,7 @@ pub fn topic_report(ctx: &Ctx, id: &str, since: Option<&str>, format: Format) ->
     report.current = current.into();
     match format {
         Format::Json => print_json(&report),
-        Format::Jsonl => {
-            println!(
-                "{}",
-                serde_json::to_string(&report).map_err(anyhow::Error::from)?
-            );
-            Ok(())
-        }
+        Format::Jsonl => print_jsonl(std::iter::once(&report)),
         _ => {
             print_report(&report);
             Ok(())
@@ -229,21 +223,26 @@ fn current_terms(matcher: &crate::topics::Matcher, m: &MarkedMatch) -> Option<Ve
     matcher.match_doc(&doc).into_iter().next().map(|t| t.terms)
 }
 
+/// Writes to stdout; a reader that went away (closed pipe) ends the output quietly.
+fn print_text(s: &str) {
+    let _ = std::io::stdout().lock().write_all(s.as_bytes());
+}
+
 fn print_report(r: &FeedbackReport) {
     let id = terminal_safe(r.topic);
     if r.marks.marked == 0 {
-        println!(
-            "topic {id}: no marked alerts (mark them with `newswatch alerts mark ID relevant|irrelevant`)"
-        );
+        print_text(&format!(
+            "topic {id}: no marked alerts (mark them with `newswatch alerts mark ID relevant|irrelevant`)\n"
+        ));
         return;
     }
-    println!("topic {id}: {}", r.marks.line());
+    let mut s = format!("topic {id}: {}\n", r.marks.line());
     for (lang, c) in &r.by_lang {
-        println!("  {}: {}", terminal_safe(lang), c.line());
+        s.push_str(&format!("  {}: {}\n", terminal_safe(lang), c.line()));
     }
     let c = &r.current;
-    println!(
-        "the topic as configured now matches {} of the {} marked: {} relevant (of {}), {} irrelevant (of {}), precision {}",
+    s.push_str(&format!(
+        "the topic as configured now matches {} of the {} marked: {} relevant (of {}), {} irrelevant (of {}), precision {}\n",
         c.matched,
         r.marks.marked,
         c.relevant,
@@ -251,11 +250,14 @@ fn print_report(r: &FeedbackReport) {
         c.irrelevant,
         r.marks.irrelevant,
         precision(c.precision)
-    );
+    ));
+    if !r.irrelevant_alerts.is_empty() {
+        s.push('\n');
+    }
+    print_text(&s);
     if r.irrelevant_alerts.is_empty() {
         return;
     }
-    println!();
     let rows: Vec<Vec<String>> = r
         .irrelevant_alerts
         .iter()
