@@ -38,7 +38,7 @@ use std::path::Path;
 
 pub use articles::{CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, alert_uid};
 pub use feedback::{Label, LabelledArticle, Marked, MarkedMatch};
-pub use feeds::{Feed, FeedState, NewFeed};
+pub use feeds::{Feed, FeedState, Health, NewFeed};
 /// The fetch log row type.
 pub mod feeds_log {
     pub use super::feeds::FetchLog;
