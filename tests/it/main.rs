@@ -18,6 +18,7 @@ mod clean;
 mod dedup;
 mod durability;
 mod extract;
+mod feedback;
 mod fulltext;
 mod polling;
 mod report;

@@ -3,12 +3,10 @@
 //! wrong CSRF token; with the bearer token), then read back by `topics test --feedback` and
 //! `topics export-labels` (whose lines must be what the topic scorer reads).
 
-mod harness;
-
 use std::collections::HashMap;
 use std::path::Path;
 
-use harness::{Env, stderr, stdout};
+use crate::harness::{Env, stderr, stdout};
 use newswatch::config::{Config, ServerConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -49,7 +47,7 @@ const DEAL: &str = "Parliament approves arms deal worth two billion";
 const WEATHER: &str = "Rain expected over the weekend";
 
 fn feed() -> String {
-    harness::rss(
+    crate::harness::rss(
         "Test Wire",
         &[
             (
