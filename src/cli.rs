@@ -184,10 +184,20 @@ pub enum TopicsCmd {
     /// Run a topic over the stored archive: what it would have flagged.
     Test {
         id: String,
-        #[arg(long, default_value = "30d")]
-        since: String,
+        /// Articles (with --feedback: marks) this recent; default 30d (with --feedback: all).
+        #[arg(long)]
+        since: Option<String>,
+        /// Report precision over the alerts readers marked, and list the irrelevant ones.
+        #[arg(long)]
+        feedback: bool,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+    },
+    /// Write readers' marks as labelled JSON lines (the format of the topic eval sets).
+    ExportLabels {
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -204,11 +214,20 @@ pub enum AlertsCmd {
     },
     /// Put a failed alert back to pending.
     Retry { id: String },
+    /// Mark an alert (id or uid) relevant or irrelevant: the mark judges its story for its topic.
+    Mark { id: String, label: MarkLabel },
     /// Print alerts as they are delivered.
     Tail {
         #[arg(long)]
         topic: Option<String>,
     },
+}
+
+/// A reader's mark on an alert.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MarkLabel {
+    Relevant,
+    Irrelevant,
 }
 
 /// Runs a parsed command line. Returns the process exit code.

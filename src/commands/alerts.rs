@@ -1,4 +1,5 @@
-//! `newswatch alerts list | retry ID | tail`: the alert outbox from the command line.
+//! `newswatch alerts list | retry ID | tail`: the alert outbox from the command line (`mark` lives
+//! in `commands::feedback`).
 //! `list` and `tail` read through a read-only connection (safe while the daemon runs); `retry`
 //! writes one short transaction (SQLite serialises it with the daemon's writer).
 
@@ -23,6 +24,7 @@ pub fn run(ctx: &Ctx, args: AlertsCmd) -> CliResult {
         } => list(ctx, status.as_deref(), limit, format),
         AlertsCmd::Retry { id } => retry(ctx, &id),
         AlertsCmd::Tail { topic } => tail(ctx, topic.as_deref()),
+        AlertsCmd::Mark { id, label } => crate::commands::feedback::mark(ctx, &id, label),
     }
 }
 

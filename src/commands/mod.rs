@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod extract;
+pub mod feedback;
 pub mod feeds;
 pub mod ingest;
 pub mod matching;

@@ -4,7 +4,8 @@
 //! position, message and a caret line), exits 2 if any is broken, and prints lint warnings (very
 //! short wildcards, unused groups). Config loading already refuses broken queries with the same
 //! message, so `check` mostly confirms and lints. `test` backtests one topic over the stored
-//! archive (read-only) and lists what it would have flagged, with snippets.
+//! archive (read-only) and lists what it would have flagged, with snippets. `test --feedback` and
+//! `export-labels` (readers' marks) live in `commands::feedback`.
 
 use std::collections::BTreeSet;
 
@@ -19,7 +20,18 @@ pub fn run(ctx: &Ctx, args: TopicsCmd) -> CliResult {
     match args {
         TopicsCmd::List { format } => list(ctx, format),
         TopicsCmd::Check => check(ctx),
-        TopicsCmd::Test { id, since, format } => test(ctx, &id, &since, format),
+        TopicsCmd::Test {
+            id,
+            since,
+            feedback: true,
+            format,
+        } => crate::commands::feedback::topic_report(ctx, &id, since.as_deref(), format),
+        TopicsCmd::Test {
+            id, since, format, ..
+        } => test(ctx, &id, since.as_deref().unwrap_or("30d"), format),
+        TopicsCmd::ExportLabels { out } => {
+            crate::commands::feedback::export_labels(ctx, out.as_deref())
+        }
     }
 }
 
@@ -141,7 +153,8 @@ struct Flagged {
     snippet: String,
 }
 
-fn test(ctx: &Ctx, id: &str, since: &str, format: Format) -> CliResult {
+/// A matcher of the configured topic `id` alone, enabled even if the config disables it.
+pub(crate) fn topic_matcher(ctx: &Ctx, id: &str) -> CliResult<Matcher> {
     let Some(t) = ctx.config.topics.iter().find(|t| t.id == id) else {
         let ids: Vec<&str> = ctx.config.topics.iter().map(|t| t.id.as_str()).collect();
         return Err(CliError::usage(format!(
@@ -149,11 +162,21 @@ fn test(ctx: &Ctx, id: &str, since: &str, format: Format) -> CliResult {
             ids.join(", ")
         )));
     };
-    let since_ms = crate::util::since_ms(since)
-        .map_err(|e| CliError::usage(format!("--since {since:?}: {e}")))?;
     let mut t = t.clone();
     t.enabled = true;
-    let matcher = Matcher::compile(&[t]).map_err(|e| CliError::usage(e.to_string()))?;
+    Matcher::compile(&[t]).map_err(|e| CliError::usage(e.to_string()))
+}
+
+/// The host of an article's link, for `site:` terms.
+pub(crate) fn link_host(link: Option<&str>) -> Option<String> {
+    link.and_then(|l| url::Url::parse(l).ok())
+        .and_then(|u| u.host_str().map(str::to_string))
+}
+
+fn test(ctx: &Ctx, id: &str, since: &str, format: Format) -> CliResult {
+    let matcher = topic_matcher(ctx, id)?;
+    let since_ms = crate::util::since_ms(since)
+        .map_err(|e| CliError::usage(format!("--since {since:?}: {e}")))?;
     if !ctx.db.exists() {
         return Err(CliError::Runtime(anyhow::anyhow!(
             "no database at {}",
@@ -165,10 +188,7 @@ fn test(ctx: &Ctx, id: &str, since: &str, format: Format) -> CliResult {
     let total = articles.len();
     let mut flagged = Vec::new();
     for (aid, title, text, lang, link) in articles {
-        let site = link
-            .as_deref()
-            .and_then(|l| url::Url::parse(l).ok())
-            .and_then(|u| u.host_str().map(str::to_string));
+        let site = link_host(link.as_deref());
         let doc = Doc {
             title: &title,
             text: &text,

@@ -22,6 +22,7 @@
 //!   never store an item twice.
 
 mod articles;
+mod feedback;
 mod feeds;
 mod migrate;
 pub mod outbox;
@@ -36,6 +37,7 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 
 pub use articles::{CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, alert_uid};
+pub use feedback::{Label, LabelledArticle, Marked, MarkedMatch};
 pub use feeds::{Feed, FeedState, Health, NewFeed};
 /// The fetch log row type.
 pub mod feeds_log {
@@ -124,6 +126,19 @@ pub trait Read: Send {
         since: i64,
         max_distance: u32,
     ) -> Result<Vec<(i64, u32)>>;
+
+    /// Readers' marks: the mark of each of these alerts' matches, by alert id (unmarked left out).
+    fn alert_labels(&self, alert_ids: &[i64]) -> Result<HashMap<i64, Label>>;
+    /// Each alerted match of an article: its first alert (the one a form marks) and its mark, by
+    /// match id.
+    fn article_alert_marks(&self, article_id: i64) -> Result<HashMap<i64, (i64, Option<Label>)>>;
+    /// The marked matches of a topic (marks made since `since_ms`; all with `None`), oldest mark
+    /// first.
+    fn marked_matches(&self, topic: &str, since_ms: Option<i64>) -> Result<Vec<MarkedMatch>>;
+    /// Every article with at least one mark, with each topic that matched it and its mark.
+    fn labelled_articles(&self) -> Result<Vec<LabelledArticle>>;
+    /// The topics that have at least one mark.
+    fn marked_topics(&self) -> Result<Vec<String>>;
 }
 
 /// Write operations: polling, ingest, full-text pages, the outbox. Each is one transaction.
@@ -213,6 +228,15 @@ pub trait Write: Read {
     ) -> Result<Vec<OutboxRow>>;
     /// `alerts retry KEY`: failed rows become pending, pending rows due now.
     fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<RetryResult>>;
+    /// `alerts mark KEY`: marks the match of the alert KEY (row id or uid), replacing its mark;
+    /// `via` is where the mark came from (`cli`, `web`). `None` when there is no such alert.
+    fn mark_alert(
+        &mut self,
+        key: &str,
+        label: Label,
+        via: &str,
+        now: i64,
+    ) -> Result<Option<Marked>>;
 }
 
 /// The write side of the store, migrated. Used from one thread at a time.

@@ -1,7 +1,8 @@
 //! The SQLite backend: one rusqlite connection. The write side (`open_write`) runs WAL with
 //! `synchronous = NORMAL`, a 32 MiB page cache and the query planner stability guarantee, and is
 //! migrated at open; the read side (`open_read`) is opened read-only and never migrates. The SQL
-//! lives in the sibling files (`feeds`, `articles`, `pages`, `outbox`, `query`, `report`); this file
+//! lives in the sibling files (`feeds`, `articles`, `pages`, `outbox`, `query`, `report`,
+//! `feedback`); this file
 //! opens connections and maps the store's operations onto them.
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use super::{
     OutboxRow, PageOutcome, PendingPage, Read, ReportHit, Result, RetryResult, SCHEMA_VERSION,
     StoryRow, Write, outbox, query, report,
 };
+use super::{Label, LabelledArticle, Marked, MarkedMatch, feedback};
 use crate::topics::Severity;
 
 /// One SQLite connection: the write connection, or a read-only one.
@@ -212,6 +214,21 @@ impl Read for Sqlite {
             max_distance,
         )?)
     }
+    fn alert_labels(&self, alert_ids: &[i64]) -> Result<HashMap<i64, Label>> {
+        Ok(feedback::labels_of_alerts(&self.conn, alert_ids)?)
+    }
+    fn article_alert_marks(&self, article_id: i64) -> Result<HashMap<i64, (i64, Option<Label>)>> {
+        Ok(feedback::alerts_of_article(&self.conn, article_id)?)
+    }
+    fn marked_matches(&self, topic: &str, since_ms: Option<i64>) -> Result<Vec<MarkedMatch>> {
+        Ok(feedback::marked_matches(&self.conn, topic, since_ms)?)
+    }
+    fn labelled_articles(&self) -> Result<Vec<LabelledArticle>> {
+        Ok(feedback::labelled_articles(&self.conn)?)
+    }
+    fn marked_topics(&self) -> Result<Vec<String>> {
+        Ok(feedback::marked_topics(&self.conn)?)
+    }
 }
 
 impl Write for Sqlite {
@@ -319,5 +336,14 @@ impl Write for Sqlite {
     }
     fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<RetryResult>> {
         Ok(outbox::retry(&mut self.conn, key, now)?)
+    }
+    fn mark_alert(
+        &mut self,
+        key: &str,
+        label: Label,
+        via: &str,
+        now: i64,
+    ) -> Result<Option<Marked>> {
+        Ok(feedback::mark(&mut self.conn, key, label, via, now)?)
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! Invariants:
 //! - Reads only, through its own read-only stores (`store::Reader`, a small pool), on blocking threads.
+//!   The one write is a reader's mark on an alert (`feedback`: a script-free form with a CSRF token).
 //! - A non-loopback bind without a token is refused at start; with a token, every request but
 //!   `/healthz` must carry `Authorization: Bearer <token>` (compared in constant time), else 401.
 //! - Every response carries a strict Content-Security-Policy (no scripts at all) and `nosniff`;
@@ -14,6 +15,7 @@
 
 mod api;
 mod atom;
+mod feedback;
 pub mod html;
 mod pages;
 
@@ -27,7 +29,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +43,8 @@ pub struct AppState {
     token: Option<String>,
     /// Configured topics (the dashboard and `/api/topics` list them even before they match).
     topics: Vec<TopicConfig>,
+    /// Signs the CSRF tokens of the mark forms.
+    csrf: feedback::Csrf,
 }
 
 /// A small pool of read-only store handles, used from blocking threads.
@@ -173,6 +177,7 @@ pub async fn start(
         },
         token,
         topics,
+        csrf: feedback::Csrf::new()?,
     });
     let listener = tokio::net::TcpListener::bind(&addrs[..])
         .await
@@ -194,6 +199,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(pages::dashboard))
         .route("/articles/{id}", get(pages::article))
         .route("/feeds", get(pages::feeds))
+        .route("/alerts/{id}/mark", post(feedback::mark))
         .route("/topics/{file}", get(atom::topic_feed))
         .route("/api/articles", get(api::articles))
         .route("/api/articles/{id}", get(api::article))

@@ -1,5 +1,6 @@
-//! The dashboard pages, rendered on the server (no scripts): latest alerts and matches per topic
-//! with highlighted snippets, one article, feed health. All feed content is escaped (`escape`,
+//! The dashboard pages, rendered on the server (no scripts): latest alerts (each with its mark
+//! form) and matches per topic with highlighted snippets, one article (a mark form per alerted
+//! match), feed health. All feed content is escaped (`escape`,
 //! `marks_to_html`) or sanitized (`sanitize` for stored article HTML).
 
 use std::fmt::Write as _;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::Html;
 
+use super::feedback::mark_form;
 use super::html::{escape, marks_to_html, page, safe_url, sanitize};
 use super::{AppState, WebError};
 use crate::util::count_noun;
@@ -18,21 +20,23 @@ const PER_TOPIC: i64 = 10;
 pub async fn dashboard(State(st): State<Arc<AppState>>) -> Result<Html<String>, WebError> {
     let topics = super::api::topic_rows(&st).await?;
     let ids: Vec<String> = topics.iter().map(|t| t.id.clone()).collect();
-    let (alerts, per_topic) = st
+    let (alerts, per_topic, marks) = st
         .read(move |c| {
             let alerts = c.list_alerts(None, None, 20, 0)?.items;
             let mut per = Vec::new();
             for id in ids {
                 per.push(c.list_matches(Some(&id), None, PER_TOPIC, 0)?.items);
             }
-            Ok((alerts, per))
+            let alert_ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
+            let marks = c.alert_labels(&alert_ids)?;
+            Ok((alerts, per, marks))
         })
         .await?;
     let mut b = String::from("<h1>newswatch</h1>\n<h2>Latest alerts</h2>\n");
     if alerts.is_empty() {
         b.push_str("<p class=\"meta\">No alerts yet.</p>\n");
     } else {
-        b.push_str("<table class=\"alerts\"><thead><tr><th>created</th><th>topic</th><th>sink</th><th>status</th><th>article</th></tr></thead><tbody>\n");
+        b.push_str("<table class=\"alerts\"><thead><tr><th>created</th><th>topic</th><th>sink</th><th>status</th><th>article</th><th>mark</th></tr></thead><tbody>\n");
         for a in &alerts {
             let cls = if a.status == "failed" {
                 "bad"
@@ -43,14 +47,15 @@ pub async fn dashboard(State(st): State<Arc<AppState>>) -> Result<Html<String>, 
             };
             let _ = writeln!(
                 b,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{cls}\">{}</td><td><a class=\"alert-link\" href=\"/articles/{}\">{}</a><div class=\"snippet\">{}</div></td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{cls}\">{}</td><td><a class=\"alert-link\" href=\"/articles/{}\">{}</a><div class=\"snippet\">{}</div></td><td>{}</td></tr>",
                 escape(&a.created_at),
                 escape(&a.topic),
                 escape(&a.sink),
                 escape(&a.status),
                 a.article_id,
                 escape(&a.title),
-                marks_to_html(&a.snippet)
+                marks_to_html(&a.snippet),
+                mark_form(&st, a.id, marks.get(&a.id).copied(), "/")
             );
         }
         b.push_str("</tbody></table>\n");
@@ -102,10 +107,12 @@ pub async fn article(
     State(st): State<Arc<AppState>>,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, WebError> {
-    let a = st
+    let (a, alerts) = st
         .read(move |c| {
-            c.article(id)?
-                .ok_or_else(|| WebError::not_found(format!("no article {id}")))
+            let a = c
+                .article(id)?
+                .ok_or_else(|| WebError::not_found(format!("no article {id}")))?;
+            Ok((a, c.article_alert_marks(id)?))
         })
         .await?;
     let r = &a.row;
@@ -132,11 +139,15 @@ pub async fn article(
         for m in &a.matches {
             let _ = writeln!(
                 b,
-                "<div class=\"match\"><b>{}</b> <span class=\"meta\">{} · terms: {}</span><div class=\"snippet\">{}</div></div>",
+                "<div class=\"match\"><b>{}</b> <span class=\"meta\">{} · terms: {}</span><div class=\"snippet\">{}</div>{}</div>",
                 escape(&m.topic),
                 escape(&m.matched_at),
                 escape(&m.terms.join(", ")),
-                marks_to_html(&m.snippet)
+                marks_to_html(&m.snippet),
+                alerts
+                    .get(&m.id)
+                    .map(|&(alert, label)| mark_form(&st, alert, label, &format!("/articles/{id}")))
+                    .unwrap_or_default()
             );
         }
     }

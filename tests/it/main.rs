@@ -20,6 +20,7 @@ mod daemon;
 mod dedup;
 mod durability;
 mod extract;
+mod feedback;
 mod fulltext;
 mod polling;
 mod report;
