@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use newswatch::cli::ReportBy;
+use newswatch::report::ReportBy;
 use newswatch::report::{self, ReportParams, parse_tz};
 use newswatch::store::Store;
 use newswatch::store::query::SearchFilter;
@@ -56,7 +56,7 @@ fn main() {
         200,
         || {
             let r = report::build(&*conn, &p(Some("missiles"), ReportBy::Day)).unwrap();
-            report::render(&r, newswatch::cli::Format::Html).unwrap();
+            report::render_html(&r);
         },
     );
     time("report --since 30d --by day (all topics)", 200, || {

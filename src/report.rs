@@ -13,12 +13,20 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::cli::{Format, ReportBy};
 use crate::store::{CountBy, GroupKey, Read, ReportHit};
 use crate::util::count_noun;
 use crate::web::html::{escape, marks_to_html};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportBy {
+    Day,
+    Feed,
+    Topic,
+    Lang,
+}
 
 /// What to report on.
 #[derive(Debug, Clone)]
@@ -357,16 +365,13 @@ fn window_days(p: &ReportParams) -> Vec<String> {
     out
 }
 
-/// Renders a report. `Format::Jsonl` prints the JSON on one line.
-pub fn render(r: &Report, format: Format) -> anyhow::Result<String> {
-    Ok(match format {
-        Format::Json => serde_json::to_string_pretty(r)? + "\n",
-        Format::Jsonl => serde_json::to_string(r)? + "\n",
-        Format::Csv => render_csv(r)?,
-        Format::Md => render_md(r),
-        Format::Html => render_html(r),
-        Format::Table => render_table(r),
-    })
+/// The report as JSON: pretty, or on one line.
+pub fn render_json(r: &Report, pretty: bool) -> anyhow::Result<String> {
+    Ok(if pretty {
+        serde_json::to_string_pretty(r)?
+    } else {
+        serde_json::to_string(r)?
+    } + "\n")
 }
 
 fn group_header(r: &Report) -> &str {
@@ -380,7 +385,7 @@ fn group_header(r: &Report) -> &str {
 
 /// CSV: the grouped counts, one row per group (`<by>,articles,matches`), then nothing else, so it
 /// loads straight into a spreadsheet. The zone is in the header of the day column.
-fn render_csv(r: &Report) -> anyhow::Result<String> {
+pub fn render_csv(r: &Report) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let head = if r.by == "day" {
         format!("day ({})", r.timezone)
@@ -416,7 +421,7 @@ fn plain(s: &str) -> String {
     crate::commands::terminal_safe(s)
 }
 
-fn render_table(r: &Report) -> String {
+pub fn render_table(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{}", plain(&title_line(r)));
     let _ = writeln!(
@@ -489,7 +494,7 @@ fn md_url(s: &str) -> String {
         .collect()
 }
 
-fn render_md(r: &Report) -> String {
+pub fn render_md(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# {}\n", md(&title_line(r)));
     let _ = writeln!(
@@ -649,7 +654,7 @@ pub fn svg_chart(r: &Report) -> String {
     o
 }
 
-fn render_html(r: &Report) -> String {
+pub fn render_html(r: &Report) -> String {
     let mut o = String::new();
     let title = escape(&title_line(r));
     let _ = write!(

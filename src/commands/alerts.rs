@@ -7,13 +7,38 @@ use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
+use clap::Subcommand;
+
 use crate::alerts::one_line;
-use crate::cli::{AlertsCmd, Format};
+use crate::commands::Format;
+use crate::commands::feedback::MarkLabel;
 use crate::commands::{Ctx, print_json, print_jsonl, print_table, terminal_safe};
 use crate::error::{CliError, CliResult};
 use crate::store::OutboxRow;
 use crate::topics::Severity;
 use crate::util::now_ms;
+
+#[derive(Subcommand, Debug)]
+pub enum AlertsCmd {
+    /// List alerts in the outbox.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Put a failed alert back to pending.
+    Retry { id: String },
+    /// Mark an alert (id or uid) relevant or irrelevant: the mark judges its story for its topic.
+    Mark { id: String, label: MarkLabel },
+    /// Print alerts as they are delivered.
+    Tail {
+        #[arg(long)]
+        topic: Option<String>,
+    },
+}
 
 pub fn run(ctx: &Ctx, args: AlertsCmd) -> CliResult {
     match args {

@@ -12,8 +12,8 @@ use std::io::{Read, Write};
 
 use serde::Serialize;
 
-use crate::cli::Format;
 use crate::commands::Ctx;
+use crate::commands::Format;
 use crate::error::{CliError, CliResult};
 use crate::extract::extract;
 use crate::fetch::Fetcher;

@@ -17,9 +17,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
+use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::cli::{Format, MarkLabel};
+use crate::commands::Format;
 use crate::commands::topics::{link_host, topic_matcher};
 use crate::commands::{Ctx, print_json, print_jsonl, print_table, terminal_safe};
 use crate::error::{CliError, CliResult};
@@ -27,6 +28,13 @@ use crate::store::query::ms_to_rfc3339;
 use crate::store::{Label, MarkedMatch};
 use crate::topics::Doc;
 use crate::util::now_ms;
+
+/// A reader's mark on an alert.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MarkLabel {
+    Relevant,
+    Irrelevant,
+}
 
 impl From<MarkLabel> for Label {
     fn from(l: MarkLabel) -> Label {

@@ -1,11 +1,41 @@
 //! `newswatch feeds add|list|remove|status|import|export`.
 
-use crate::cli::{FeedsCmd, Format};
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::commands::Format;
 use crate::commands::{Ctx, print_json, print_table};
 use crate::error::{CliError, CliResult};
 use crate::opml;
 use crate::store::NewFeed;
 use crate::store::query::ms_to_rfc3339;
+
+#[derive(Subcommand, Debug)]
+pub enum FeedsCmd {
+    /// Add a feed.
+    Add {
+        url: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List feeds.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Remove a feed (its articles stay in the archive).
+    Remove { feed: String },
+    /// Health of each feed: last fetch, errors, next poll.
+    Status {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Import feeds from an OPML file.
+    Import { file: PathBuf },
+    /// Export feeds as OPML to stdout.
+    Export,
+}
 
 pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
     match cmd {

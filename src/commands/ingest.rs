@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::cli::Format;
+use crate::commands::Format;
 use crate::commands::{Ctx, print_table};
 use crate::error::{CliError, CliResult};
 use crate::fetch::read_file_capped;

@@ -8,15 +8,26 @@
 //! the one function ingest uses, so `lang:` means the same here as on stored articles.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
 
+use clap::Args;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::clean::lang;
-use crate::cli::{Format, MatchArgs};
 use crate::commands::Ctx;
+use crate::commands::Format;
 use crate::error::{CliError, CliResult};
 use crate::topics::{Doc, Matcher};
+
+#[derive(Args, Debug)]
+pub struct MatchArgs {
+    /// Input file of JSON lines (default: stdin).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: Format,
+}
 
 #[derive(Deserialize)]
 struct Input {

@@ -14,12 +14,24 @@ pub mod search;
 pub mod topics;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::Cli;
+use clap::ValueEnum;
+
 use crate::config::{Config, LogFormat};
 use crate::error::{CliError, CliResult};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+    Jsonl,
+    Md,
+    Csv,
+    Html,
+}
 
 /// What every command starts from: the validated config and the database path.
 pub struct Ctx {
@@ -29,13 +41,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn load(cli: &Cli) -> CliResult<Ctx> {
-        let config = Config::load(&cli.config).map_err(|e| CliError::usage(e.to_string()))?;
+    /// The config at `config_path`, validated; `db` (`--db`) overrides its store path.
+    pub fn load(config_path: &Path, db: Option<PathBuf>) -> CliResult<Ctx> {
+        let config = Config::load(config_path).map_err(|e| CliError::usage(e.to_string()))?;
         init_logging(&config);
-        let db = cli.db.clone().unwrap_or_else(|| config.db_path());
+        let db = db.unwrap_or_else(|| config.db_path());
         Ok(Ctx {
             config: Arc::new(config),
-            config_path: cli.config.clone(),
+            config_path: config_path.to_path_buf(),
             db,
         })
     }

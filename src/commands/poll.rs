@@ -2,7 +2,7 @@
 
 use futures_util::{StreamExt, stream};
 
-use crate::cli::Format;
+use crate::commands::Format;
 use crate::commands::{Ctx, print_jsonl, print_table};
 use crate::error::{CliError, CliResult};
 use crate::poller::{PollReport, poll_feed};

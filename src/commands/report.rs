@@ -2,11 +2,32 @@
 //! [--format table|md|csv|json|html] [--out F]`: counts over time and by group, top stories per
 //! topic, and for html a self-contained page with an SVG chart. Times are in `[report] timezone`.
 
-use crate::cli::ReportArgs;
+use std::path::PathBuf;
+
+use clap::Args;
+
 use crate::commands::Ctx;
+use crate::commands::Format;
 use crate::error::{CliError, CliResult};
+use crate::report::ReportBy;
 use crate::report::{self, ReportParams, parse_tz};
 use crate::util::{now_ms, since_ms};
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[arg(long)]
+    pub topic: Option<String>,
+    #[arg(long, default_value = "7d")]
+    pub since: String,
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, value_enum, default_value = "day")]
+    pub by: ReportBy,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
 
 /// `--until` takes the same forms as `--since` (a duration back from now, e.g. `1d`) or an
 /// RFC 3339 time / a date (`2026-11-01`, midnight UTC).
@@ -41,7 +62,14 @@ pub fn run(ctx: &Ctx, a: &ReportArgs) -> CliResult {
         top_n: 10,
     };
     let r = report::build(&*conn, &params)?;
-    let text = report::render(&r, a.format)?;
+    let text = match a.format {
+        Format::Json => report::render_json(&r, true)?,
+        Format::Jsonl => report::render_json(&r, false)?,
+        Format::Csv => report::render_csv(&r)?,
+        Format::Md => report::render_md(&r),
+        Format::Html => report::render_html(&r),
+        Format::Table => report::render_table(&r),
+    };
     match &a.out {
         Some(path) => std::fs::write(path, text).map_err(|e| {
             CliError::Runtime(anyhow::anyhow!("cannot write {}: {e}", path.display()))

@@ -4,11 +4,32 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::{Format, SearchArgs};
+use clap::Args;
+
+use crate::commands::Format;
 use crate::commands::{Ctx, print_json, print_jsonl, terminal_safe};
 use crate::error::{CliError, CliResult};
 use crate::store::query::{Hit, SearchFilter};
 use crate::util::since_ms;
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    pub query: String,
+    /// Only articles published (or fetched) within this long ago, e.g. 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: i64,
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Feed id or URL.
+    #[arg(long)]
+    pub feed: Option<String>,
+    #[arg(long)]
+    pub lang: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
 
 pub fn run(ctx: &Ctx, a: &SearchArgs) -> CliResult {
     let conn = ctx.reader()?;

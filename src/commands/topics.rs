@@ -8,13 +8,44 @@
 //! `export-labels` (readers' marks) live in `commands::feedback`.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
+use clap::Subcommand;
 use serde::Serialize;
 
-use crate::cli::{Format, TopicsCmd};
+use crate::commands::Format;
 use crate::commands::{Ctx, print_json, print_jsonl, print_table, terminal_safe};
 use crate::error::{CliError, CliResult};
 use crate::topics::{Doc, Matcher, TopicConfig, TopicError};
+
+#[derive(Subcommand, Debug)]
+pub enum TopicsCmd {
+    /// List configured topics.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Check that every topic query parses; print errors with positions.
+    Check,
+    /// Run a topic over the stored archive: what it would have flagged.
+    Test {
+        id: String,
+        /// Articles (with --feedback: marks) this recent; default 30d (with --feedback: all).
+        #[arg(long)]
+        since: Option<String>,
+        /// Report precision over the alerts readers marked, and list the irrelevant ones.
+        #[arg(long)]
+        feedback: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Write readers' marks as labelled JSON lines (the format of the topic eval sets).
+    ExportLabels {
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
 
 pub fn run(ctx: &Ctx, args: TopicsCmd) -> CliResult {
     match args {
