@@ -78,7 +78,16 @@ pub async fn run(
     };
     let tracker = TaskTracker::new();
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
-    tracker.spawn(crate::alerts::Dispatcher::new(&config, writer.clone())?.run(shutdown.clone()));
+    tracker.spawn(
+        crate::alerts::Dispatcher::new(
+            &config.alerts,
+            &config.sinks,
+            &config.topics,
+            &config.base_dir,
+            writer.clone(),
+        )?
+        .run(shutdown.clone()),
+    );
     tracing::info!(db = %db.display(), feeds = config.feeds.len(), topics = config.topics.len(), "newswatch running");
 
     tracker.spawn(crate::fulltext::run(ctx.clone(), shutdown.clone()));

@@ -25,10 +25,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{Digest, Message, Sink, TopicPolicy, topic_policies};
-use crate::config::{AlertsConfig, Config};
+use std::path::Path;
+
+use super::{AlertsConfig, SinkConfig};
 use crate::store::Writer;
 use crate::store::{Attempt, DigestStep, DueRow};
 use crate::topics::Severity;
+use crate::topics::TopicConfig;
 use crate::util::now_ms;
 
 /// Deliveries in flight at once, over all sinks.
@@ -104,19 +107,17 @@ impl State {
 impl Dispatcher {
     /// Builds every sink (resolving secrets) and reads each topic's severity, rate limit and
     /// digest interval. Errors name the sink or topic.
-    pub fn new(config: &Config, writer: Writer) -> anyhow::Result<Dispatcher> {
-        let sinks = super::sinks::build_all(config)?;
-        let policies = topic_policies(&config.topics).map_err(anyhow::Error::msg)?;
-        let cfg = config.alerts.clone();
-        if cfg.max_attempts == 0 {
-            anyhow::bail!("alerts.max_attempts: must be at least 1");
-        }
-        if cfg.concurrency == 0 {
-            anyhow::bail!("alerts.concurrency: must be at least 1");
-        }
-        if cfg.backoff.is_zero() || cfg.tick.is_zero() {
-            anyhow::bail!("alerts.backoff and alerts.tick must be longer than zero");
-        }
+    pub fn new(
+        cfg: &AlertsConfig,
+        sinks: &[SinkConfig],
+        topics: &[TopicConfig],
+        base_dir: &Path,
+        writer: Writer,
+    ) -> anyhow::Result<Dispatcher> {
+        cfg.validate().map_err(|e| anyhow::anyhow!("alerts.{e}"))?;
+        let cfg = cfg.clone();
+        let sinks = super::sinks::build_all(sinks, base_dir)?;
+        let policies = topic_policies(topics).map_err(anyhow::Error::msg)?;
         Ok(Dispatcher {
             writer,
             sinks,

@@ -10,7 +10,7 @@ use crate::store::query::ms_to_rfc3339;
 pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
     match cmd {
         FeedsCmd::Add { url, name } => {
-            crate::fetch::validate_feed_url(&url)
+            crate::config::validate_feed_url(&url)
                 .map_err(|e| CliError::usage(format!("{url:?}: {e}")))?;
             let mut store = ctx.store()?;
             let id = store.upsert_feed(&NewFeed {
@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
             let mut progress = crate::progress::Progress::new("import", feeds.len() as u64);
             for f in &feeds {
                 progress.inc();
-                if crate::fetch::validate_feed_url(&f.url).is_err() {
+                if crate::config::validate_feed_url(&f.url).is_err() {
                     eprintln!("skipped {:?}: not an http(s) or file URL", f.url);
                     skipped += 1;
                     continue;

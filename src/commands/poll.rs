@@ -15,7 +15,7 @@ pub fn poll(ctx: &Ctx, once: bool, feed: Option<String>, format: Format) -> CliR
         Some(key) => {
             let f = match store.find_feed(key)? {
                 Some(f) => f,
-                None if crate::fetch::validate_feed_url(key).is_ok() => {
+                None if crate::config::validate_feed_url(key).is_ok() => {
                     let id = store.ensure_feed(key)?;
                     store.feed(id)?.expect("just added")
                 }

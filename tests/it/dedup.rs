@@ -2,9 +2,7 @@
 //! different stories are all stored; an updated item keeps its id. Runs the real binary
 //! (`newswatch ingest --format jsonl`) against a temporary SQLite file.
 
-#[path = "fixtures/clean/common.rs"]
-mod common;
-use common::*;
+use crate::harness::feeds::*;
 
 // A story written for this test, and a different story about the same event.
 const A: [&str; 4] = [

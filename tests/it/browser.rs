@@ -3,13 +3,11 @@
 //! shown as text. Without Chromium the test prints that it was skipped and why, and passes; with
 //! `NEWSWATCH_REQUIRE_BROWSER=1` (set by `.ci/run`, which installs Chromium) a missing browser fails.
 
-#[path = "fixtures/web/fill.rs"]
-mod fill;
+use crate::harness::{fill, wait_for};
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -59,16 +57,9 @@ fn dump_dom(browser: &Path, url: &str) -> String {
         std::io::Read::read_to_string(&mut out, &mut s).unwrap();
         s
     });
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("chromium did not finish loading {url} within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if !wait_for(|| child.try_wait().unwrap().is_some(), 120) {
+        let _ = child.kill();
+        panic!("chromium did not finish loading {url} within 120 s");
     }
     reader.join().unwrap()
 }

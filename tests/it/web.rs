@@ -2,8 +2,7 @@
 //! Atom feed of a topic parsed back with feed-rs, escaping of hostile titles on every page, the
 //! bearer token on a non-loopback bind, and the server inside `daemon::run` with a clean shutdown.
 
-#[path = "fixtures/web/fill.rs"]
-mod fill;
+use crate::harness::fill;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -455,11 +454,7 @@ async fn token_required_on_non_loopback_bind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_serves_and_shuts_down() {
     let (d, db, _) = store();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::harness::free_port();
     let cfg = Config::parse(&format!(
         "[server]\nenabled = true\nbind = \"127.0.0.1:{port}\"\n[poll]\ntick = \"100ms\"\n"
     ))

@@ -1,9 +1,7 @@
 //! Crashes and schema versions: kill -9 in the middle of a large ingest loses nothing committed and
 //! stores nothing twice; migrations are idempotent; a newer database is refused.
 
-mod harness;
-
-use harness::*;
+use crate::harness::*;
 
 /// Distinct prose per (feed, item), so no two items are near-duplicates of each other.
 fn words(seed: u64, n: usize) -> String {
@@ -95,7 +93,7 @@ fn kill_9_mid_ingest_then_restart_stores_everything_once() {
         },
         60,
     );
-    child.kill().unwrap(); // SIGKILL
+    signal(&child, SIGKILL);
     let _ = child.wait();
     assert!(started, "ingest did not start committing");
     let committed = env.count("SELECT count(*) FROM articles");
