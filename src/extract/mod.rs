@@ -16,6 +16,9 @@
 //! the page's body is rendered with html2text after removing scripts, navigation, headers,
 //! footers and asides.
 //!
+//! Files: the byte scan before the parse is `strip`, the post-processing of the text `text`; the
+//! rest (decoding, DOM clean-up, readability, JSON-LD, fallback) is here.
+//!
 //! Invariants:
 //! - Never panics on any input (the third-party stages run under `catch_unwind`).
 //! - The output text is valid UTF-8 without control characters; blocks are separated by one blank
@@ -25,6 +28,12 @@
 use std::borrow::Cow;
 
 use encoding_rs::Encoding;
+
+mod strip;
+mod text;
+
+use strip::strip_raw_text;
+use text::{collapse_ws, postprocess};
 
 /// What extraction found on a page.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -297,208 +306,6 @@ fn class_words(s: &str) -> impl Iterator<Item = &str> {
         })
 }
 
-/// Removes what is never article text before the HTML parser sees it: comments, `<script>`,
-/// `<style>`, `<svg>`, `<nav>` and the other elements of `CUT` (most of a modern page's bytes).
-/// JSON-LD scripts are kept in the page (readability reads its metadata) and their contents returned. Hand-rolled with memchr because a full HTML
-/// tokenizer is what this pass exists to spare; the cases it simplifies (a `<script` inside an attribute
-/// value, `</script>` inside an escaped `<!--` script) only cost a little text, never a panic.
-fn strip_raw_text(html: &str) -> (String, Vec<&str>) {
-    let b = html.as_bytes();
-    let mut out = String::with_capacity(html.len() / 2);
-    let mut ld = Vec::new();
-    let (mut i, mut copied) = (0, 0);
-    while let Some(p) = memchr::memchr(b'<', &b[i..]) {
-        let p = i + p;
-        let rest = &b[p + 1..];
-        let end = if rest.starts_with(b"!--") {
-            // `<!-->` and `<!--->` are complete (empty) comments.
-            let body = p + 4;
-            if b[body..].starts_with(b">") {
-                body + 1
-            } else if b[body..].starts_with(b"->") {
-                body + 2
-            } else {
-                memchr::memmem::find(&b[body..], b"-->").map_or(b.len(), |e| body + e + 3)
-            }
-        } else if let Some(&(name, kind)) = CUT.iter().find(|(n, _)| tag_named(rest, n)) {
-            let Some(gt) = memchr::memchr(b'>', &b[p..]).map(|g| p + g) else {
-                break;
-            };
-            if kind == Cut::Void || name == "svg" && b[gt - 1] == b'/' {
-                gt + 1
-            } else if kind == Cut::Nested {
-                // Unclosed: only the start tag goes, the parser decides about the rest.
-                close_nested(b, gt + 1, name).unwrap_or(gt + 1)
-            } else if kind == Cut::Flat {
-                // Cannot nest: the first end tag closes it; unclosed, only the start tag goes.
-                find_end_tag(b, gt + 1, name).map_or(gt + 1, |c| {
-                    memchr::memchr(b'>', &b[c..]).map_or(b.len(), |g| c + g + 1)
-                })
-            } else {
-                let close = find_end_tag(b, gt + 1, name);
-                let end = close.map_or(b.len(), |c| {
-                    memchr::memchr(b'>', &b[c..]).map_or(b.len(), |g| c + g + 1)
-                });
-                if name == "script" && {
-                    let tag = html[p..gt].to_ascii_lowercase();
-                    tag.contains("ld+json")
-                } {
-                    ld.push(&html[gt + 1..close.unwrap_or(b.len())]);
-                    i = end;
-                    continue;
-                }
-                end
-            }
-        } else if rest.first().is_some_and(u8::is_ascii_alphabetic) {
-            // Another start tag: its attributes that never matter to the text go.
-            let j;
-            (j, copied) = cut_attrs(html, p + 1, copied, &mut out);
-            i = j;
-            continue;
-        } else {
-            i = p + 1;
-            continue;
-        };
-        out.push_str(&html[copied..p]);
-        copied = end;
-        i = end;
-        if i >= b.len() {
-            break;
-        }
-    }
-    out.push_str(&html[copied.min(html.len())..]);
-    (out, ld)
-}
-
-/// Scans the start tag whose name begins at `from` and drops its `data-*`, `srcset` and `sizes`
-/// attributes (lazy-loading and layout data: often a tenth of a page's markup, never text),
-/// copying `html[copied..]` into `out` up to each. Returns where the tag ends (its `>` or the
-/// end of the page) and the new `copied`.
-fn cut_attrs(html: &str, from: usize, mut copied: usize, out: &mut String) -> (usize, usize) {
-    let b = html.as_bytes();
-    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c');
-    let mut j = from;
-    while j < b.len() && !ws(b[j]) && b[j] != b'/' && b[j] != b'>' {
-        j += 1;
-    }
-    loop {
-        while j < b.len() && (ws(b[j]) || b[j] == b'/') {
-            j += 1;
-        }
-        if j >= b.len() || b[j] == b'>' {
-            return (j, copied);
-        }
-        let start = j;
-        j += 1;
-        while j < b.len() && !ws(b[j]) && !matches!(b[j], b'/' | b'>' | b'=') {
-            j += 1;
-        }
-        let name = &b[start..j];
-        let mut k = j;
-        while k < b.len() && ws(b[k]) {
-            k += 1;
-        }
-        if k < b.len() && b[k] == b'=' {
-            k += 1;
-            while k < b.len() && ws(b[k]) {
-                k += 1;
-            }
-            if k < b.len() && (b[k] == b'"' || b[k] == b'\'') {
-                k = memchr::memchr(b[k], &b[k + 1..]).map_or(b.len(), |e| k + e + 2);
-            } else {
-                while k < b.len() && !ws(b[k]) && b[k] != b'>' {
-                    k += 1;
-                }
-            }
-            j = k;
-        }
-        if name.len() > 5 && name[..5].eq_ignore_ascii_case(b"data-")
-            || name.eq_ignore_ascii_case(b"srcset")
-            || name.eq_ignore_ascii_case(b"sizes")
-        {
-            out.push_str(&html[copied..start]);
-            copied = j;
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Cut {
-    /// Raw text up to its end tag (an unclosed one runs to the end of the page, as in a browser).
-    Raw,
-    /// Up to the matching end tag, nested ones counted.
-    Nested,
-    /// Up to the first end tag (the element cannot contain itself).
-    Flat,
-    /// Just the tag.
-    Void,
-}
-
-/// Elements the pre-pass cuts. Besides what is never text, these are the ones readability removes
-/// from the article it picks anyway (`footer`, `aside`, `iframe`, form controls, `link`): cut
-/// here, the parser and the scoring never see them.
-const CUT: &[(&str, Cut)] = &[
-    ("script", Cut::Raw),
-    ("style", Cut::Raw),
-    ("noscript", Cut::Raw),
-    ("iframe", Cut::Raw),
-    ("textarea", Cut::Raw),
-    ("svg", Cut::Nested),
-    ("nav", Cut::Nested),
-    ("aside", Cut::Nested),
-    ("footer", Cut::Nested),
-    ("template", Cut::Nested),
-    ("select", Cut::Flat),
-    ("button", Cut::Flat),
-    ("link", Cut::Void),
-    ("input", Cut::Void),
-];
-
-/// `rest` (after a `<`) starts with the tag name `name` (ASCII, case-insensitive) and the name ends.
-fn tag_named(rest: &[u8], name: &str) -> bool {
-    rest.len() > name.len()
-        && rest[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-        && matches!(
-            rest[name.len()],
-            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'/' | b'>'
-        )
-}
-
-/// The offset of the `</name` end tag at or after `from`, if any.
-fn find_end_tag(b: &[u8], mut from: usize, name: &str) -> Option<usize> {
-    while let Some(p) = memchr::memchr(b'<', &b[from..]) {
-        let p = from + p;
-        if b.get(p + 1) == Some(&b'/') && tag_named(&b[p + 2..], name) {
-            return Some(p);
-        }
-        from = p + 1;
-    }
-    None
-}
-
-/// The end of a `name` element (`svg`, `nav`) whose start tag ends before `from`, nested ones
-/// counted; `None` when it is never closed.
-fn close_nested(b: &[u8], mut from: usize, name: &str) -> Option<usize> {
-    let mut depth = 1;
-    while let Some(p) = memchr::memchr(b'<', &b[from..]) {
-        let p = from + p;
-        let rest = &b[p + 1..];
-        if tag_named(rest, name) {
-            let gt = memchr::memchr(b'>', &b[p..]).map_or(b.len(), |g| p + g);
-            if name != "svg" || b[gt - 1] != b'/' {
-                depth += 1;
-            }
-        } else if rest.first() == Some(&b'/') && tag_named(&rest[1..], name) {
-            depth -= 1;
-            if depth == 0 {
-                return Some(memchr::memchr(b'>', &b[p..]).map_or(b.len(), |g| p + g + 1));
-            }
-        }
-        from = p + 1;
-    }
-    None
-}
-
 /// The whole body as text, without the parts that are never the article.
 fn fallback(html: &str) -> Result<(Option<String>, String), ExtractError> {
     let res = std::panic::catch_unwind(|| {
@@ -526,196 +333,6 @@ fn fallback(html: &str) -> Result<(Option<String>, String), ExtractError> {
             "the HTML renderer panicked on this page".into(),
         ))
     })
-}
-
-/// Normalizes whitespace, keeps paragraph breaks, drops boilerplate lines, and drops date and
-/// byline lines among the first three and last two lines.
-fn postprocess(text: &str) -> String {
-    // (line, preceded by a blank line)
-    let mut lines: Vec<(String, bool)> = Vec::new();
-    let mut blank = false;
-    for raw in text.lines() {
-        let line = collapse_ws(raw);
-        if line.is_empty() {
-            blank = true;
-            continue;
-        }
-        if is_boilerplate(&line) {
-            continue;
-        }
-        lines.push((line, blank));
-        blank = false;
-    }
-    let n = lines.len();
-    let mut out = String::with_capacity(text.len());
-    for (i, (line, blank)) in lines.into_iter().enumerate() {
-        if (i < 3 || i + 2 >= n) && n > 3 && is_dateline(&line) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(if blank { "\n\n" } else { "\n" });
-        }
-        out.push_str(&line);
-    }
-    out
-}
-
-/// A short line that dates or signs the article: "Updated 5:27 am CST, Wednesday", "By A. Reporter
-/// - 11/18/19", "PUBLISHED: 10:48, Tue, Nov 19, 2019".
-fn is_dateline(line: &str) -> bool {
-    if line.len() > 120 || line.split(' ').count() > 14 {
-        return false;
-    }
-    let l = line.to_lowercase();
-    let l = l.trim_start_matches(['|', ' ', '-', '·']);
-    const LEADS: &[&str] = &[
-        "published",
-        "updated",
-        "posted",
-        "last updated",
-        "first published",
-        "by ",
-        "date:",
-        "veröffentlicht",
-        "aktualisiert",
-        "publicado",
-        "atualizado",
-        "publié",
-        "mis à jour",
-    ];
-    let b = l.as_bytes();
-    let has_digit = b.iter().any(u8::is_ascii_digit);
-    let time = b.windows(4).any(|w| {
-        w[0].is_ascii_digit() && w[1] == b':' && w[2].is_ascii_digit() && w[3].is_ascii_digit()
-    });
-    let date = b.windows(5).any(|w| {
-        w[0].is_ascii_digit()
-            && matches!(w[1], b'/' | b'.')
-            && w[2].is_ascii_digit()
-            && (w[3] == w[1] || w[3].is_ascii_digit() && w[4] == w[1])
-    });
-    (LEADS.iter().any(|p| l.starts_with(p)) && (has_digit || l.len() < 60)) || time || date
-}
-
-fn collapse_ws(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for w in s
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-    {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(w);
-    }
-    out
-}
-
-/// Short lines that are page furniture, not article text.
-fn is_boilerplate(line: &str) -> bool {
-    if line.chars().count() > 120 {
-        return false;
-    }
-    let l = line.to_lowercase();
-    const EXACT: &[&str] = &[
-        "advertisement",
-        "advertisements",
-        "anzeige",
-        "share",
-        "share this",
-        "share this article",
-        "share this story",
-        "tweet",
-        "email",
-        "print",
-        "comments",
-        "read more",
-        "read more:",
-        "related",
-        "related articles",
-        "related stories",
-        "more stories",
-        "you may also like",
-        "recommended",
-        "skip to content",
-        "skip to main content",
-        "sign up",
-        "subscribe",
-        "accept",
-        "accept all",
-        "reject all",
-        "close",
-        "loading...",
-        "werbung",
-        "advert",
-        "don't miss",
-        "caption",
-        "most read",
-        "most popular",
-        "top stories",
-        "trending",
-        "related posts",
-        "tags",
-        "continue reading",
-        "continue reading below",
-        "share on facebook",
-        "share on twitter",
-        "tell us what you think",
-    ];
-    if EXACT.contains(&l.trim_end_matches([':', '.', '!'])) {
-        return true;
-    }
-    const CONTAINS: &[&str] = &[
-        "we use cookies",
-        "this site uses cookies",
-        "this website uses cookies",
-        "accept cookies",
-        "cookie policy",
-        "cookie settings",
-        "all rights reserved",
-        "sign up for our newsletter",
-        "subscribe to our newsletter",
-        "follow us on",
-        "click here to",
-        "javascript is disabled",
-        "enable javascript",
-        "subject to copyright",
-        "slideshow requires javascript",
-    ];
-    const PREFIXES: &[&str] = &[
-        "related:",
-        "read more:",
-        "see more:",
-        "see also:",
-        "more:",
-        "also read:",
-        "read also:",
-        "don't miss:",
-        "watch:",
-        "click here",
-        "(image credit",
-        "image credit:",
-        "photo:",
-        "credit:",
-        "lesen sie auch:",
-        "mehr zum thema:",
-        "leia também:",
-        "lire aussi :",
-        "lire aussi:",
-    ];
-    if PREFIXES.iter().any(|p| l.starts_with(p)) {
-        return true;
-    }
-    // "Image 3 of 8" gallery counters.
-    if l.len() < 24 && l.starts_with("image ") && l.contains(" of ") {
-        return true;
-    }
-    if l.contains('©')
-        || l.contains("newsletter") && (l.contains("subscri") || l.contains("sign up"))
-    {
-        return true;
-    }
-    CONTAINS.iter().any(|c| l.contains(c))
 }
 
 /// Decodes an HTML page: BOM, then the HTTP charset, then a `<meta>` charset in the first 4 KiB,
@@ -785,6 +402,7 @@ fn meta_charset(bytes: &[u8]) -> Option<&'static Encoding> {
 
 #[cfg(test)]
 mod tests {
+    use super::text::is_dateline;
     use super::*;
 
     #[test]

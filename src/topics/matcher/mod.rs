@@ -1,0 +1,323 @@
+//! The compiled matcher: every term of every topic indexed once, then per-topic verification on
+//! token positions. [`Engine`] is the door: compiled once per topic set, then `match_doc` per
+//! document (pure).
+//!
+//! - `compile`: topics resolved to `Node` trees over interned leaves and token patterns;
+//!   triggers and prefilter clauses chosen; the index built.
+//! - `trie` (forward and backward byte tries) and `infix` (the Aho-Corasick automaton of `*word*`
+//!   cores): where each token pattern is looked up.
+//! - `scan`: one field's (token pattern, position) hits, memoised per distinct token, and the
+//!   pooled per-document buffers.
+//! - `eval`: a candidate topic's tree evaluated on token positions.
+//! - `snippet`: the reported match: terms, and a passage with the hits marked.
+//!
+//! Match (per document, pure): tokenise title and text (`normalize`), scan both fields, collect
+//! candidate topics from the triggers that fired and evaluate each candidate's tree. Title tokens
+//! have positions `0..`, text tokens `TEXT_BASE..`, so proximity and phrases never cross fields.
+//! Per-document buffers are pooled in the engine, so a warm match allocates only its results.
+
+use std::sync::Mutex;
+
+use aho_corasick::AhoCorasick;
+
+use super::normalize::{self, Tokens};
+use super::query::{Anchor, Field};
+use super::{Doc, TopicMatch};
+
+mod compile;
+mod eval;
+mod infix;
+mod scan;
+mod snippet;
+#[cfg(test)]
+mod tests;
+mod trie;
+
+use eval::Eval;
+use infix::Infix;
+use scan::{Scratch, TpState};
+use snippet::build_match;
+use trie::Trie;
+
+/// Position of the first text token; title tokens are below it.
+const TEXT_BASE: u32 = 1 << 24;
+/// Marks a forward trie entry of an `Exact` token pattern: it counts only if the walk consumed the
+/// whole token (so the walk needs no lookup of the anchor).
+const WHOLE_TOKEN: u32 = 1 << 31;
+
+#[derive(Debug, Clone)]
+enum Node {
+    /// `first` (the first token pattern) and `span` (token count - 1) are copies from the leaf,
+    /// so that a leaf without hits is rejected without reading the leaf.
+    Leaf {
+        leaf: u32,
+        label: u32,
+        first: u32,
+        span: u32,
+    },
+    And(Vec<Node>),
+    /// The alternatives, and per alternative the first token pattern of a leaf (`NOT_LEAF` for
+    /// other nodes): leaves without hits are skipped in a tight loop over this array.
+    Or(Vec<Node>, Vec<u32>),
+    Not(Box<Node>),
+    Near {
+        left: Box<Node>,
+        right: Box<Node>,
+        n: u32,
+        ordered: bool,
+    },
+    Field(Field, Box<Node>),
+    Lang(String),
+    Site(String),
+}
+
+#[derive(Debug)]
+struct Compiled {
+    id: String,
+    expr: Node,
+    exclude: Option<Node>,
+    /// The terms as written; `Node::Leaf::label` indexes this.
+    labels: Vec<String>,
+}
+
+/// `Node::Or`'s mark for an alternative that is not a leaf.
+const NOT_LEAF: u32 = u32::MAX;
+
+/// All enabled topics compiled together (see the module doc).
+#[derive(Debug, Default)]
+pub struct Engine {
+    topics: Vec<Compiled>,
+    /// `word` and `word*` token patterns, walked from each token's first byte.
+    forward: Trie,
+    /// `*word` token patterns (cores reversed), walked from each token's last byte.
+    backward: Trie,
+    /// The cores of `*word*` token patterns, scanned over the folded text.
+    infix: Option<Infix>,
+    /// Per `infix` pattern: the `*word*` token patterns with that core.
+    infix_tokpats: Vec<Vec<u32>>,
+    /// For few infix cores: the same cores, leftmost-first, whose search runs a vectorised
+    /// prefilter; only the tokens it finds a core in are scanned with `infix` (overlapping).
+    infix_gate: Option<AhoCorasick>,
+    /// Distinct folded cores of all token patterns.
+    core_count: usize,
+    /// Per token pattern: its anchor.
+    anchors: Vec<Anchor>,
+    /// Per leaf: its token patterns, consecutive.
+    leaves: Vec<Vec<u32>>,
+    /// Per token pattern `tp`: the topics it makes candidates,
+    /// `trigger_tps[trigger_ends[tp]..trigger_ends[tp + 1]]`.
+    trigger_ends: Vec<u32>,
+    trigger_tps: Vec<u32>,
+    /// Topics that are always candidates.
+    always: Vec<u32>,
+    /// Per topic: its prefilter clauses, a range of `pre_ends`.
+    pre: Vec<(u32, u32)>,
+    /// End of each prefilter clause in `pre_tps` (a clause starts where the previous one ends).
+    pre_ends: Vec<u32>,
+    /// Token patterns of the prefilter clauses.
+    pre_tps: Vec<u32>,
+    /// Per-document buffers, reused (one taken per `match_doc` call in flight).
+    scratch: Mutex<Vec<Scratch>>,
+}
+
+impl Engine {
+    pub fn len(&self) -> usize {
+        self.topics.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.topics.is_empty()
+    }
+
+    pub fn topic_ids(&self) -> impl Iterator<Item = &str> {
+        self.topics.iter().map(|t| t.id.as_str())
+    }
+
+    /// Number of distinct folded cores (for benchmarks and `topics list`).
+    pub fn pattern_count(&self) -> usize {
+        self.core_count
+    }
+
+    pub fn match_doc(&self, doc: &Doc) -> Vec<TopicMatch> {
+        if self.anchors.is_empty() {
+            return self.match_without_terms(doc);
+        }
+        let mut sc = self
+            .scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        let out = self.match_with(doc, &mut sc);
+        self.scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(sc);
+        out
+    }
+
+    fn match_with(&self, doc: &Doc, sc: &mut Scratch) -> Vec<TopicMatch> {
+        normalize::tokenize_into(doc.title, &mut sc.title);
+        normalize::tokenize_into(doc.text, &mut sc.text);
+        let hits = &mut sc.hits;
+        hits.clear();
+        self.scan(&sc.title, 0, hits, &mut sc.memo, &mut sc.infix_memo);
+        self.scan(&sc.text, TEXT_BASE, hits, &mut sc.memo, &mut sc.infix_memo);
+        // Candidate topics as bits (distinct and in config order when read back).
+        let words = self.topics.len().div_ceil(64);
+        if sc.cand_bits.len() != words {
+            sc.cand_bits = vec![0; words];
+        }
+        let bits = &mut sc.cand_bits;
+        for &ti in &self.always {
+            bits[ti as usize / 64] |= 1 << (ti % 64);
+        }
+        if sc.tp.len() != self.anchors.len() {
+            sc.tp = vec![TpState::default(); self.anchors.len()];
+            sc.stamp = 0;
+        }
+        sc.stamp = sc.stamp.wrapping_add(1);
+        if sc.stamp == 0 {
+            sc.tp.fill(TpState::default());
+            sc.stamp = 1;
+        }
+        // Group the hits by token pattern with a counting sort: `scan` emits each pattern's hits
+        // in position order already (title before text, tokens in order, automaton matches by
+        // end), so each group comes out sorted, with repeats (overlapping infix matches in one
+        // token) adjacent.
+        let stamp = sc.stamp;
+        let touched = &mut sc.touched;
+        touched.clear();
+        for &(tp, _) in hits.iter() {
+            let t = tp as usize;
+            let st = &mut sc.tp[t];
+            if st.stamp != stamp {
+                *st = TpState {
+                    stamp,
+                    lo: 0,
+                    hi: 0,
+                };
+                touched.push(tp);
+            }
+            st.hi += 1;
+        }
+        let mut off = 0u32;
+        for &tp in touched.iter() {
+            let st = &mut sc.tp[tp as usize];
+            let n = st.hi;
+            st.lo = off;
+            st.hi = off;
+            off += n;
+        }
+        let sorted = &mut sc.sorted;
+        sorted.clear();
+        sorted.resize(hits.len(), (0, 0));
+        for &h in hits.iter() {
+            let st = &mut sc.tp[h.0 as usize];
+            sorted[st.hi as usize] = h;
+            st.hi += 1;
+        }
+        for &tp in touched.iter() {
+            let TpState { lo, hi, .. } = sc.tp[tp as usize];
+            let mut w = lo as usize + 1;
+            for k in lo as usize + 1..hi as usize {
+                debug_assert!(sorted[k].1 >= sorted[w - 1].1, "hits in position order");
+                if sorted[k] != sorted[w - 1] {
+                    sorted[w] = sorted[k];
+                    w += 1;
+                }
+            }
+            sc.tp[tp as usize].hi = w as u32;
+            let t = tp as usize;
+            for &ti in
+                &self.trigger_tps[self.trigger_ends[t] as usize..self.trigger_ends[t + 1] as usize]
+            {
+                bits[ti as usize / 64] |= 1 << (ti % 64);
+            }
+        }
+        let cands = &mut sc.cands;
+        cands.clear();
+        for (w, word) in bits.iter_mut().enumerate() {
+            let mut x = std::mem::take(word);
+            while x != 0 {
+                cands.push((w * 64) as u32 + x.trailing_zeros());
+                x &= x - 1;
+            }
+        }
+        if cands.is_empty() {
+            return Vec::new();
+        }
+        let mut ev = Eval {
+            engine: self,
+            hits: sorted,
+            tp: &sc.tp,
+            stamp: sc.stamp,
+            pool: &mut sc.pool,
+            flags: std::mem::take(&mut sc.flags),
+            lang: doc.lang.map(primary_lang),
+            site: doc.site.map(|s| s.trim_end_matches('.').to_lowercase()),
+        };
+        let mut out = Vec::new();
+        let mut found = ev.take();
+        let mut scratch = ev.take();
+        for &ti in cands.iter() {
+            let c = &self.topics[ti as usize];
+            if !ev.prefilter(ti) {
+                continue;
+            }
+            found.clear();
+            if !ev.eval(&c.expr, None, &mut found) {
+                continue;
+            }
+            if let Some(x) = &c.exclude {
+                scratch.clear();
+                if ev.eval(x, None, &mut scratch) {
+                    continue;
+                }
+            }
+            out.push(build_match(c, &mut found, doc, &sc.title, &sc.text));
+        }
+        ev.give(found);
+        ev.give(scratch);
+        sc.flags = std::mem::take(&mut ev.flags);
+        out
+    }
+
+    /// Topics made only of `lang:`/`site:`/`NOT` when no topic has a term at all.
+    fn match_without_terms(&self, doc: &Doc) -> Vec<TopicMatch> {
+        let mut pool = Vec::new();
+        let mut ev = Eval {
+            engine: self,
+            hits: &[],
+            tp: &[],
+            stamp: 1,
+            pool: &mut pool,
+            flags: Vec::new(),
+            lang: doc.lang.map(primary_lang),
+            site: doc.site.map(|s| s.trim_end_matches('.').to_lowercase()),
+        };
+        let empty = Tokens::default();
+        let mut out = Vec::new();
+        for c in &self.topics {
+            let mut found = Vec::new();
+            if ev.eval(&c.expr, None, &mut found)
+                && !c
+                    .exclude
+                    .as_ref()
+                    .is_some_and(|x| ev.eval(x, None, &mut Vec::new()))
+            {
+                out.push(build_match(c, &mut found, doc, &empty, &empty));
+            }
+        }
+        out
+    }
+}
+
+/// `de-AT` → `de`.
+fn primary_lang(l: &str) -> String {
+    l.split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_lowercase()
+}

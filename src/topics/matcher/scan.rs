@@ -1,0 +1,248 @@
+//! The per-document scan: the (token pattern, position) pairs of one field's tokens, from the
+//! tries walked over every token and the infix automaton scanned over the folded strings
+//! (overlapping): together exactly the (token pattern, token) pairs whose core sits in the token
+//! as its anchor demands. What a token yields depends only on its bytes, so each distinct token
+//! of a field is walked (and, without the infix gate, scanned) once and its repeats reuse the
+//! result (`WalkMemo`). Also the per-document buffers (`Scratch`) the engine pools.
+
+use aho_corasick::Input;
+
+use super::super::normalize::Tokens;
+use super::eval::Hit;
+use super::{Engine, WHOLE_TOKEN};
+
+/// Buffers of one document's match, kept between documents so matching does not allocate.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    pub(super) title: Tokens,
+    pub(super) text: Tokens,
+    /// (token pattern, position) hits in the order `scan` finds them.
+    pub(super) hits: Vec<(u32, u32)>,
+    /// The token patterns with hits, in order of their first hit.
+    pub(super) touched: Vec<u32>,
+    /// `hits` grouped by token pattern (`tp`), each group sorted by position and distinct.
+    pub(super) sorted: Vec<(u32, u32)>,
+    pub(super) cands: Vec<u32>,
+    /// One bit per topic, all clear between documents.
+    pub(super) cand_bits: Vec<u64>,
+    /// Per token pattern: `stamp` if it has hits in this document (then `lo..hi` is its slice of
+    /// `sorted`); one entry holds both, so a touched pattern costs one cache line.
+    pub(super) tp: Vec<TpState>,
+    pub(super) stamp: u32,
+    pub(super) pool: Vec<Vec<Hit>>,
+    pub(super) flags: Vec<bool>,
+    pub(super) memo: WalkMemo,
+    /// The same for the infix automaton, when it scans every token (no `infix_gate`).
+    pub(super) infix_memo: WalkMemo,
+}
+
+/// A memo of the trie walks of one field: the token patterns the tries find in a token depend
+/// only on its bytes, and a document repeats most of its words, so each distinct token of a field
+/// is walked once and its repeats copy the result.
+///
+/// Hand-rolled open addressing (linear probing, at most half full) keyed by the token's bytes in
+/// the field's folded text: a `HashMap` would hash and allocate per entry. Entries of an earlier
+/// field are told apart by `stamp`, so the table is not cleared between fields.
+#[derive(Debug, Default)]
+pub(super) struct WalkMemo {
+    slots: Vec<MemoSlot>,
+    stamp: u32,
+    /// The token patterns each distinct token hits, in walk order (forward, then backward).
+    tps: Vec<u32>,
+}
+
+/// The [`WalkMemo`] hash of a token (never empty): its length and its first and last (up to)
+/// eight bytes, mixed by a multiplication, whose high half is returned. Cheaper than hashing every
+/// byte, and enough to spread a document's distinct words; equal keys are confirmed by comparing
+/// the bytes.
+#[inline]
+fn tok_hash(tok: &[u8]) -> u64 {
+    let n = tok.len();
+    let (a, b) = if n >= 8 {
+        (
+            u64::from_le_bytes(tok[..8].try_into().expect("8 bytes")),
+            u64::from_le_bytes(tok[n - 8..].try_into().expect("8 bytes")),
+        )
+    } else if n >= 4 {
+        (
+            u32::from_le_bytes(tok[..4].try_into().expect("4 bytes")) as u64,
+            u32::from_le_bytes(tok[n - 4..].try_into().expect("4 bytes")) as u64,
+        )
+    } else {
+        (
+            tok[0] as u64 | (tok[n / 2] as u64) << 8 | (tok[n - 1] as u64) << 16,
+            0,
+        )
+    };
+    let x = (a ^ b.rotate_left(29) ^ (n as u64) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x >> 32
+}
+
+impl WalkMemo {
+    /// Starts the memo of a field of `tokens` tokens.
+    fn begin(&mut self, tokens: usize) {
+        let want = (tokens * 2).next_power_of_two().max(64);
+        if self.slots.len() < want {
+            self.slots = vec![MemoSlot::default(); want];
+            self.stamp = 0;
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.slots.fill(MemoSlot::default());
+            self.stamp = 1;
+        }
+        self.tps.clear();
+    }
+
+    /// The range of `tps` for the token `norm[s..e]`; `fill` appends the token patterns of a
+    /// token not seen yet in this field.
+    #[inline]
+    fn lookup(
+        &mut self,
+        norm: &[u8],
+        s: u32,
+        e: u32,
+        fill: impl FnOnce(&mut Vec<u32>),
+    ) -> (usize, usize) {
+        let tok = &norm[s as usize..e as usize];
+        let mask = self.slots.len() - 1;
+        let mut at = tok_hash(tok) as usize & mask;
+        loop {
+            let slot = self.slots[at];
+            if slot.stamp != self.stamp {
+                let lo = self.tps.len();
+                fill(&mut self.tps);
+                let hi = self.tps.len();
+                self.slots[at] = MemoSlot {
+                    stamp: self.stamp,
+                    start: s,
+                    len: e - s,
+                    lo: lo as u32,
+                    hi: hi as u32,
+                };
+                return (lo, hi);
+            }
+            if slot.len as usize == tok.len()
+                && same_bytes(
+                    &norm[slot.start as usize..(slot.start + slot.len) as usize],
+                    tok,
+                )
+            {
+                return (slot.lo as usize, slot.hi as usize);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+/// `a == b` for two slices of the same (non-zero) length, without a `memcmp` call for the short
+/// ones most tokens are: two overlapping loads from each end cover up to 16 bytes.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    debug_assert!(n == b.len() && n > 0);
+    if n > 16 || n != b.len() {
+        a == b
+    } else if n >= 8 {
+        let w = |x: &[u8], at: usize| u64::from_le_bytes(x[at..at + 8].try_into().expect("8"));
+        w(a, 0) == w(b, 0) && w(a, n - 8) == w(b, n - 8)
+    } else if n >= 4 {
+        let w = |x: &[u8], at: usize| u32::from_le_bytes(x[at..at + 4].try_into().expect("4"));
+        w(a, 0) == w(b, 0) && w(a, n - 4) == w(b, n - 4)
+    } else {
+        a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]
+    }
+}
+
+/// One distinct token of a [`WalkMemo`]: its bytes are `norm[start..start + len]`, its token
+/// patterns `tps[lo..hi]`; valid while `stamp` is the memo's.
+#[derive(Debug, Clone, Copy, Default)]
+struct MemoSlot {
+    stamp: u32,
+    start: u32,
+    len: u32,
+    lo: u32,
+    hi: u32,
+}
+
+/// See `Scratch::tp`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct TpState {
+    pub(super) stamp: u32,
+    pub(super) lo: u32,
+    pub(super) hi: u32,
+}
+
+impl Engine {
+    /// Appends the (token pattern, position) hits of the tokens of `t` to `hits`: per token the
+    /// forward trie's, then the backward trie's (walked once per distinct token, see
+    /// [`WalkMemo`]); then those of the infix automaton.
+    pub(super) fn scan(
+        &self,
+        t: &Tokens,
+        base: u32,
+        hits: &mut Vec<(u32, u32)>,
+        memo: &mut WalkMemo,
+        infix_memo: &mut WalkMemo,
+    ) {
+        let norm = t.norm.as_slice();
+        if !self.forward.is_empty() || !self.backward.is_empty() {
+            memo.begin(t.len());
+            for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
+                let tok = &norm[s as usize..e as usize];
+                let (lo, hi) = memo.lookup(norm, s, e, |tps| {
+                    // A new token: walk it.
+                    if !self.forward.is_empty() {
+                        self.forward.walk(tok.iter().copied(), |found, whole| {
+                            for &tp in found {
+                                if whole || tp & WHOLE_TOKEN == 0 {
+                                    tps.push(tp & !WHOLE_TOKEN);
+                                }
+                            }
+                        });
+                    }
+                    if !self.backward.is_empty() {
+                        self.backward.walk(tok.iter().rev().copied(), |found, _| {
+                            tps.extend_from_slice(found)
+                        });
+                    }
+                });
+                let pos = base + i as u32;
+                hits.extend(memo.tps[lo..hi].iter().map(|&tp| (tp, pos)));
+            }
+        }
+        if let (Some(ac), Some(gate)) = (&self.infix, &self.infix_gate) {
+            // The leftmost match from `at` lies in the first token from `at` holding a core (a
+            // core never spans a separator); that token is scanned whole, then the next ones.
+            let mut at = 0;
+            let mut ti = 0;
+            while let Some(m) = gate.find(Input::new(norm).span(at..norm.len())) {
+                while (t.norm_end[ti] as usize) < m.end() {
+                    ti += 1;
+                }
+                let (s, e) = (t.norm_start[ti] as usize, t.norm_end[ti] as usize);
+                let pos = base + ti as u32;
+                ac.scan(&norm[s..e], |_, p| {
+                    hits.extend(self.infix_tokpats[p].iter().map(|&tp| (tp, pos)));
+                });
+                at = e;
+                ti += 1;
+            }
+        } else if let Some(ac) = &self.infix {
+            // Each distinct token scanned once (see `WalkMemo`). No core holds a separator, so
+            // the automaton is in its start state at every token start: a token's matches do not
+            // depend on the text around it, and token after token they are, in order, the
+            // matches of a scan of the whole folded text.
+            infix_memo.begin(t.len());
+            for (i, (&s, &e)) in t.norm_start.iter().zip(&t.norm_end).enumerate() {
+                let (lo, hi) = infix_memo.lookup(norm, s, e, |tps| {
+                    ac.scan(&norm[s as usize..e as usize], |_, p| {
+                        tps.extend_from_slice(&self.infix_tokpats[p])
+                    });
+                });
+                let pos = base + i as u32;
+                hits.extend(infix_memo.tps[lo..hi].iter().map(|&tp| (tp, pos)));
+            }
+        }
+    }
+}
