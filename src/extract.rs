@@ -174,7 +174,7 @@ fn cap_depth(doc: &dom_query::Document) {
     while let Some(n) = node {
         let child = if depth >= MAX_DOM_DEPTH && n.is_element() {
             if n.first_child().is_some() {
-                deep.push(n.clone());
+                deep.push(n);
             }
             None
         } else {
