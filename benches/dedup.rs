@@ -7,7 +7,7 @@ use std::time::Instant;
 use newswatch::dedup;
 use newswatch::model::Article;
 use newswatch::store::feeds_log::FetchLog;
-use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store, find_near_duplicate};
+use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store};
 
 fn rnd(x: &mut u64) -> u64 {
     *x ^= *x << 13;
@@ -34,7 +34,9 @@ fn main() {
     for &n in &[1_000usize, 10_000, 100_000] {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("bench.db")).unwrap();
-        let feed = store.ensure_ingest_feed("file:///bench.xml").unwrap();
+        let feed = store
+            .ensure_ingest_feeds(&["file:///bench.xml".to_string()])
+            .unwrap()[0];
         let t = Instant::now();
         let mut stored = Vec::with_capacity(n);
         for chunk in 0..n / 1000 {
@@ -76,10 +78,7 @@ fn main() {
                 } else {
                     stored[(rnd(&mut x) as usize) % n] ^ 0b1000_0000_0100_0001
                 };
-                if find_near_duplicate(store.conn(), q, 0, maxd)
-                    .unwrap()
-                    .is_some()
-                {
+                if !store.near_duplicates(q, 0, maxd).unwrap().is_empty() {
                     found += 1;
                 }
             }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::alerts::SinkConfig;
+use crate::alerts::{AlertsConfig, SinkConfig};
 use crate::topics::TopicConfig;
 use crate::util::serde_duration;
 
@@ -108,6 +108,17 @@ impl Default for LogConfig {
     }
 }
 
+/// Checks a feed URL: http, https or file, parseable.
+pub fn validate_feed_url(u: &str) -> Result<(), String> {
+    let url = url::Url::parse(u).map_err(|e| format!("not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" | "file" => Ok(()),
+        s => Err(format!(
+            "unsupported scheme {s:?} (use http, https or file)"
+        )),
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
@@ -135,10 +146,7 @@ pub struct HttpConfig {
 }
 
 fn default_user_agent() -> String {
-    format!(
-        "newswatch/{} (+https://github.com/newswatch/newswatch; feed monitor)",
-        env!("CARGO_PKG_VERSION")
-    )
+    format!("newswatch/{} (feed monitor)", env!("CARGO_PKG_VERSION"))
 }
 fn d10s() -> Duration {
     Duration::from_secs(10)
@@ -264,52 +272,6 @@ impl Default for DedupConfig {
         DedupConfig {
             window: d7d(),
             max_distance: default_max_distance(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertsConfig {
-    /// Delivery attempts before an alert is marked failed.
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
-    /// First retry delay; doubles per attempt up to `max_backoff`.
-    #[serde(default = "d10s", with = "serde_duration")]
-    pub backoff: Duration,
-    #[serde(default = "d1h", with = "serde_duration")]
-    pub max_backoff: Duration,
-    /// Sinks for topics that name none.
-    #[serde(default)]
-    pub default_sinks: Vec<String>,
-    /// How often the dispatcher looks for new outbox rows.
-    #[serde(default = "d1s", with = "serde_duration")]
-    pub tick: Duration,
-    /// Deliveries in flight at once to one sink (one while the sink is failing).
-    #[serde(default = "default_alert_concurrency")]
-    pub concurrency: usize,
-}
-
-fn default_alert_concurrency() -> usize {
-    4
-}
-
-fn default_max_attempts() -> u32 {
-    12
-}
-fn d1h() -> Duration {
-    Duration::from_secs(3600)
-}
-
-impl Default for AlertsConfig {
-    fn default() -> Self {
-        AlertsConfig {
-            max_attempts: default_max_attempts(),
-            backoff: d10s(),
-            max_backoff: d1h(),
-            default_sinks: Vec::new(),
-            tick: d1s(),
-            concurrency: default_alert_concurrency(),
         }
     }
 }
@@ -447,7 +409,7 @@ impl Config {
         }
         let mut seen = BTreeMap::new();
         for f in &self.feeds {
-            if let Err(e) = crate::fetch::validate_feed_url(&f.url) {
+            if let Err(e) = validate_feed_url(&f.url) {
                 return Err(format!("{}feed.url {:?}: {e}", at(&f.url), f.url));
             }
             if seen.insert(f.url.clone(), ()).is_some() {
@@ -506,12 +468,9 @@ impl Config {
             };
             format!("{}{e}", at(key))
         })?;
-        if self.alerts.max_attempts == 0 {
-            return Err(format!(
-                "{}alerts.max_attempts must be at least 1",
-                at("max_attempts")
-            ));
-        }
+        self.alerts
+            .validate()
+            .map_err(|e| format!("{}alerts.{e}", at(e.split(' ').next().unwrap_or(""))))?;
         for s in &self.sinks {
             s.validate().map_err(|e| {
                 format!(

@@ -74,17 +74,6 @@ pub enum FetchError {
     File(String, String),
 }
 
-/// Checks a feed URL: http, https or file, parseable.
-pub fn validate_feed_url(u: &str) -> Result<(), String> {
-    let url = url::Url::parse(u).map_err(|e| format!("not a URL: {e}"))?;
-    match url.scheme() {
-        "http" | "https" | "file" => Ok(()),
-        s => Err(format!(
-            "unsupported scheme {s:?} (use http, https or file)"
-        )),
-    }
-}
-
 /// The HTTP client and its limits. Cheap to clone; clones share the pool and the limits.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -98,6 +87,7 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(cfg: &HttpConfig) -> anyhow::Result<Fetcher> {
+        crate::util::install_tls_provider();
         let client = reqwest::Client::builder()
             .user_agent(cfg.user_agent.clone())
             .connect_timeout(cfg.connect_timeout)

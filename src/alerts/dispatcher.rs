@@ -24,11 +24,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::outbox::{self, Attempt, DigestStep, DueRow};
 use super::{Digest, Message, Sink, TopicPolicy, topic_policies};
-use crate::config::{AlertsConfig, Config};
+use std::path::Path;
+
+use super::{AlertsConfig, SinkConfig};
 use crate::store::Writer;
+use crate::store::{Attempt, DigestStep, DueRow};
 use crate::topics::Severity;
+use crate::topics::TopicConfig;
 use crate::util::now_ms;
 
 /// Deliveries in flight at once, over all sinks.
@@ -104,19 +107,17 @@ impl State {
 impl Dispatcher {
     /// Builds every sink (resolving secrets) and reads each topic's severity, rate limit and
     /// digest interval. Errors name the sink or topic.
-    pub fn new(config: &Config, writer: Writer) -> anyhow::Result<Dispatcher> {
-        let sinks = super::sinks::build_all(config)?;
-        let policies = topic_policies(&config.topics).map_err(anyhow::Error::msg)?;
-        let cfg = config.alerts.clone();
-        if cfg.max_attempts == 0 {
-            anyhow::bail!("alerts.max_attempts: must be at least 1");
-        }
-        if cfg.concurrency == 0 {
-            anyhow::bail!("alerts.concurrency: must be at least 1");
-        }
-        if cfg.backoff.is_zero() || cfg.tick.is_zero() {
-            anyhow::bail!("alerts.backoff and alerts.tick must be longer than zero");
-        }
+    pub fn new(
+        cfg: &AlertsConfig,
+        sinks: &[SinkConfig],
+        topics: &[TopicConfig],
+        base_dir: &Path,
+        writer: Writer,
+    ) -> anyhow::Result<Dispatcher> {
+        cfg.validate().map_err(|e| anyhow::anyhow!("alerts.{e}"))?;
+        let cfg = cfg.clone();
+        let sinks = super::sinks::build_all(sinks, base_dir)?;
+        let policies = topic_policies(topics).map_err(anyhow::Error::msg)?;
         Ok(Dispatcher {
             writer,
             sinks,
@@ -134,11 +135,7 @@ impl Dispatcher {
         let names: Vec<String> = self.sinks.keys().cloned().collect();
         {
             let names = names.clone();
-            match self
-                .writer
-                .call(move |s| Ok(outbox::orphaned(s.conn(), &names)?))
-                .await
-            {
+            match self.writer.call(move |s| s.orphaned_alerts(&names)).await {
                 Ok(o) => {
                     for (sink, n) in o {
                         tracing::warn!(sink = %sink, pending = n, "Pending alerts for a sink that is not configured; they wait until it is.");
@@ -228,8 +225,8 @@ impl Dispatcher {
             self.writer
                 .call(move |s| {
                     Ok((
-                        outbox::due(s.conn(), now, &available, BATCH)?,
-                        outbox::next_due_after(s.conn(), now, &available)?,
+                        s.due_alerts(now, &available, BATCH)?,
+                        s.next_alert_after(now, &available)?,
                     ))
                 })
                 .await?
@@ -268,7 +265,7 @@ impl Dispatcher {
             let (t, s) = (topic.clone(), sink.clone());
             match self
                 .writer
-                .call(move |st| Ok(outbox::form_digest(st.conn_mut(), &t, &s, interval, now)?))
+                .call(move |st| st.form_digest(&t, &s, interval, now))
                 .await?
             {
                 DigestStep::Formed(uid) => {
@@ -281,10 +278,7 @@ impl Dispatcher {
         }
         for uid in digests {
             let u = uid.clone();
-            let rows = self
-                .writer
-                .call(move |s| Ok(outbox::digest_members(s.conn(), &u)?))
-                .await?;
+            let rows = self.writer.call(move |s| s.digest_members(&u)).await?;
             let Some(first) = rows.first() else { continue };
             deliveries.push(Delivery {
                 key: uid,
@@ -316,9 +310,7 @@ impl Dispatcher {
                         let (t, s) = pair.clone();
                         let v = self
                             .writer
-                            .call(move |st| {
-                                Ok(outbox::recent_deliveries(st.conn(), &t, &s, now - window)?)
-                            })
+                            .call(move |st| st.recent_deliveries(&t, &s, now - window))
                             .await?;
                         recent.insert(pair.clone(), v.clone());
                         v
@@ -347,7 +339,7 @@ impl Dispatcher {
             self.writer
                 .call(move |s| {
                     for (k, at) in &postpone {
-                        outbox::postpone(s.conn(), k, *at)?;
+                        s.postpone_alerts(k, *at)?;
                     }
                     Ok(())
                 })
@@ -367,7 +359,7 @@ impl Dispatcher {
             .writer
             .call(move |s| {
                 let sev = |t: &str| policies.get(t).map(|p| p.severity).unwrap_or_default();
-                Ok(outbox::load(s.conn(), &ids, &sev)?)
+                s.load_alerts(&ids, &sev)
             })
             .await?;
         let mut by_id: HashMap<i64, super::Alert> =
@@ -432,16 +424,13 @@ async fn deliver(
     let max_attempts = cfg.max_attempts;
     let recorded = writer
         .call(move |s| {
-            Ok(outbox::record(
-                s.conn_mut(),
-                &Attempt {
-                    ids: &ids,
-                    at,
-                    error: err.as_deref(),
-                    retry_at,
-                    max_attempts,
-                },
-            )?)
+            s.record_attempt(&Attempt {
+                ids: &ids,
+                at,
+                error: err.as_deref(),
+                retry_at,
+                max_attempts,
+            })
         })
         .await;
     match (&error, recorded) {

@@ -2,7 +2,7 @@
 //! dispatcher that drains the outbox.
 //!
 //! Flow: the store writes one outbox row per (match, sink) in the transaction that stores the
-//! match (`store::articles::insert_matches`). The [`dispatcher`] reads due rows, groups digests,
+//! match (`Store::commit_fetch`). The [`dispatcher`] reads due rows, groups digests,
 //! applies per-topic rate limits, delivers through [`sinks`], and records every attempt.
 //!
 //! Invariants:
@@ -17,7 +17,6 @@
 //!   markup, mention suppression, control characters out of text bodies).
 
 pub mod dispatcher;
-pub mod outbox;
 pub mod sinks;
 
 use std::collections::HashMap;
@@ -28,7 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::topics::{Severity, TopicConfig};
-use crate::util::parse_duration;
+use crate::util::{parse_duration, serde_duration};
 
 pub use dispatcher::Dispatcher;
 pub use sinks::{Sink, SinkError};
@@ -278,11 +277,11 @@ impl Message {
     pub fn subject(&self) -> String {
         let s = match self {
             Message::Alert(a) => {
-                format!("[{}] {}: {}", severity_name(a.severity), a.topic, a.title)
+                format!("[{}] {}: {}", a.severity.name(), a.topic, a.title)
             }
             Message::Digest(d) => format!(
                 "[{}] {}: {} new matches",
-                severity_name(d.severity),
+                d.severity.name(),
                 d.topic,
                 d.count
             ),
@@ -307,11 +306,7 @@ impl Message {
                 "{}\n\n",
                 clean_text(&mark_snippet(&a.snippet, "*", "*"))
             ));
-            out.push_str(&format!(
-                "Topic: {} ({})\n",
-                a.topic,
-                severity_name(a.severity)
-            ));
+            out.push_str(&format!("Topic: {} ({})\n", a.topic, a.severity.name()));
             out.push_str(&format!("Terms: {}\n", one_line(&a.terms.join(", "))));
             if let Some(f) = &a.feed {
                 out.push_str(&format!("Feed: {}\n", one_line(f)));
@@ -332,12 +327,78 @@ impl Message {
     }
 }
 
-pub fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-        Severity::Critical => "critical",
+/// The `[alerts]` section of config.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Delivery attempts before an alert is marked failed.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt up to `max_backoff`.
+    #[serde(default = "default_backoff", with = "serde_duration")]
+    pub backoff: Duration,
+    #[serde(default = "default_max_backoff", with = "serde_duration")]
+    pub max_backoff: Duration,
+    /// Sinks for topics that name none.
+    #[serde(default)]
+    pub default_sinks: Vec<String>,
+    /// How often the dispatcher looks for new outbox rows.
+    #[serde(default = "default_tick", with = "serde_duration")]
+    pub tick: Duration,
+    /// Deliveries in flight at once to one sink (one while the sink is failing).
+    #[serde(default = "default_alert_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_alert_concurrency() -> usize {
+    4
+}
+
+fn default_max_attempts() -> u32 {
+    12
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            max_attempts: default_max_attempts(),
+            backoff: default_backoff(),
+            max_backoff: default_max_backoff(),
+            default_sinks: Vec::new(),
+            tick: default_tick(),
+            concurrency: default_alert_concurrency(),
+        }
+    }
+}
+
+fn default_backoff() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(3600)
+}
+
+fn default_tick() -> Duration {
+    Duration::from_secs(1)
+}
+
+impl AlertsConfig {
+    /// The checks a loaded config has passed; each message starts with the key it names.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_attempts == 0 {
+            return Err("max_attempts must be at least 1".into());
+        }
+        if self.concurrency == 0 {
+            return Err("concurrency must be at least 1".into());
+        }
+        if self.backoff.is_zero() {
+            return Err("backoff must be longer than zero".into());
+        }
+        if self.tick.is_zero() {
+            return Err("tick must be longer than zero".into());
+        }
+        Ok(())
     }
 }
 

@@ -4,13 +4,15 @@
 //! Input lines are `{"id","title","text","lang"?,"link"?}`; output lines are
 //! `{"id","topics":[{"id","terms":[…],"snippet":"…"}]}` in input order. A line that is not such an
 //! object gets `{"id"?,"line":N,"error":"…"}` and the rest go on. Blank lines are skipped. When
-//! `lang` is missing it is detected from the text (whatlang), so `lang:` filters still work.
+//! `lang` is missing or contradicted by the text, the language is decided by `clean::lang::language`,
+//! the one function ingest uses, so `lang:` means the same here as on stored articles.
 
 use std::io::{BufRead, BufReader, Write};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::clean::lang;
 use crate::cli::{Format, MatchArgs};
 use crate::commands::Ctx;
 use crate::error::{CliError, CliResult};
@@ -79,10 +81,9 @@ pub fn match_line(matcher: &Matcher, line: &str, line_no: usize) -> Value {
     }
     let title = input.title.unwrap_or_default();
     let text = input.text.unwrap_or_default();
-    let lang = input
-        .lang
-        .filter(|l| !l.trim().is_empty())
-        .or_else(|| detect_lang(&title, &text));
+    // The language exactly as ingest decides it for one item: the declared one, validated
+    // against the text, else detected.
+    let lang = lang::language(&title, &text, input.lang.as_deref(), None);
     let site = input
         .link
         .as_deref()
@@ -99,37 +100,4 @@ pub fn match_line(matcher: &Matcher, line: &str, line_no: usize) -> Value {
         .map(|m| json!({"id": m.topic, "terms": m.terms, "snippet": m.snippet}))
         .collect();
     json!({"id": input.id, "topics": topics})
-}
-
-/// ISO 639-1 code of the text's language when whatlang is reasonably sure.
-pub fn detect_lang(title: &str, text: &str) -> Option<String> {
-    let sample: String = title
-        .chars()
-        .chain(" ".chars())
-        .chain(text.chars())
-        .take(2000)
-        .collect();
-    let info = whatlang::detect(&sample)?;
-    let code = info.lang().code();
-    let two = match code {
-        "eng" => "en",
-        "deu" => "de",
-        "rus" => "ru",
-        "fra" => "fr",
-        "ukr" => "uk",
-        "spa" => "es",
-        "ita" => "it",
-        "por" => "pt",
-        "pol" => "pl",
-        "nld" => "nl",
-        "ara" => "ar",
-        "cmn" => "zh",
-        "jpn" => "ja",
-        "kor" => "ko",
-        "tur" => "tr",
-        "heb" => "he",
-        "pes" => "fa",
-        other => other,
-    };
-    Some(two.to_string())
 }

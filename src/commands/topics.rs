@@ -82,7 +82,7 @@ pub fn lint(t: &TopicConfig) -> Vec<String> {
     let mut w = Vec::new();
     let used: BTreeSet<&str> = [t.query.as_str(), t.exclude.as_deref().unwrap_or("")]
         .iter()
-        .flat_map(|q| q.split(|c: char| c.is_whitespace() || c == '(' || c == ')'))
+        .flat_map(|q| q.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ':')))
         .filter_map(|x| x.strip_prefix('@'))
         .collect();
     for name in t.groups.keys() {
@@ -161,7 +161,7 @@ fn test(ctx: &Ctx, id: &str, since: &str, format: Format) -> CliResult {
         )));
     }
     let conn = ctx.reader()?;
-    let articles = crate::store::query::articles_since(&conn, since_ms)?;
+    let articles = conn.articles_since(since_ms)?;
     let total = articles.len();
     let mut flagged = Vec::new();
     for (aid, title, text, lang, link) in articles {

@@ -4,8 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
-use super::Store;
 use super::feeds::{FeedState, FetchLog, apply_state, insert_log};
+use super::sqlite::Sqlite;
 use crate::dedup;
 use crate::model::Article;
 use crate::topics::TopicMatch;
@@ -76,7 +76,7 @@ const SHORT_DUP_MIN_WORDS: usize = 10;
 const NEAR_DUP_MIN_SIMILARITY: f64 = 0.5;
 const SHORT_DUP_MIN_SIMILARITY: f64 = 0.9;
 
-impl Store {
+impl Sqlite {
     /// Commits one fetch: dedup, store, match, outbox, feed state, fetch log, in ONE transaction.
     pub fn commit_fetch(
         &mut self,
@@ -314,27 +314,12 @@ fn store_article(
     Ok(item)
 }
 
-/// The closest stored article within `max_distance`, fetched after `since` (see
-/// `near_duplicate_candidates`).
-pub fn find_near_duplicate(
-    conn: &Connection,
-    simhash: u64,
-    since: i64,
-    max_distance: u32,
-) -> rusqlite::Result<Option<(i64, u32)>> {
-    Ok(
-        near_duplicate_candidates(conn, simhash, since, max_distance)?
-            .into_iter()
-            .next(),
-    )
-}
-
 /// Stored articles within `max_distance` of `simhash`, fetched after `since`, closest (then oldest)
 /// first. Only rows sharing a band are examined, so the cost does not grow with the size of the
 /// store: for `max_distance` ≤ 3 one of the four 16-bit bands is equal (pigeonhole); for 4..=7 one
 /// band differs in at most one bit, so each band is probed with its 16 one-bit neighbours (68 index
 /// seeks). Larger distances are clamped to 7.
-pub fn near_duplicate_candidates(
+pub(super) fn near_duplicate_candidates(
     conn: &Connection,
     simhash: u64,
     since: i64,

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Message, Secret, SinkConfig, SinkKind};
-use crate::config::Config;
 
 /// A failed delivery: why, and how long the destination asked us to wait (HTTP Retry-After).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -98,10 +97,13 @@ impl Sink {
 }
 
 /// Builds every `[[sink]]` of the config. The error names the sink and what is wrong.
-pub fn build_all(config: &Config) -> anyhow::Result<HashMap<String, Arc<Sink>>> {
+pub fn build_all(
+    sinks: &[SinkConfig],
+    base_dir: &Path,
+) -> anyhow::Result<HashMap<String, Arc<Sink>>> {
     let mut out = HashMap::new();
-    for s in &config.sinks {
-        let sink = Sink::build(s, &config.base_dir)
+    for s in sinks {
+        let sink = Sink::build(s, base_dir)
             .map_err(|e| anyhow::anyhow!("sink {:?} ({}): {e}", s.name, s.type_name()))?;
         out.insert(s.name.clone(), Arc::new(sink));
     }
@@ -138,6 +140,7 @@ pub(crate) fn parse_http_url(field: &str, s: &str) -> Result<url::Url, String> {
 /// An HTTP client for one sink: its timeout, no redirects (a redirect is a failed delivery, and
 /// a signed body is never re-sent elsewhere), our User-Agent.
 pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    crate::util::install_tls_provider();
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))

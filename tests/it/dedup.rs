@@ -2,9 +2,7 @@
 //! different stories are all stored; an updated item keeps its id. Runs the real binary
 //! (`newswatch ingest --format jsonl`) against a temporary SQLite file.
 
-#[path = "fixtures/clean/common.rs"]
-mod common;
-use common::*;
+use crate::harness::feeds::*;
 
 // A story written for this test, and a different story about the same event.
 const A: [&str; 4] = [
@@ -299,11 +297,13 @@ fn near_duplicate_found_among_ten_thousand_articles() {
 fn band_lookup_finds_copies_within_the_distance_in_both_modes() {
     use newswatch::model::Article;
     use newswatch::store::feeds_log::FetchLog;
-    use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store, near_duplicate_candidates};
+    use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store};
 
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("t.db")).unwrap();
-    let feed = store.ensure_ingest_feed("file:///t.xml").unwrap();
+    let feed = store
+        .ensure_ingest_feeds(&["file:///t.xml".to_string()])
+        .unwrap()[0];
     let matcher = |_: &Article| Vec::new();
     let sinks = |_: &str| Vec::new();
     let policy = MatchPolicy {
@@ -345,7 +345,7 @@ fn band_lookup_finds_copies_within_the_distance_in_both_modes() {
     };
     let out = store.commit_fetch(c, &policy).unwrap();
     let ids: Vec<i64> = out.items.iter().map(|i| i.id).collect();
-    let near = |d| near_duplicate_candidates(store.conn(), base, 0, d).unwrap();
+    let near = |d| store.near_duplicates(base, 0, d).unwrap();
     // Exact bands (one statement): the fingerprint and the 3-bit copy, closest first.
     assert_eq!(near(3), vec![(ids[0], 0), (ids[1], 3)]);
     // One-bit probes: the 5-bit copy too, but never the far one.

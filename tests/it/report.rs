@@ -1,7 +1,6 @@
 //! `newswatch report` and `newswatch search` against a store filled through the real write path.
 
-#[path = "fixtures/web/fill.rs"]
-mod fill;
+use crate::harness::fill;
 
 use std::process::Command;
 

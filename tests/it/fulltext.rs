@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -19,6 +19,8 @@ use newswatch::config::Config;
 use newswatch::model::Article;
 use newswatch::store::MatchPolicy;
 use newswatch::topics::TopicMatch;
+
+use crate::harness::{Server, wait_for_async};
 
 const PAGE_PARA: &str = "The zeppelin rose above the harbour at dawn, its silver envelope catching the first light while the crew \
 checked the ballast and the engines, and the harbour master signalled that the way to the open sea was clear.";
@@ -56,11 +58,10 @@ fn article_page(extra: &str) -> String {
     )
 }
 
-async fn serve(hits: Hits) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let b = base.clone();
-    let app = Router::new()
+fn serve(hits: Hits) -> Server {
+    Server::start_with(|base| {
+        let b = base.to_string();
+        Router::new()
         .route(
             "/feed.xml",
             get(move || async move { ([("content-type", "application/rss+xml")], feed_xml(&b)) }),
@@ -122,9 +123,8 @@ async fn serve(hits: Hits) -> String {
                 article_page("")
             }),
         )
-        .with_state(hits);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
+        .with_state(hits)
+    })
 }
 
 struct PageRow {
@@ -157,7 +157,8 @@ fn page_row(conn: &Connection, link_suffix: &str) -> PageRow {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_fetches_pages_of_full_text_feeds() {
     let hits = Hits::default();
-    let base = serve(hits.clone()).await;
+    let srv = serve(hits.clone());
+    let base = srv.url("");
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("nw.db");
     let config = Config::parse(&format!(
@@ -188,30 +189,24 @@ query = "zeppelin"
     });
 
     // Wait until every page has an outcome: done, failed, or a retry scheduled.
-    let started = Instant::now();
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if db.exists() {
-            let conn = Connection::open(&db).unwrap();
-            let open: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM articles WHERE page_status = 'pending' AND page_attempts = 0",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap_or(-1);
-            let total: i64 = conn
-                .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
-                .unwrap_or(0);
-            if total == 5 && open == 0 {
-                break;
-            }
+    wait_for_async("every page to have an outcome", 30, || {
+        if !db.exists() {
+            return false;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "pages not processed in time"
-        );
-    }
+        let conn = Connection::open(&db).unwrap();
+        let open: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM articles WHERE page_status = 'pending' AND page_attempts = 0",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(-1);
+        let total: i64 = conn
+            .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
+            .unwrap_or(0);
+        total == 5 && open == 0
+    })
+    .await;
     token.cancel();
     tokio::time::timeout(Duration::from_secs(10), daemon)
         .await
@@ -319,8 +314,8 @@ fn page_done_rematches_and_queues_alerts() {
     )
     .unwrap();
     let mut store = newswatch::daemon::open_store(&config, &db).unwrap();
-    let feed_id: i64 = store
-        .conn()
+    let feed_id: i64 = Connection::open(&db)
+        .unwrap()
         .query_row("SELECT id FROM feeds", [], |r| r.get(0))
         .unwrap();
     let seen = std::sync::Mutex::new(Vec::<String>::new());
@@ -395,8 +390,8 @@ fn page_done_rematches_and_queues_alerts() {
         seen.lock().unwrap().last().unwrap(),
         "A short teaser.\n\nThe zeppelin rose.\n\nMore text."
     );
-    let alerts: i64 = store
-        .conn()
+    let alerts: i64 = Connection::open(&db)
+        .unwrap()
         .query_row(
             "SELECT count(*) FROM alerts WHERE status = 'pending'",
             [],
@@ -412,8 +407,8 @@ fn page_done_rematches_and_queues_alerts() {
             .stored
     );
     assert!(!store.page_failed(id, "late", None).unwrap());
-    let (status, text): (String, String) = store
-        .conn()
+    let (status, text): (String, String) = Connection::open(&db)
+        .unwrap()
         .query_row(
             "SELECT page_status, page_text FROM articles WHERE id = ?1",
             [id],

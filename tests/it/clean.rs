@@ -1,9 +1,7 @@
 //! Cleaning end to end: fixture feeds written here go through `newswatch ingest --format jsonl`
 //! into a temporary SQLite file; the stored columns are checked.
 
-#[path = "fixtures/clean/common.rs"]
-mod common;
-use common::*;
+use crate::harness::feeds::*;
 
 /// Paragraphs written for this test (modelled on the seed article: a German report republished by
 /// an aggregator).

@@ -1,5 +1,13 @@
-//! Test harness for end-to-end tests: a real HTTP server on 127.0.0.1 and the real binary.
+//! The one harness of the integration tests: a real HTTP server on 127.0.0.1 (`Server`), a webhook
+//! receiver (`receiver`), the real binary in a temp dir (`Env`), `wait_for` / `wait_for_async`
+//! (poll a condition with a deadline) and `signal`. Submodules: `fill` (a store filled through the
+//! real write path, for report/web/browser) and `feeds` (fixture feeds ingested by the binary, for
+//! clean/dedup).
 #![allow(dead_code)]
+
+pub mod feeds;
+pub mod fill;
+pub mod receiver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,7 +21,15 @@ pub struct Server {
 
 impl Server {
     pub fn start(router: axum::Router) -> Server {
-        let (tx, rx) = std::sync::mpsc::channel();
+        Server::start_with(|_| router)
+    }
+
+    /// Like `start`, for a router that needs its own base URL (`http://127.0.0.1:<port>`).
+    pub fn start_with(router: impl FnOnce(&str) -> axum::Router) -> Server {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = router(&format!("http://{addr}"));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -22,8 +38,7 @@ impl Server {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let _ = axum::serve(listener, router)
                     .with_graceful_shutdown(async move {
                         let _ = stop_rx.await;
@@ -33,7 +48,6 @@ impl Server {
             // Dropping the runtime cancels handlers that never finish (hanging responses).
             rt.shutdown_background();
         });
-        let addr = rx.recv().unwrap();
         Server {
             addr,
             shutdown: Some(stop_tx),
@@ -158,16 +172,56 @@ pub fn config_with(feeds: &[String], extra: &str) -> String {
     s
 }
 
+/// How often `wait_for` and `wait_for_async` look at their condition.
+const POLL: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Polls `cond` until it holds (true) or `secs` seconds have passed (false). The one way tests
+/// wait for something to happen; never sleep a fixed time and hope.
 pub fn wait_for(mut cond: impl FnMut() -> bool, secs: u64) -> bool {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while std::time::Instant::now() < end {
+    loop {
         if cond() {
             return true;
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        if std::time::Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(POLL);
     }
-    false
 }
+
+/// `wait_for` inside a tokio test (yields instead of blocking a worker); panics naming `what` on
+/// timeout.
+pub async fn wait_for_async(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Sends `sig` (`SIGTERM`, `SIGKILL`, ...) to a child process: the one way tests signal the daemon.
+pub fn signal(child: &std::process::Child, sig: i32) {
+    unsafe extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    // SAFETY: kill(2) with a pid we spawned and still own (not yet waited for).
+    let rc = unsafe { kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0, "kill({}, {sig}) failed", child.id());
+}
+
+/// A port on 127.0.0.1 with nobody listening (yet): for a receiver that is down, or a server
+/// started later on a known address.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+pub const SIGKILL: i32 = 9;
+pub const SIGTERM: i32 = 15;
 
 pub fn file_exists(p: &Path) -> bool {
     p.exists()
