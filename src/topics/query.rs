@@ -81,6 +81,11 @@ pub struct ParseError {
 /// The largest `n` of `NEAR/n`.
 pub const MAX_NEAR: u32 = 1000;
 
+/// The deepest nesting of parentheses, `NOT`, field prefixes and `NEAR` chains: the parser, the matcher's compiler
+/// and `Ast`'s drop all recurse once per level, so a query of a few kilobytes of `(` would
+/// otherwise overflow the stack.
+pub const MAX_DEPTH: usize = 64;
+
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     LParen,
@@ -269,7 +274,12 @@ pub fn parse(s: &str) -> Result<Ast, ParseError> {
     if toks.is_empty() {
         return err(s, 0, "the query is empty");
     }
-    let mut p = Parser { s, toks, i: 0 };
+    let mut p = Parser {
+        s,
+        toks,
+        i: 0,
+        depth: 0,
+    };
     let ast = p.expr()?;
     if let Some(t) = p.toks.get(p.i) {
         return match t.tok {
@@ -288,6 +298,9 @@ struct Parser<'a> {
     s: &'a str,
     toks: Vec<Lexed>,
     i: usize,
+    /// Nesting levels entered (parentheses, `NOT`, field prefixes); with the links of a `NEAR`
+    /// chain, at most `MAX_DEPTH`.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -329,16 +342,45 @@ impl Parser<'_> {
     fn unary(&mut self) -> Result<Ast, ParseError> {
         if self.peek() == Some(&Tok::Not) {
             self.i += 1;
-            return Ok(Ast::Not(Box::new(self.unary()?)));
+            return Ok(Ast::Not(Box::new(self.nested(Self::unary)?)));
         }
         self.prox()
+    }
+
+    /// Runs one nested level of the grammar, refusing queries nested deeper than `MAX_DEPTH`.
+    fn nested(&mut self, f: fn(&mut Self) -> Result<Ast, ParseError>) -> Result<Ast, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return err(
+                self.s,
+                self.at(),
+                format!(
+                    "the query nests too deeply (at most {MAX_DEPTH} levels of (…), NOT, fields and NEAR)"
+                ),
+            );
+        }
+        self.depth += 1;
+        let res = f(self);
+        self.depth -= 1;
+        res
     }
 
     fn prox(&mut self) -> Result<Ast, ParseError> {
         let at = self.at();
         let mut left = self.primary()?;
+        // A chain `a NEAR/1 b NEAR/1 c` nests to the left: each link is a level.
+        let mut links = 0;
         while let Some(Tok::Near(n, ordered)) = self.peek().cloned() {
             let op_at = self.at();
+            links += 1;
+            if self.depth + links > MAX_DEPTH {
+                return err(
+                    self.s,
+                    op_at,
+                    format!(
+                        "the query nests too deeply (at most {MAX_DEPTH} levels of (…), NOT, fields and NEAR)"
+                    ),
+                );
+            }
             self.i += 1;
             let right_at = self.at();
             let right = self.primary()?;
@@ -378,7 +420,7 @@ impl Parser<'_> {
                 if self.peek() == Some(&Tok::RParen) {
                     return err(self.s, at, "empty parentheses");
                 }
-                let e = self.expr()?;
+                let e = self.nested(Self::expr)?;
                 if self.peek() != Some(&Tok::RParen) {
                     let here = self.at();
                     return if self.i >= self.toks.len() {
@@ -433,7 +475,7 @@ impl Parser<'_> {
                             format!("{f}: needs a term, phrase, group or (…) after the colon"),
                         );
                     }
-                    let inner = self.primary()?;
+                    let inner = self.nested(Self::primary)?;
                     if !positional(&inner) {
                         return err(
                             self.s,

@@ -22,6 +22,7 @@ mod durability;
 mod extract;
 mod feedback;
 mod fulltext;
+mod fuzz_regressions;
 mod polling;
 mod report;
 mod topics;
