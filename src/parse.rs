@@ -360,13 +360,12 @@ fn text_of(t: &Option<feed_rs::model::Text>) -> Option<String> {
 
 fn convert(feed: feed_rs::model::Feed, url: Option<&str>) -> ParsedFeed {
     let base = url.and_then(|u| url::Url::parse(u).ok());
-    let resolve = |href: &str| -> String {
+    // With a base, a link that does not resolve to a URL (a host of invalid characters) is dropped
+    // rather than kept as written: every link in the result is absolute.
+    let resolve = |href: &str| -> Option<String> {
         match &base {
-            Some(b) => b
-                .join(href.trim())
-                .map(|u| u.to_string())
-                .unwrap_or_else(|_| href.trim().to_string()),
-            None => href.trim().to_string(),
+            Some(b) => b.join(href.trim()).ok().map(|u| u.to_string()),
+            None => Some(href.trim().to_string()),
         }
     };
     let pick_link = |links: &[feed_rs::model::Link]| -> Option<String> {
@@ -374,7 +373,7 @@ fn convert(feed: feed_rs::model::Feed, url: Option<&str>) -> ParsedFeed {
             .iter()
             .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
             .or_else(|| links.first())
-            .map(|l| resolve(&l.href))
+            .and_then(|l| resolve(&l.href))
             .filter(|s| !s.is_empty())
     };
     let language = feed

@@ -57,3 +57,16 @@ fn deeply_nested_page_extracts_its_text() {
         );
     }
 }
+
+/// The parse fuzzer (crash-b64cb595…, minimized): an entry link whose host holds characters no
+/// URL may hold was kept as written when it did not resolve against the feed URL, breaking the
+/// invariant that every link is absolute. Such a link is now dropped.
+#[test]
+fn unresolvable_entry_link_is_dropped() {
+    let feed = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>e1</id><title>T</title>\
+        <link rel=\"alternate\" href=\"http://www.ex\u{161}\u{2019}\u{8f}\u{201c}e.com/alternate\"/></entry></feed>";
+    let f = newswatch::parse::parse_feed(feed.as_bytes(), Some("https://fuzz.example/feed"), None)
+        .expect("parses");
+    assert_eq!(f.entries.len(), 1);
+    assert_eq!(f.entries[0].link, None);
+}
