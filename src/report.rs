@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::cli::{Format, ReportBy};
 use crate::store::{CountBy, GroupKey, Read, ReportHit};
+use crate::util::count_noun;
 use crate::web::html::{escape, marks_to_html};
 
 /// What to report on.
@@ -514,7 +515,12 @@ fn render_md(r: &Report) -> String {
                 }
                 _ => md(&s.title),
             };
-            let _ = writeln!(o, "- {title} — {} sources, {}", s.sources, md(&s.time));
+            let _ = writeln!(
+                o,
+                "- {title} — {}, {}",
+                count_noun(s.sources, "source"),
+                md(&s.time)
+            );
         }
     }
     o
@@ -697,8 +703,8 @@ mark{{background:#ffe58a}}.meta{{color:#666;font-size:.9em}}</style></head><body
             };
             let _ = writeln!(
                 o,
-                "<li>{title} <span class=\"meta\">— {} sources · {} · {}</span><br><small>{}</small></li>",
-                s.sources,
+                "<li>{title} <span class=\"meta\">— {} · {} · {}</span><br><small>{}</small></li>",
+                count_noun(s.sources, "source"),
                 escape(&s.time),
                 escape(s.feed.as_deref().unwrap_or("")),
                 marks_to_html(&s.snippet)

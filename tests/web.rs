@@ -32,6 +32,7 @@ async fn serve(
 }
 
 fn client() -> reqwest::Client {
+    newswatch::util::install_tls_provider();
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 

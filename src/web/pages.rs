@@ -10,6 +10,7 @@ use axum::response::Html;
 
 use super::html::{escape, marks_to_html, page, safe_url, sanitize};
 use super::{AppState, WebError};
+use crate::util::count_noun;
 
 /// Matches shown per topic on the dashboard.
 const PER_TOPIC: i64 = 10;
@@ -70,11 +71,11 @@ pub async fn dashboard(State(st): State<Arc<AppState>>) -> Result<Html<String>, 
         for m in matches {
             let _ = writeln!(
                 b,
-                "<div class=\"match\"><a href=\"/articles/{}\">{}</a> <span class=\"meta\">{} · {} sources · {}</span><div class=\"snippet\">{}</div></div>",
+                "<div class=\"match\"><a href=\"/articles/{}\">{}</a> <span class=\"meta\">{} · {} · {}</span><div class=\"snippet\">{}</div></div>",
                 m.article_id,
                 escape(&m.title),
                 escape(&m.matched_at),
-                m.sources,
+                count_noun(m.sources, "source"),
                 escape(m.feed.as_deref().unwrap_or("")),
                 marks_to_html(&m.snippet)
             );
@@ -112,12 +113,12 @@ pub async fn article(
     let _ = writeln!(b, "<h1 class=\"title\">{}</h1>", escape(&r.title));
     let _ = write!(
         b,
-        "<p class=\"meta\">{} · published {} · fetched {} · language {} · carried by {} sources",
+        "<p class=\"meta\">{} · published {} · fetched {} · language {} · carried by {}",
         escape(r.feed.as_deref().unwrap_or("(removed feed)")),
         escape(r.published_at.as_deref().unwrap_or("unknown")),
         escape(&r.fetched_at),
         escape(r.lang.as_deref().unwrap_or("unknown")),
-        r.sources
+        count_noun(r.sources, "source")
     );
     if let Some(u) = r.link.as_deref().and_then(safe_url) {
         let _ = write!(

@@ -107,12 +107,11 @@ fn slack_item(a: &Alert) -> String {
     let feed = a.feed.as_deref().map(slack_escape).unwrap_or_default();
     truncate(
         &format!(
-            "{head}\n{snippet}\n_{} · {} · {} · {} source{}_",
+            "{head}\n{snippet}\n_{} · {} · {} · {}_",
             slack_escape(&a.topic),
             severity_name(a.severity),
             feed,
-            a.sources,
-            if a.sources == 1 { "" } else { "s" }
+            crate::util::count_noun(a.sources, "source"),
         ),
         2900,
     )
