@@ -26,6 +26,7 @@ mod feeds;
 mod migrate;
 pub mod outbox;
 mod pages;
+mod pg;
 pub mod query;
 pub mod report;
 mod sqlite;
@@ -41,9 +42,10 @@ pub use feeds::{Feed, FeedState, NewFeed};
 pub mod feeds_log {
     pub use super::feeds::FetchLog;
 }
-pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
+pub use migrate::{MIGRATIONS, PG_MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use outbox::{Attempt, DigestStep, DueRow, OutboxRow, RetryResult};
 pub use pages::{PageOutcome, PendingPage, matching_text};
+pub use pg::LEASE_MS;
 pub use query::{
     AlertRow, ArticleDetail, ArticleFilter, ArticleRow, BacktestRow, Hit, MatchRow, Page,
     SearchFilter, StoreMetrics, TopicEntry, TopicStats,
@@ -205,6 +207,12 @@ pub trait Write: Read {
     fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<RetryResult>>;
 }
 
+/// The PostgreSQL URL a `--db` / `[store]` value names, if it names one (`postgres://` or
+/// `postgresql://`); anything else is a SQLite file.
+pub fn postgres_url(db: &Path) -> Option<&str> {
+    db.to_str().filter(|s| pg::is_url(s))
+}
+
 /// The write side of the store, migrated. Used from one thread at a time.
 pub struct Store {
     inner: Box<dyn Write>,
@@ -212,10 +220,13 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
+    /// `path` is a SQLite file, or a `postgres://` URL.
     pub fn open(path: &Path) -> Result<Store> {
-        Ok(Store {
-            inner: Box::new(sqlite::Sqlite::open_write(path)?),
-        })
+        let inner: Box<dyn Write> = match postgres_url(path) {
+            Some(url) => Box::new(pg::Pg::open_write(url)?),
+            None => Box::new(sqlite::Sqlite::open_write(path)?),
+        };
+        Ok(Store { inner })
     }
 }
 
@@ -241,9 +252,11 @@ impl Reader {
     /// Opens an existing database read-only. Refuses a missing database, and one whose schema is
     /// older or newer than this binary's.
     pub fn open(path: &Path) -> Result<Reader> {
-        Ok(Reader {
-            inner: Box::new(sqlite::Sqlite::open_read(path)?),
-        })
+        let inner: Box<dyn Read> = match postgres_url(path) {
+            Some(url) => Box::new(pg::Pg::open_read(url)?),
+            None => Box::new(sqlite::Sqlite::open_read(path)?),
+        };
+        Ok(Reader { inner })
     }
 }
 
