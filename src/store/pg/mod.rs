@@ -17,6 +17,7 @@
 //!   alert per sink); a deadlock or serialisation failure retries the whole commit.
 
 mod commit;
+mod outbox;
 mod query;
 
 use std::cell::RefCell;
