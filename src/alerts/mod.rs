@@ -277,11 +277,11 @@ impl Message {
     pub fn subject(&self) -> String {
         let s = match self {
             Message::Alert(a) => {
-                format!("[{}] {}: {}", severity_name(a.severity), a.topic, a.title)
+                format!("[{}] {}: {}", a.severity.name(), a.topic, a.title)
             }
             Message::Digest(d) => format!(
                 "[{}] {}: {} new matches",
-                severity_name(d.severity),
+                d.severity.name(),
                 d.topic,
                 d.count
             ),
@@ -306,11 +306,7 @@ impl Message {
                 "{}\n\n",
                 clean_text(&mark_snippet(&a.snippet, "*", "*"))
             ));
-            out.push_str(&format!(
-                "Topic: {} ({})\n",
-                a.topic,
-                severity_name(a.severity)
-            ));
+            out.push_str(&format!("Topic: {} ({})\n", a.topic, a.severity.name()));
             out.push_str(&format!("Terms: {}\n", one_line(&a.terms.join(", "))));
             if let Some(f) = &a.feed {
                 out.push_str(&format!("Feed: {}\n", one_line(f)));
@@ -328,15 +324,6 @@ impl Message {
             out.push_str(&format!("\nDigest-Id: {}\n", d.uid));
         }
         out
-    }
-}
-
-pub fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-        Severity::Critical => "critical",
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use crate::alerts::{one_line, severity_name};
+use crate::alerts::one_line;
 use crate::cli::{AlertsCmd, Format};
 use crate::commands::{Ctx, print_json, print_jsonl, print_table, terminal_safe};
 use crate::error::{CliError, CliResult};
@@ -182,7 +182,7 @@ fn human(r: &OutboxRow) -> String {
     terminal_safe(&format!(
         "{}  {:<8} {}  -> {}  {}  {}",
         r.delivered_at.as_deref().unwrap_or(""),
-        severity_name(r.alert.severity),
+        r.alert.severity.name(),
         r.alert.topic,
         r.sink,
         one_line(&r.alert.title),

@@ -127,22 +127,7 @@ fn status(ctx: &Ctx, format: Format) -> CliResult {
         .iter()
         .map(|s| {
             let f = &s.feed;
-            let health = if !f.enabled {
-                format!(
-                    "disabled: {}",
-                    f.disabled_reason.clone().unwrap_or_default()
-                )
-            } else if f.error_count > 0 {
-                format!(
-                    "{} errors: {}",
-                    f.error_count,
-                    f.last_error.clone().unwrap_or_default()
-                )
-            } else if f.last_success_at.is_some() {
-                "ok".into()
-            } else {
-                "never polled".into()
-            };
+            let health = f.health_text();
             vec![
                 f.id.to_string(),
                 s.articles.to_string(),

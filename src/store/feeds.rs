@@ -30,6 +30,44 @@ pub struct Feed {
     pub full_text: Option<bool>,
 }
 
+/// A feed's health, in the words `feeds status` and the dashboard both show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    NeverPolled,
+    Failing,
+    Disabled,
+}
+
+impl Feed {
+    pub fn health(&self) -> Health {
+        if !self.enabled {
+            Health::Disabled
+        } else if self.error_count > 0 {
+            Health::Failing
+        } else if self.last_success_at.is_some() {
+            Health::Ok
+        } else {
+            Health::NeverPolled
+        }
+    }
+
+    /// "ok", "never polled", "3 errors: HTTP 503", "disabled: HTTP 410 Gone".
+    pub fn health_text(&self) -> String {
+        let or_blank = |s: &Option<String>| s.clone().unwrap_or_default();
+        match self.health() {
+            Health::Ok => "ok".into(),
+            Health::NeverPolled => "never polled".into(),
+            Health::Failing => format!(
+                "{}: {}",
+                crate::util::count_noun(self.error_count, "error"),
+                or_blank(&self.last_error)
+            ),
+            Health::Disabled => format!("disabled: {}", or_blank(&self.disabled_reason)),
+        }
+    }
+}
+
 pub(crate) const FEED_COLS: &str = "id, url, name, title, site_url, lang, enabled, disabled_reason, etag, last_modified, \
      interval_ms, fixed_interval_ms, min_interval_ms, next_poll_at, last_polled_at, last_success_at, last_new_at, \
      error_count, last_error, full_text";

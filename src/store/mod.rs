@@ -37,7 +37,7 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 
 pub use articles::{CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, alert_uid};
-pub use feeds::{Feed, FeedState, NewFeed};
+pub use feeds::{Feed, FeedState, Health, NewFeed};
 /// The fetch log row type.
 pub mod feeds_log {
     pub use super::feeds::FetchLog;

@@ -281,7 +281,7 @@ pub struct OutboxRow {
 }
 
 pub(super) const COLS: &str = "a.id, a.uid, a.topic, a.sink, a.status, a.attempts, a.created_at, a.next_attempt_at, a.delivered_at,
-    a.last_error, a.digest_uid, m.terms, m.snippet, m.matched_at, ar.id, ar.title, ar.link, ar.lang, ar.published_at,
+    a.last_error, a.digest_uid, m.terms, m.snippet, m.matched_at, ar.id, ar.title, coalesce(ar.canonical_link, ar.link), ar.lang, ar.published_at,
     ar.sources, coalesce(f.name, f.title, f.url), f.url";
 pub(super) const FROM: &str =
     "FROM alerts a JOIN matches m ON m.id = a.match_id JOIN articles ar ON ar.id = m.article_id

@@ -83,7 +83,7 @@ pub(super) fn search(conn: &Connection, q: &str, f: &SearchFilter) -> rusqlite::
     inner.push_str(" ORDER BY articles_fts.rowid DESC LIMIT ?");
     args.push(Value::Integer(RANK_WINDOW));
     let sql = format!(
-        "SELECT a.id, coalesce(fe.name, fe.title, fe.url), a.feed_id, a.title, a.link, a.text, a.lang,
+        "SELECT a.id, coalesce(fe.name, fe.title, fe.url), a.feed_id, a.title, coalesce(a.canonical_link, a.link), a.text, a.lang,
                 coalesce(a.published_at, a.fetched_at), a.sources
          FROM ({inner}) h JOIN articles a ON a.id = h.id LEFT JOIN feeds fe ON fe.id = a.feed_id
          ORDER BY h.score, a.id DESC LIMIT ?"
@@ -210,7 +210,7 @@ pub(super) fn list_articles(
     offset: i64,
 ) -> rusqlite::Result<Page<ArticleRow>> {
     let mut sql = String::from(
-        "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, a.link, a.lang, a.published_at, a.fetched_at, a.sources
+        "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, coalesce(a.canonical_link, a.link), a.lang, a.published_at, a.fetched_at, a.sources
          FROM articles a LEFT JOIN feeds fe ON fe.id = a.feed_id WHERE 1=1",
     );
     let mut args = Vec::new();
@@ -270,7 +270,7 @@ pub struct MatchRow {
     pub matched_at_ms: i64,
 }
 
-pub(super) const MATCH_COLS: &str = "m.id, m.article_id, m.topic, m.terms, m.snippet, m.matched_at, a.title, a.link, \
+pub(super) const MATCH_COLS: &str = "m.id, m.article_id, m.topic, m.terms, m.snippet, m.matched_at, a.title, coalesce(a.canonical_link, a.link), \
      coalesce(fe.name, fe.title, fe.url), a.sources, a.published_at";
 
 fn match_from_row(r: &rusqlite::Row) -> rusqlite::Result<MatchRow> {
@@ -362,7 +362,7 @@ pub(super) fn list_alerts(
 ) -> rusqlite::Result<Page<AlertRow>> {
     let mut sql = String::from(
         "SELECT al.id, al.uid, al.topic, al.sink, al.status, al.attempts, al.last_error, al.created_at, al.delivered_at,
-                al.match_id, m.article_id, a.title, a.link, m.snippet
+                al.match_id, m.article_id, a.title, coalesce(a.canonical_link, a.link), m.snippet
          FROM alerts al JOIN matches m ON m.id = al.match_id JOIN articles a ON a.id = m.article_id WHERE 1=1",
     );
     let mut args = Vec::new();
@@ -486,7 +486,7 @@ pub(super) fn article(conn: &Connection, id: i64) -> rusqlite::Result<Option<Art
     use rusqlite::OptionalExtension;
     let got = conn
         .query_row(
-            "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, a.link, a.lang, a.published_at, a.fetched_at,
+            "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, coalesce(a.canonical_link, a.link), a.lang, a.published_at, a.fetched_at,
                     a.sources, a.text, a.html, a.page_text
              FROM articles a LEFT JOIN feeds fe ON fe.id = a.feed_id WHERE a.id = ?1",
             [id],
@@ -638,7 +638,7 @@ pub(super) fn topic_entries(
     limit: i64,
 ) -> rusqlite::Result<Vec<TopicEntry>> {
     let mut st = conn.prepare(
-        "SELECT m.id, a.identity, a.id, a.title, a.link, m.snippet, m.terms, m.matched_at, a.published_at,
+        "SELECT m.id, a.identity, a.id, a.title, coalesce(a.canonical_link, a.link), m.snippet, m.terms, m.matched_at, a.published_at,
                 coalesce(fe.name, fe.title, fe.url)
          FROM matches m JOIN articles a ON a.id = m.article_id LEFT JOIN feeds fe ON fe.id = a.feed_id
          WHERE m.topic = ?1 ORDER BY m.matched_at DESC, m.id DESC LIMIT ?2",

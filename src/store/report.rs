@@ -114,7 +114,7 @@ pub(super) fn story(
     topic: &str,
 ) -> rusqlite::Result<Option<StoryRow>> {
     conn.prepare_cached(
-        "SELECT a.title, a.link, coalesce(fe.name, fe.title, fe.url), m.snippet
+        "SELECT a.title, coalesce(a.canonical_link, a.link), coalesce(fe.name, fe.title, fe.url), m.snippet
          FROM articles a JOIN matches m ON m.article_id = a.id AND m.topic = ?2 LEFT JOIN feeds fe ON fe.id = a.feed_id
          WHERE a.id = ?1",
     )?

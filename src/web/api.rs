@@ -10,6 +10,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, WebError, feed_id, parse_since};
+use crate::store::Health;
 use crate::store::Reader;
 use crate::store::query::{self, ArticleFilter, Page, SearchFilter, page_bounds};
 
@@ -120,6 +121,10 @@ pub struct FeedRow {
     pub last_success_at: Option<String>,
     pub next_poll_at: Option<String>,
     pub articles: i64,
+    /// The words `feeds status` shows: "ok", "never polled", "2 errors: …", "disabled: …".
+    pub health: String,
+    #[serde(skip)]
+    pub health_class: &'static str,
 }
 
 pub(super) fn feed_rows(c: &Reader) -> anyhow::Result<Vec<FeedRow>> {
@@ -129,6 +134,12 @@ pub(super) fn feed_rows(c: &Reader) -> anyhow::Result<Vec<FeedRow>> {
         .into_iter()
         .map(|f| FeedRow {
             articles: counts.get(&f.id).copied().unwrap_or(0),
+            health: f.health_text(),
+            health_class: match f.health() {
+                Health::Ok => "ok",
+                Health::Failing => "bad",
+                Health::NeverPolled | Health::Disabled => "meta",
+            },
             id: f.id,
             url: f.url,
             name: f.name,

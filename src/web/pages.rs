@@ -175,36 +175,19 @@ pub async fn article(
 pub async fn feeds(State(st): State<Arc<AppState>>) -> Result<Html<String>, WebError> {
     let rows = st.read(|c| Ok(super::api::feed_rows(c)?)).await?;
     let mut b = String::from(
-        "<h1>Feeds</h1>\n<table><thead><tr><th>feed</th><th>state</th><th>articles</th><th>last success</th><th>errors</th><th>last error</th><th>next poll</th></tr></thead><tbody>\n",
+        "<h1>Feeds</h1>\n<table><thead><tr><th>feed</th><th>health</th><th>articles</th><th>last success</th><th>next poll</th></tr></thead><tbody>\n",
     );
     for f in &rows {
         let name = f.name.as_deref().or(f.title.as_deref()).unwrap_or(&f.url);
-        let (cls, state) = if !f.enabled {
-            (
-                "meta",
-                format!(
-                    "disabled{}",
-                    f.disabled_reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                ),
-            )
-        } else if f.error_count > 0 {
-            ("bad", "failing".to_string())
-        } else {
-            ("ok", "ok".to_string())
-        };
         let _ = writeln!(
             b,
-            "<tr><td>{}<div class=\"meta\">{}</div></td><td class=\"{cls}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"bad\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}<div class=\"meta\">{}</div></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(name),
             escape(&f.url),
-            escape(&state),
+            f.health_class,
+            escape(&f.health),
             f.articles,
             escape(f.last_success_at.as_deref().unwrap_or("never")),
-            f.error_count,
-            escape(f.last_error.as_deref().unwrap_or("")),
             escape(f.next_poll_at.as_deref().unwrap_or("")),
         );
     }

@@ -127,7 +127,7 @@ impl Pg {
         ));
         let limit = args.p(if f.limit > 0 { f.limit } else { 20 });
         let sql = format!(
-            "SELECT a.id, coalesce(fe.name, fe.title, fe.url), a.feed_id, a.title, a.link, a.text, a.lang,
+            "SELECT a.id, coalesce(fe.name, fe.title, fe.url), a.feed_id, a.title, coalesce(a.canonical_link, a.link), a.text, a.lang,
                     coalesce(a.published_at, a.fetched_at), a.sources,
                     ts_headline('simple', a.title || E'\\n' || a.text || coalesce(E'\\n' || a.page_text, ''), h.q,
                         'StartSel=[[, StopSel=]], MaxWords=24, MinWords=8, MaxFragments=1, FragmentDelimiter=…')
@@ -164,7 +164,7 @@ impl Pg {
     ) -> Result<Page<ArticleRow>> {
         let mut args = Args::default();
         let mut sql = String::from(
-            "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, a.link, a.lang, a.published_at, a.fetched_at, a.sources
+            "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, coalesce(a.canonical_link, a.link), a.lang, a.published_at, a.fetched_at, a.sources
              FROM articles a LEFT JOIN feeds fe ON fe.id = a.feed_id WHERE TRUE",
         );
         let sf = SearchFilter {
@@ -196,7 +196,7 @@ impl Pg {
     pub(super) fn article(&self, id: i64) -> Result<Option<ArticleDetail>> {
         let mut c = self.c();
         let Some(r) = c.query_opt(
-            "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, a.link, a.lang, a.published_at, a.fetched_at,
+            "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, coalesce(a.canonical_link, a.link), a.lang, a.published_at, a.fetched_at,
                     a.sources, a.text, a.html, a.page_text
              FROM articles a LEFT JOIN feeds fe ON fe.id = a.feed_id WHERE a.id = $1",
             &[&id],
@@ -274,7 +274,7 @@ impl Pg {
         let mut args = Args::default();
         let mut sql = String::from(
             "SELECT al.id, al.uid, al.topic, al.sink, al.status, al.attempts, al.last_error, al.created_at, al.delivered_at,
-                    al.match_id, m.article_id, a.title, a.link, m.snippet
+                    al.match_id, m.article_id, a.title, coalesce(a.canonical_link, a.link), m.snippet
              FROM alerts al JOIN matches m ON m.id = al.match_id JOIN articles a ON a.id = m.article_id WHERE TRUE",
         );
         if let Some(s) = status {
@@ -355,7 +355,7 @@ impl Pg {
     pub(super) fn topic_entries(&self, topic: &str, limit: i64) -> Result<Vec<TopicEntry>> {
         let mut c = self.c();
         let rows = c.query(
-            "SELECT m.id, a.identity, a.id, a.title, a.link, m.snippet, m.terms, m.matched_at, a.published_at,
+            "SELECT m.id, a.identity, a.id, a.title, coalesce(a.canonical_link, a.link), m.snippet, m.terms, m.matched_at, a.published_at,
                     coalesce(fe.name, fe.title, fe.url)
              FROM matches m JOIN articles a ON a.id = m.article_id LEFT JOIN feeds fe ON fe.id = a.feed_id
              WHERE m.topic = $1 ORDER BY m.matched_at DESC, m.id DESC LIMIT $2",
@@ -497,7 +497,7 @@ impl Pg {
         Ok(self
             .c()
             .query_opt(
-                "SELECT a.title, a.link, coalesce(fe.name, fe.title, fe.url), m.snippet
+                "SELECT a.title, coalesce(a.canonical_link, a.link), coalesce(fe.name, fe.title, fe.url), m.snippet
                  FROM articles a JOIN matches m ON m.article_id = a.id AND m.topic = $2 LEFT JOIN feeds fe ON fe.id = a.feed_id
                  WHERE a.id = $1",
                 &[&article_id, &topic],
