@@ -58,7 +58,11 @@ pub async fn run(
     db: &Path,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let store = open_store(&config, db)?;
+    // Opened off the async threads: a PostgreSQL client blocks on its own runtime.
+    let store = {
+        let (config, db) = (config.clone(), db.to_path_buf());
+        tokio::task::spawn_blocking(move || open_store(&config, &db)).await??
+    };
     let writer = Writer::spawn(store);
     let ctx = poll_ctx(config.clone(), writer.clone())?;
     // The HTTP face (issue 6): refuses to start on a non-loopback bind without a token.
