@@ -93,17 +93,28 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let due = match writer.call(|s| s.due_feeds(now_ms())).await {
+        // Take only what can be polled soon: on PostgreSQL a feed taken is leased to this daemon,
+        // and one left waiting behind a long queue would outlive its lease.
+        let room = (4 * config.http.concurrency).saturating_sub(in_flight.lock().unwrap().len());
+        if room == 0 {
+            continue;
+        }
+        let due = match writer.call(move |s| s.due_feeds(now_ms(), room)).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "cannot read due feeds");
                 continue;
             }
         };
+        let mut started = 0;
         for feed in due {
+            if started == room {
+                break;
+            }
             if !in_flight.lock().unwrap().insert(feed.id) {
                 continue;
             }
+            started += 1;
             let ctx = ctx.clone();
             let token = shutdown.clone();
             let in_flight = in_flight.clone();

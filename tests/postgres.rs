@@ -288,8 +288,8 @@ fn due_feeds_are_leased_to_one_store_until_the_lease_expires() {
         a.ensure_feed(u).unwrap();
     }
     let now = newswatch::util::now_ms();
-    let got_a = a.due_feeds(now).unwrap();
-    let got_b = b.due_feeds(now).unwrap();
+    let got_a = a.due_feeds(now, 100).unwrap();
+    let got_b = b.due_feeds(now, 100).unwrap();
     assert_eq!(got_a.len(), 50);
     assert!(got_b.is_empty(), "a leased feed is not handed out twice");
     // A fetch recorded releases its feed; a daemon that died loses its leases when they expire.
@@ -308,11 +308,11 @@ fn due_feeds_are_leased_to_one_store_until_the_lease_expires() {
         },
     )
     .unwrap();
-    assert_eq!(b.due_feeds(now).unwrap().len(), 1);
+    assert_eq!(b.due_feeds(now, 100).unwrap().len(), 1);
     drop(a);
     let later = now + newswatch::store::LEASE_MS + 1;
     // Every lease has expired by then (b's own one too): all 50 are taken over.
-    assert_eq!(b.due_feeds(later).unwrap().len(), 50);
+    assert_eq!(b.due_feeds(later, 100).unwrap().len(), 50);
 }
 
 fn article(feed: &str, n: usize, title: &str, text: &str) -> Article {

@@ -139,8 +139,10 @@ pub trait Write: Read {
     fn remove_feed(&mut self, id: i64) -> Result<bool>;
     /// Adds the (url, title) feeds that are not there yet; returns how many were added.
     fn import_feeds(&mut self, feeds: &[(String, Option<String>)]) -> Result<usize>;
-    /// Enabled feeds whose poll time has come, for this process to poll.
-    fn due_feeds(&mut self, now: i64) -> Result<Vec<Feed>>;
+    /// Enabled feeds whose poll time has come, for this process to poll: on PostgreSQL at most
+    /// `limit`, leased to this process; on SQLite (one process) every due feed, and the caller
+    /// skips the ones it is polling already.
+    fn due_feeds(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>>;
 
     /// Records a fetch that produced no articles (an error, a 304, a disable) with its log row.
     fn record_fetch(

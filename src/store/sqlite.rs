@@ -232,7 +232,7 @@ impl Write for Sqlite {
     }
     /// One process writes a SQLite file, so the due feeds are simply read; the daemon keeps at
     /// most one poll per feed in flight.
-    fn due_feeds(&mut self, now: i64) -> Result<Vec<Feed>> {
+    fn due_feeds(&mut self, now: i64, _limit: usize) -> Result<Vec<Feed>> {
         Ok(feed_read::due(&self.conn, now)?)
     }
     fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()> {

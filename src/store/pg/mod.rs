@@ -277,8 +277,9 @@ impl Pg {
         Ok(added)
     }
 
-    /// Leases up to `FEED_BATCH` due feeds that no live daemon holds.
-    fn due_feeds(&mut self, now: i64) -> Result<Vec<Feed>> {
+    /// Leases up to `limit` (at most `FEED_BATCH`) due feeds that no live daemon holds.
+    fn due_feeds(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>> {
+        let limit = (limit as i64).min(FEED_BATCH);
         let rows = self.c.get_mut().query(
             &format!(
                 "UPDATE feeds SET lease_until = $2 WHERE id IN (
@@ -287,7 +288,7 @@ impl Pg {
                      ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED)
                  RETURNING {FEED_COLS}"
             ),
-            &[&now, &(now + LEASE_MS), &FEED_BATCH],
+            &[&now, &(now + LEASE_MS), &limit],
         )?;
         let mut feeds: Vec<Feed> = rows.iter().map(feed_from_row).collect();
         feeds.sort_by_key(|f| (f.next_poll_at, f.id));
@@ -501,8 +502,8 @@ impl super::Write for Pg {
     fn import_feeds(&mut self, feeds: &[(String, Option<String>)]) -> Result<usize> {
         Pg::import_feeds(self, feeds)
     }
-    fn due_feeds(&mut self, now: i64) -> Result<Vec<Feed>> {
-        Pg::due_feeds(self, now)
+    fn due_feeds(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>> {
+        Pg::due_feeds(self, now, limit)
     }
     fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()> {
         Pg::record_fetch(self, feed_id, state, log)
