@@ -55,6 +55,9 @@ pub struct StoreConfig {
     /// SQLite file; relative to the config file's directory.
     #[serde(default = "default_db_path")]
     pub path: PathBuf,
+    /// A PostgreSQL database (`postgres://user@host/db`) instead of the SQLite file.
+    #[serde(default)]
+    pub url: Option<String>,
     /// Prune articles older than this many days (0 = keep forever). Articles that matched a topic
     /// are kept unless `prune_matched` is set.
     #[serde(default)]
@@ -71,6 +74,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: default_db_path(),
+            url: None,
             retention_days: 0,
             prune_matched: false,
         }
@@ -394,6 +398,14 @@ impl Config {
                 .map(|l| format!("line {l}: "))
                 .unwrap_or_default()
         };
+        if let Some(url) = &self.store.url
+            && crate::store::postgres_url(Path::new(url)).is_none()
+        {
+            return Err(format!(
+                "{}store.url: {url:?} is not a postgres:// or postgresql:// URL (a SQLite file goes in store.path)",
+                at("url")
+            ));
+        }
         if self.http.max_body_bytes == 0 {
             return Err(format!(
                 "{}http.max_body_bytes: must be greater than 0",
@@ -488,9 +500,12 @@ impl Config {
         Ok(())
     }
 
-    /// The database path: `--db` wins, else `store.path` resolved against the config's directory.
+    /// The database: `--db` wins, else `store.url` (PostgreSQL), else `store.path` resolved against
+    /// the config's directory.
     pub fn db_path(&self) -> PathBuf {
-        if self.store.path.is_absolute() {
+        if let Some(url) = &self.store.url {
+            PathBuf::from(url)
+        } else if self.store.path.is_absolute() {
             self.store.path.clone()
         } else {
             self.base_dir.join(&self.store.path)

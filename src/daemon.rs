@@ -61,7 +61,11 @@ pub async fn run(
     db: &Path,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let store = open_store(&config, db)?;
+    // Opened off the async threads: a PostgreSQL client blocks on its own runtime.
+    let store = {
+        let (config, db) = (config.clone(), db.to_path_buf());
+        tokio::task::spawn_blocking(move || open_store(&config, &db)).await??
+    };
     let writer = Writer::spawn(store);
     let ctx = poll_ctx(config.clone(), writer.clone())?;
     // The HTTP face (issue 6): refuses to start on a non-loopback bind without a token.
@@ -151,11 +155,7 @@ impl Scheduler {
             // Feeds in flight are still due until their commit: ask for enough rows to find
             // `limit` others.
             let want = limit + self.in_flight.lock().unwrap().len();
-            let due = match ctx
-                .writer
-                .call(move |s| s.due_feeds_batch(now_ms(), want))
-                .await
-            {
+            let due = match ctx.writer.call(move |s| s.due_feeds(now_ms(), want)).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "cannot read due feeds");

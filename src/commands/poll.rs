@@ -28,7 +28,7 @@ pub fn poll(ctx: &Ctx, once: bool, feed: Option<String>, format: Format) -> CliR
             vec![f]
         }
         None if once => store.feeds()?.into_iter().filter(|f| f.enabled).collect(),
-        None => store.due_feeds(now_ms())?,
+        None => store.due_feeds(now_ms(), usize::MAX)?,
     };
     let writer = Writer::spawn(store);
     let pctx = crate::daemon::poll_ctx(ctx.config.clone(), writer)?;

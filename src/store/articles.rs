@@ -68,13 +68,13 @@ pub struct CommitOutcome {
 
 /// Minimum fingerprint words (`Article::fingerprint_words`) for a near-duplicate decision:
 /// shorter texts carry too few shingles for their SimHash to say anything.
-const NEAR_DUP_MIN_WORDS: usize = 25;
+pub(super) const NEAR_DUP_MIN_WORDS: usize = 25;
 /// Texts with fewer fingerprint words than `NEAR_DUP_MIN_WORDS` but at least this many are matched
 /// only against the same words (SimHash distance 0, shingle similarity ≥ `SHORT_DUP_MIN_SIMILARITY`).
-const SHORT_DUP_MIN_WORDS: usize = 10;
+pub(super) const SHORT_DUP_MIN_WORDS: usize = 10;
 /// Shingle-set Jaccard similarity a SimHash candidate needs to count as the same story.
-const NEAR_DUP_MIN_SIMILARITY: f64 = 0.5;
-const SHORT_DUP_MIN_SIMILARITY: f64 = 0.9;
+pub(super) const NEAR_DUP_MIN_SIMILARITY: f64 = 0.5;
+pub(super) const SHORT_DUP_MIN_SIMILARITY: f64 = 0.9;
 
 impl Sqlite {
     /// Commits one fetch: dedup, store, match, outbox, feed state, fetch log, in ONE transaction.
@@ -371,7 +371,7 @@ pub(super) fn near_duplicate_candidates(
 
 /// Whether a canonical link is specific enough to identify one article: a site's front page (no
 /// path, no query) is the link of every item in some feeds.
-fn specific_link(l: &str) -> bool {
+pub(super) fn specific_link(l: &str) -> bool {
     if let Some((_, rest)) = crate::clean::url::split_canonical(l) {
         let (path, query) = rest
             .split_once('?')

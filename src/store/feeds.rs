@@ -362,21 +362,16 @@ pub(super) mod read {
         by_url(conn, key)
     }
 
-    /// Enabled feeds whose next poll time has come.
-    pub fn due(conn: &Connection, now: i64) -> rusqlite::Result<Vec<Feed>> {
-        let mut st = conn.prepare(&format!(
-            "SELECT {FEED_COLS} FROM feeds WHERE enabled = 1 AND next_poll_at <= ?1 ORDER BY next_poll_at"
-        ))?;
-        st.query_map([now], feed_from_row)?.collect()
-    }
-
     /// The `limit` feeds due longest, for a scheduler that starts only what it can hold.
     pub fn due_batch(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<Feed>> {
         let mut st = conn.prepare_cached(&format!(
             "SELECT {FEED_COLS} FROM feeds WHERE enabled = 1 AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2"
         ))?;
-        st.query_map(params![now, limit as i64], feed_from_row)?
-            .collect()
+        st.query_map(
+            params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+            feed_from_row,
+        )?
+        .collect()
     }
 
     /// How many enabled feeds are due now.

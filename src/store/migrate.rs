@@ -37,3 +37,9 @@ pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The PostgreSQL schema version this binary writes (`migrations/postgres/`).
+pub const PG_SCHEMA_VERSION: i64 = match PG_MIGRATIONS.last() {
+    Some(m) => m.0,
+    None => 0,
+};

@@ -27,6 +27,7 @@ mod feeds;
 mod migrate;
 pub mod outbox;
 mod pages;
+mod pg;
 pub mod query;
 pub mod report;
 mod sqlite;
@@ -43,9 +44,10 @@ pub use feeds::{Feed, FeedState, Health, NewFeed};
 pub mod feeds_log {
     pub use super::feeds::FetchLog;
 }
-pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
+pub use migrate::{MIGRATIONS, PG_MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use outbox::{Attempt, DigestStep, DueRow, OutboxRow, RetryResult};
 pub use pages::{PageOutcome, PendingPage, matching_text};
+pub use pg::LEASE_MS;
 pub use query::{
     AlertRow, ArticleDetail, ArticleFilter, ArticleRow, BacktestRow, Hit, MatchRow, Page,
     SearchFilter, StoreMetrics, TopicEntry, TopicStats,
@@ -152,18 +154,12 @@ pub trait Write: Read {
     fn remove_feed(&mut self, id: i64) -> Result<bool>;
     /// Adds the (url, title) feeds that are not there yet; returns how many were added.
     fn import_feeds(&mut self, feeds: &[(String, Option<String>)]) -> Result<usize>;
-    /// Enabled feeds whose poll time has come, for this process to poll.
-    fn due_feeds(&mut self, now: i64) -> Result<Vec<Feed>>;
-    /// The `limit` feeds due longest (the scheduler reads a batch it can start, not every due feed).
-    fn due_feeds_batch(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>> {
-        let mut due = self.due_feeds(now)?;
-        due.truncate(limit);
-        Ok(due)
-    }
-    /// How many enabled feeds are due at `now` (the scheduler's summary).
-    fn due_count(&mut self, now: i64) -> Result<i64> {
-        Ok(self.due_feeds(now)?.len() as i64)
-    }
+    /// Enabled feeds whose poll time has come, at most `limit`, the longest due first: what this
+    /// process can start polling now. On PostgreSQL they are leased to this process (no other
+    /// daemon takes them until the lease expires or the commit moves their poll time).
+    fn due_feeds(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>>;
+    /// How many enabled feeds are due at `now` (the scheduler's summary; leases nothing).
+    fn due_count(&mut self, now: i64) -> Result<i64>;
 
     /// Records a fetch that produced no articles (an error, a 304, a disable) with its log row.
     fn record_fetch(
@@ -239,6 +235,12 @@ pub trait Write: Read {
     ) -> Result<Option<Marked>>;
 }
 
+/// The PostgreSQL URL a `--db` / `[store]` value names, if it names one (`postgres://` or
+/// `postgresql://`); anything else is a SQLite file.
+pub fn postgres_url(db: &Path) -> Option<&str> {
+    db.to_str().filter(|s| pg::is_url(s))
+}
+
 /// The write side of the store, migrated. Used from one thread at a time.
 pub struct Store {
     inner: Box<dyn Write>,
@@ -246,10 +248,13 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
+    /// `path` is a SQLite file, or a `postgres://` URL.
     pub fn open(path: &Path) -> Result<Store> {
-        Ok(Store {
-            inner: Box::new(sqlite::Sqlite::open_write(path)?),
-        })
+        let inner: Box<dyn Write> = match postgres_url(path) {
+            Some(url) => Box::new(pg::Pg::open_write(url)?),
+            None => Box::new(sqlite::Sqlite::open_write(path)?),
+        };
+        Ok(Store { inner })
     }
 }
 
@@ -275,9 +280,11 @@ impl Reader {
     /// Opens an existing database read-only. Refuses a missing database, and one whose schema is
     /// older or newer than this binary's.
     pub fn open(path: &Path) -> Result<Reader> {
-        Ok(Reader {
-            inner: Box::new(sqlite::Sqlite::open_read(path)?),
-        })
+        let inner: Box<dyn Read> = match postgres_url(path) {
+            Some(url) => Box::new(pg::Pg::open_read(url)?),
+            None => Box::new(sqlite::Sqlite::open_read(path)?),
+        };
+        Ok(Reader { inner })
     }
 }
 

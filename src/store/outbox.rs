@@ -155,15 +155,7 @@ pub(super) fn form_digest(
         tx.commit()?;
         return Ok(DigestStep::Wait(closes));
     }
-    let mut key = format!("{topic}\u{0}{sink}\u{0}{now}");
-    for r in &rows {
-        key.push('\u{0}');
-        key.push_str(&r.1);
-    }
-    let uid = format!(
-        "nw-digest-{:032x}",
-        xxhash_rust::xxh3::xxh3_128(key.as_bytes())
-    );
+    let uid = digest_uid(topic, sink, now, rows.iter().map(|r| r.1.as_str()));
     {
         let mut st = tx.prepare_cached(
             "UPDATE alerts SET digest_uid = ?2, next_attempt_at = ?3 WHERE id = ?1",
@@ -174,6 +166,24 @@ pub(super) fn form_digest(
     }
     tx.commit()?;
     Ok(DigestStep::Formed(uid))
+}
+
+/// The stable id of a digest formed at `now` from these alert uids.
+pub(super) fn digest_uid<'a>(
+    topic: &str,
+    sink: &str,
+    now: i64,
+    uids: impl Iterator<Item = &'a str>,
+) -> String {
+    let mut key = format!("{topic}\u{0}{sink}\u{0}{now}");
+    for u in uids {
+        key.push('\u{0}');
+        key.push_str(u);
+    }
+    format!(
+        "nw-digest-{:032x}",
+        xxhash_rust::xxh3::xxh3_128(key.as_bytes())
+    )
 }
 
 /// Delivery times (ms, ascending) of the distinct deliveries (a digest counts once) of
@@ -270,10 +280,10 @@ pub struct OutboxRow {
     pub delivered_ms: Option<i64>,
 }
 
-const COLS: &str = "a.id, a.uid, a.topic, a.sink, a.status, a.attempts, a.created_at, a.next_attempt_at, a.delivered_at,
+pub(super) const COLS: &str = "a.id, a.uid, a.topic, a.sink, a.status, a.attempts, a.created_at, a.next_attempt_at, a.delivered_at,
     a.last_error, a.digest_uid, m.terms, m.snippet, m.matched_at, ar.id, ar.title, coalesce(ar.canonical_link, ar.link), ar.lang, ar.published_at,
     ar.sources, coalesce(f.name, f.title, f.url), f.url";
-const FROM: &str =
+pub(super) const FROM: &str =
     "FROM alerts a JOIN matches m ON m.id = a.match_id JOIN articles ar ON ar.id = m.article_id
     LEFT JOIN feeds f ON f.id = ar.feed_id";
 

@@ -270,7 +270,7 @@ pub struct MatchRow {
     pub matched_at_ms: i64,
 }
 
-const MATCH_COLS: &str = "m.id, m.article_id, m.topic, m.terms, m.snippet, m.matched_at, a.title, coalesce(a.canonical_link, a.link), \
+pub(super) const MATCH_COLS: &str = "m.id, m.article_id, m.topic, m.terms, m.snippet, m.matched_at, a.title, coalesce(a.canonical_link, a.link), \
      coalesce(fe.name, fe.title, fe.url), a.sources, a.published_at";
 
 fn match_from_row(r: &rusqlite::Row) -> rusqlite::Result<MatchRow> {

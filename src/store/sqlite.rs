@@ -82,21 +82,21 @@ impl Sqlite {
         .with_context(|| format!("cannot open database {}", path.display()))?;
         configure(&conn)?;
         let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        check_version(&path.display().to_string(), v)?;
+        check_version(&path.display().to_string(), v, SCHEMA_VERSION)?;
         Ok(Sqlite { conn })
     }
 }
 
-/// A read-only open accepts only the schema this binary writes.
-pub(super) fn check_version(db: &str, v: i64) -> Result<()> {
-    if v > SCHEMA_VERSION {
+/// A read-only open accepts only the schema this binary writes (`expected`).
+pub(super) fn check_version(db: &str, v: i64, expected: i64) -> Result<()> {
+    if v > expected {
         anyhow::bail!(
-            "database {db} has schema version {v}, newer than this newswatch ({SCHEMA_VERSION}); use a newer binary"
+            "database {db} has schema version {v}, newer than this newswatch ({expected}); use a newer binary"
         );
     }
-    if v < SCHEMA_VERSION {
+    if v < expected {
         anyhow::bail!(
-            "database {db} has schema version {v}, older than this newswatch ({SCHEMA_VERSION}); run `newswatch poll` or `newswatch run` once to upgrade it"
+            "database {db} has schema version {v}, older than this newswatch ({expected}); run `newswatch poll` or `newswatch run` once to upgrade it"
         );
     }
     Ok(())
@@ -249,10 +249,7 @@ impl Write for Sqlite {
     }
     /// One process writes a SQLite file, so the due feeds are simply read; the daemon keeps at
     /// most one poll per feed in flight.
-    fn due_feeds(&mut self, now: i64) -> Result<Vec<Feed>> {
-        Ok(feed_read::due(&self.conn, now)?)
-    }
-    fn due_feeds_batch(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>> {
+    fn due_feeds(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>> {
         Ok(feed_read::due_batch(&self.conn, now, limit)?)
     }
     fn due_count(&mut self, now: i64) -> Result<i64> {

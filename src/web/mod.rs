@@ -169,7 +169,10 @@ pub async fn start(
         );
     }
     // Fail early on a missing or unreadable database rather than on the first request.
-    let conn = Reader::open(db)?;
+    let conn = {
+        let db = db.to_path_buf();
+        tokio::task::spawn_blocking(move || Reader::open(&db)).await??
+    };
     let state = Arc::new(AppState {
         db: Db {
             path: db.to_path_buf(),

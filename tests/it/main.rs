@@ -24,6 +24,7 @@ mod feedback;
 mod fulltext;
 mod fuzz_regressions;
 mod polling;
+mod postgres;
 mod report;
 mod topics;
 mod web;

@@ -1,0 +1,450 @@
+//! Committing a fetch on PostgreSQL: the same decisions as `store::articles` (same identity →
+//! unchanged/updated; same canonical link or content hash → exact sighting; SimHash near copy
+//! verified by shingle overlap → near sighting; else new), made safe across daemons by advisory
+//! locks taken, in one sorted order, on every key an item could collide on before anything is
+//! decided. Full-text pages: claimed with `FOR UPDATE SKIP LOCKED` and a lease.
+
+use postgres::error::SqlState;
+use postgres::{GenericClient, Transaction};
+
+use super::super::articles::{
+    NEAR_DUP_MIN_SIMILARITY, NEAR_DUP_MIN_WORDS, SHORT_DUP_MIN_SIMILARITY, SHORT_DUP_MIN_WORDS,
+    alert_uid, specific_link,
+};
+use super::super::{
+    CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, PageOutcome, PendingPage,
+    Result, matching_text,
+};
+use super::{Pg, apply_state, insert_log};
+use crate::dedup;
+use crate::model::Article;
+use crate::util::now_ms;
+
+/// Attempts of a commit that lost a deadlock or a serialisation race.
+const ATTEMPTS: usize = 5;
+
+fn lock_key(kind: &str, v: &str) -> i64 {
+    xxhash_rust::xxh3::xxh3_64(format!("{kind}\u{0}{v}").as_bytes()) as i64
+}
+
+/// The keys a new item could collide on with a concurrent commit of another daemon.
+fn lock_keys(feed_id: i64, a: &Article, keys: &mut Vec<i64>) {
+    keys.push(lock_key("i", &dedup::identity_key(feed_id, a)));
+    keys.push(lock_key("h", &a.content_hash));
+    if let Some(l) = &a.canonical_link
+        && specific_link(l)
+    {
+        keys.push(lock_key("l", l));
+    }
+    if a.fingerprint_words >= SHORT_DUP_MIN_WORDS {
+        for (i, b) in dedup::bands(a.simhash).iter().enumerate() {
+            keys.push(lock_key("b", &format!("{i}:{b}")));
+        }
+    }
+}
+
+fn retryable(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<postgres::Error>()
+        .and_then(|e| e.code())
+        .is_some_and(|c| {
+            *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+        })
+}
+
+impl Pg {
+    pub(super) fn commit_all(
+        &mut self,
+        batch: &[FetchCommit],
+        policy: &MatchPolicy,
+    ) -> Result<Vec<CommitOutcome>> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let mut tx = self.c.get_mut().transaction()?;
+            let mut keys = Vec::new();
+            for c in batch {
+                for a in &c.articles {
+                    lock_keys(c.feed_id, a, &mut keys);
+                }
+            }
+            keys.sort_unstable();
+            keys.dedup();
+            let run = (|| {
+                tx.execute(
+                    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) s",
+                    &[&keys],
+                )?;
+                let outs = batch
+                    .iter()
+                    .map(|c| commit_in(&mut tx, c, policy))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok::<_, anyhow::Error>(outs)
+            })();
+            match run.and_then(|o| tx.commit().map(|_| o).map_err(Into::into)) {
+                Ok(o) => return Ok(o),
+                Err(e) if tries < ATTEMPTS && retryable(&e) => {
+                    tracing::debug!(error = %e, "commit retried");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn commit_in(tx: &mut Transaction, c: &FetchCommit, policy: &MatchPolicy) -> Result<CommitOutcome> {
+    let mut out = CommitOutcome::default();
+    let now = now_ms();
+    for a in &c.articles {
+        let item = store_article(tx, c.feed_id, a, policy, now, &mut out)?;
+        match item.status {
+            ItemStatus::New => out.new += 1,
+            ItemStatus::Updated => out.updated += 1,
+            ItemStatus::Duplicate | ItemStatus::NearDuplicate => out.duplicates += 1,
+            ItemStatus::Unchanged => {}
+        }
+        out.items.push(item);
+    }
+    let mut state = c.state.clone();
+    state.got_new = out.new > 0;
+    apply_state(tx, c.feed_id, &state)?;
+    let mut log = c.log.clone();
+    log.new_items = out.new;
+    log.updated_items = out.updated;
+    log.duplicates = out.duplicates;
+    insert_log(tx, c.feed_id, &log)?;
+    Ok(out)
+}
+
+fn store_article(
+    tx: &mut Transaction,
+    feed_id: i64,
+    a: &Article,
+    policy: &MatchPolicy,
+    now: i64,
+    out: &mut CommitOutcome,
+) -> Result<ItemOutcome> {
+    let identity = dedup::identity_key(feed_id, a);
+    let mut item = ItemOutcome {
+        id: 0,
+        guid: a.guid.clone(),
+        link: a.link.clone(),
+        title: a.title.clone(),
+        status: ItemStatus::New,
+        duplicate_of: None,
+        topics: Vec::new(),
+    };
+    let b = dedup::bands(a.simhash);
+    let published = a.published_at.map(|d| d.timestamp_millis());
+
+    // 1. Same identity: unchanged, or updated in place (keeps its id).
+    if let Some(r) = tx.query_opt(
+        "SELECT id, content_hash FROM articles WHERE identity = $1",
+        &[&identity],
+    )? {
+        let (id, hash): (i64, String) = (r.get(0), r.get(1));
+        item.id = id;
+        if hash == a.content_hash {
+            item.status = ItemStatus::Unchanged;
+            return Ok(item);
+        }
+        tx.execute(
+            "UPDATE articles SET link = $2, canonical_link = $3, title = $4, text = $5, html = $6, lang = $7,
+                published_at = coalesce($8, published_at), updated_at = $9, content_hash = $10, simhash = $11,
+                band0 = $12, band1 = $13, band2 = $14, band3 = $15
+             WHERE id = $1",
+            &[
+                &id, &a.link, &a.canonical_link, &a.title, &a.text, &a.html, &a.lang, &published,
+                &now, &a.content_hash, &(a.simhash as i64), &b[0], &b[1], &b[2], &b[3],
+            ],
+        )?;
+        item.status = ItemStatus::Updated;
+        item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
+        return Ok(item);
+    }
+
+    // 2. The same story under another identity: same canonical link, or same content.
+    let mut exact: Option<i64> = None;
+    if let Some(l) = &a.canonical_link
+        && specific_link(l)
+    {
+        exact = tx
+            .query_opt(
+                "SELECT id FROM articles WHERE canonical_link = $1 ORDER BY id LIMIT 1",
+                &[l],
+            )?
+            .map(|r| r.get(0));
+    }
+    if exact.is_none() {
+        exact = tx
+            .query_opt(
+                "SELECT id FROM articles WHERE content_hash = $1 ORDER BY id LIMIT 1",
+                &[&a.content_hash],
+            )?
+            .map(|r| r.get(0));
+    }
+    if let Some(orig) = exact {
+        add_sighting(tx, orig, feed_id, a, "exact", None, now)?;
+        item.id = orig;
+        item.status = ItemStatus::Duplicate;
+        item.duplicate_of = Some(orig);
+        return Ok(item);
+    }
+
+    // 3. A near-duplicate within the window, verified by shingle overlap.
+    let words = a.fingerprint_words;
+    if words >= SHORT_DUP_MIN_WORDS {
+        let (max_d, min_sim) = if words >= NEAR_DUP_MIN_WORDS {
+            (policy.max_distance, NEAR_DUP_MIN_SIMILARITY)
+        } else {
+            (0, SHORT_DUP_MIN_SIMILARITY)
+        };
+        for (orig, dist) in near_candidates(tx, a.simhash, now - policy.window_ms, max_d)? {
+            let text: String = tx
+                .query_one("SELECT text FROM articles WHERE id = $1", &[&orig])?
+                .get(0);
+            if dedup::similarity(&a.text, &text) < min_sim {
+                continue;
+            }
+            add_sighting(tx, orig, feed_id, a, "near", Some(dist), now)?;
+            item.id = orig;
+            item.status = ItemStatus::NearDuplicate;
+            item.duplicate_of = Some(orig);
+            return Ok(item);
+        }
+    }
+
+    // 4. New. The identity lock makes a conflict impossible; ON CONFLICT keeps it a no-op anyway.
+    let page_status = policy.full_text.then_some("pending");
+    let page_next = page_status.map(|_| now);
+    let Some(r) = tx.query_opt(
+        "INSERT INTO articles (feed_id, identity, guid, link, canonical_link, title, text, html, lang, published_at,
+             fetched_at, content_hash, simhash, band0, band1, band2, band3, page_status, page_next_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+         ON CONFLICT (identity) DO NOTHING RETURNING id",
+        &[
+            &feed_id, &identity, &a.guid, &a.link, &a.canonical_link, &a.title, &a.text, &a.html,
+            &a.lang, &published, &now, &a.content_hash, &(a.simhash as i64), &b[0], &b[1], &b[2],
+            &b[3], &page_status, &page_next,
+        ],
+    )?
+    else {
+        let r = tx.query_one("SELECT id FROM articles WHERE identity = $1", &[&identity])?;
+        item.id = r.get(0);
+        item.status = ItemStatus::Unchanged;
+        return Ok(item);
+    };
+    let id: i64 = r.get(0);
+    item.id = id;
+    item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
+    Ok(item)
+}
+
+/// Stored articles within `max_distance` of `simhash` fetched after `since`, closest then oldest
+/// first, through the band indexes (exact bands up to distance 3, one-bit probes up to 7).
+pub(super) fn near_candidates(
+    c: &mut impl GenericClient,
+    simhash: u64,
+    since: i64,
+    max_distance: u32,
+) -> Result<Vec<(i64, u32)>> {
+    let max_distance = max_distance.min(7);
+    let b = dedup::bands(simhash);
+    let probes: Vec<Vec<i64>> = b
+        .iter()
+        .map(|&band| {
+            if max_distance <= 3 {
+                vec![band]
+            } else {
+                dedup::band_probes(band).into_iter().collect()
+            }
+        })
+        .collect();
+    let rows = c.query(
+        "SELECT id, simhash FROM articles
+         WHERE (band0 = ANY($1) OR band1 = ANY($2) OR band2 = ANY($3) OR band3 = ANY($4)) AND fetched_at >= $5",
+        &[&probes[0], &probes[1], &probes[2], &probes[3], &since],
+    )?;
+    let mut found: Vec<(i64, u32)> = rows
+        .iter()
+        .filter_map(|r| {
+            let d = dedup::hamming(simhash, r.get::<_, i64>(1) as u64);
+            (d <= max_distance).then(|| (r.get(0), d))
+        })
+        .collect();
+    found.sort_by_key(|&(id, d)| (d, id));
+    found.dedup_by_key(|x| x.0);
+    Ok(found)
+}
+
+fn add_sighting(
+    tx: &mut Transaction,
+    article_id: i64,
+    feed_id: i64,
+    a: &Article,
+    kind: &str,
+    distance: Option<u32>,
+    now: i64,
+) -> Result<()> {
+    let known_feed: bool = tx
+        .query_one(
+            "SELECT EXISTS(SELECT 1 FROM articles WHERE id = $1 AND feed_id = $2)
+             OR EXISTS(SELECT 1 FROM sightings WHERE article_id = $1 AND feed_id = $2)",
+            &[&article_id, &feed_id],
+        )?
+        .get(0);
+    let inserted = tx.execute(
+        "INSERT INTO sightings (article_id, feed_id, link, title, kind, distance, seen_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        &[
+            &article_id,
+            &feed_id,
+            &a.link,
+            &a.title,
+            &kind,
+            &distance.map(i64::from),
+            &now,
+        ],
+    )?;
+    if inserted > 0 && !known_feed {
+        tx.execute(
+            "UPDATE articles SET sources = sources + 1 WHERE id = $1",
+            &[&article_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Matches the article and stores the matches it did not have yet, with one outbox row per sink.
+fn insert_matches(
+    tx: &mut impl GenericClient,
+    article_id: i64,
+    identity: &str,
+    a: &Article,
+    policy: &MatchPolicy,
+    now: i64,
+    out: &mut CommitOutcome,
+) -> Result<Vec<String>> {
+    let mut topics = Vec::new();
+    for m in (policy.matcher)(a) {
+        let terms = serde_json::to_string(&m.terms)?;
+        let Some(r) = tx.query_opt(
+            "INSERT INTO matches (article_id, topic, terms, snippet, matched_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING RETURNING id",
+            &[&article_id, &m.topic, &terms, &m.snippet, &now],
+        )?
+        else {
+            continue; // matched this topic before: no second alert
+        };
+        let match_id: i64 = r.get(0);
+        for sink in (policy.sinks_for)(&m.topic) {
+            let uid = alert_uid(identity, &m.topic, &sink);
+            out.alerts += tx.execute(
+                "INSERT INTO alerts (uid, match_id, topic, sink, status, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $5) ON CONFLICT DO NOTHING",
+                &[&uid, &match_id, &m.topic, &sink, &now],
+            )? as u32;
+        }
+        topics.push(m.topic);
+    }
+    Ok(topics)
+}
+
+impl Pg {
+    pub(super) fn claim_pages(
+        &mut self,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<PendingPage>> {
+        let mut tx = self.c.get_mut().transaction()?;
+        tx.execute(
+            "UPDATE articles SET page_status = 'failed', page_error = 'the article has no link'
+             WHERE page_status = 'pending' AND page_next_at <= $1 AND coalesce(link, canonical_link) IS NULL",
+            &[&now],
+        )?;
+        let rows = tx.query(
+            "UPDATE articles SET page_next_at = $2 WHERE id IN (
+                 SELECT id FROM articles WHERE page_status = 'pending' AND page_next_at <= $1
+                 ORDER BY page_next_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+             RETURNING id, feed_id, coalesce(link, canonical_link), page_attempts",
+            &[&now, &(now + lease_ms), &(limit as i64)],
+        )?;
+        tx.commit()?;
+        let mut pages: Vec<PendingPage> = rows
+            .iter()
+            .map(|r| PendingPage {
+                id: r.get(0),
+                feed_id: r.get(1),
+                link: r.get(2),
+                attempts: r.get::<_, i64>(3) as u32,
+            })
+            .collect();
+        pages.sort_by_key(|p| p.id);
+        Ok(pages)
+    }
+
+    pub(super) fn store_page(
+        &mut self,
+        id: i64,
+        page_title: Option<&str>,
+        page_text: &str,
+        policy: &MatchPolicy,
+    ) -> Result<PageOutcome> {
+        let now = now_ms();
+        let mut tx = self.c.get_mut().transaction()?;
+        let Some(r) = tx.query_opt(
+            "UPDATE articles SET page_title = $2, page_text = $3, page_status = 'done', page_error = NULL,
+                 page_attempts = page_attempts + 1, page_next_at = NULL
+             WHERE id = $1 AND page_status = 'pending'
+             RETURNING identity, guid, link, canonical_link, title, text, lang, content_hash, simhash",
+            &[&id, &page_title, &page_text],
+        )?
+        else {
+            return Ok(PageOutcome::default());
+        };
+        let identity: String = r.get(0);
+        let feed_text: String = r.get(5);
+        let article = Article {
+            guid: r.get(1),
+            link: r.get(2),
+            canonical_link: r.get(3),
+            title: r.get(4),
+            text: matching_text(&feed_text, page_text),
+            lang: r.get(6),
+            content_hash: r.get(7),
+            simhash: r.get::<_, i64>(8) as u64,
+            ..Default::default()
+        };
+        let mut commit = CommitOutcome::default();
+        let topics = insert_matches(&mut tx, id, &identity, &article, policy, now, &mut commit)?;
+        tx.commit()?;
+        Ok(PageOutcome {
+            stored: true,
+            topics,
+            alerts: commit.alerts,
+        })
+    }
+
+    pub(super) fn fail_page(
+        &mut self,
+        id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<bool> {
+        let c = self.c.get_mut();
+        let n = match retry_at {
+            Some(at) => c.execute(
+                "UPDATE articles SET page_attempts = page_attempts + 1, page_next_at = $3, page_error = $2
+                 WHERE id = $1 AND page_status = 'pending'",
+                &[&id, &error, &at],
+            )?,
+            None => c.execute(
+                "UPDATE articles SET page_attempts = page_attempts + 1, page_next_at = NULL, page_error = $2,
+                     page_status = 'failed'
+                 WHERE id = $1 AND page_status = 'pending'",
+                &[&id, &error],
+            )?,
+        };
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,630 @@
+//! The PostgreSQL backend, chosen by a `postgres://` URL (`--db` or `[store] url`). Synchronous
+//! `postgres` client (tokio-postgres underneath, no TLS), one connection per `Store` or `Reader`:
+//! the daemon's writer thread owns one, the HTTP server pools its readers, so the store's design
+//! (one writer thread per process) is the same on both backends.
+//!
+//! Invariants:
+//! - Migrations (`migrations/postgres/NNNN_*.sql`) are applied in order at open, each in its own
+//!   transaction with its row in `newswatch_migrations`, under a session advisory lock: daemons
+//!   starting together migrate once. A newer schema is refused; a `Reader` never migrates.
+//! - Several daemons share one database. Due feeds, due alerts and due pages are leased
+//!   (`FOR UPDATE SKIP LOCKED`, lease time in the row): one daemon at a time works on each, and
+//!   the leases of a daemon that died expire and are taken over.
+//! - Dedup is a database guarantee across daemons: `commit_fetch` takes transaction advisory locks
+//!   on every key an item could collide on (identity, content hash, canonical link, SimHash bands)
+//!   in one sorted order before deciding, so two daemons committing copies of one story at once are
+//!   serialised and the second sees the first; unique keys back it (identity, match per topic,
+//!   alert per sink); a deadlock or serialisation failure retries the whole commit.
+
+mod commit;
+mod outbox;
+mod query;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use anyhow::Context;
+use postgres::{Client, GenericClient, NoTls, Row};
+
+use super::feeds::{FEED_COLS, FetchLog};
+use super::migrate::{PG_MIGRATIONS, PG_SCHEMA_VERSION};
+use super::{Feed, FeedState, Label, LabelledArticle, Marked, MarkedMatch, NewFeed, Result};
+use crate::util::now_ms;
+
+/// How long a daemon holds a feed it took for a poll, an alert it took for delivery.
+pub const LEASE_MS: i64 = 120_000;
+/// Feeds one call of `due_feeds` takes at most, so that several daemons share a long due list.
+const FEED_BATCH: i64 = 1000;
+/// The session advisory lock key held while migrating.
+const MIGRATE_LOCK: i64 = 0x6e77_6d69_6772; // "nwmigr"
+
+/// Whether a `--db` / `[store]` value names a PostgreSQL database.
+pub fn is_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// One PostgreSQL connection (a `RefCell`: reads take `&self`, the client wants `&mut`).
+pub(crate) struct Pg {
+    c: RefCell<Client>,
+}
+
+fn connect(url: &str) -> Result<Client> {
+    Client::connect(url, NoTls).with_context(|| format!("cannot connect to {}", redact(url)))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Pg {
+    pub(in crate::store) fn open_write(url: &str) -> Result<Pg> {
+        let mut c = connect(url)?;
+        migrate(&mut c).with_context(|| format!("database {}", redact(url)))?;
+        Ok(Pg { c: RefCell::new(c) })
+    }
+
+    pub(in crate::store) fn open_read(url: &str) -> Result<Pg> {
+        let mut c = connect(url)?;
+        c.batch_execute("SET default_transaction_read_only = on")?;
+        let v = schema_version(&mut c)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no newswatch schema in {} (run `newswatch poll` or `newswatch run` first)",
+                redact(url)
+            )
+        })?;
+        super::sqlite::check_version(&redact(url), v, PG_SCHEMA_VERSION)?;
+        Ok(Pg { c: RefCell::new(c) })
+    }
+
+    fn c(&self) -> std::cell::RefMut<'_, Client> {
+        self.c.borrow_mut()
+    }
+}
+
+fn schema_version(c: &mut Client) -> Result<Option<i64>> {
+    let exists: bool = c
+        .query_one(
+            "SELECT to_regclass('newswatch_migrations') IS NOT NULL",
+            &[],
+        )?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    Ok(Some(
+        c.query_one(
+            "SELECT coalesce(max(version), 0) FROM newswatch_migrations",
+            &[],
+        )?
+        .get(0),
+    ))
+}
+
+/// Applies pending migrations under a session advisory lock, each in its own transaction.
+fn migrate(c: &mut Client) -> Result<()> {
+    c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK])?;
+    let out = migrate_locked(c);
+    let _ = c.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK]);
+    out
+}
+
+fn migrate_locked(c: &mut Client) -> Result<()> {
+    c.batch_execute(
+        "CREATE TABLE IF NOT EXISTS newswatch_migrations (
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )?;
+    let current = schema_version(c)?.unwrap_or(0);
+    if current > PG_SCHEMA_VERSION {
+        anyhow::bail!(
+            "schema version {current} is newer than this newswatch supports ({PG_SCHEMA_VERSION}); refusing to open it (use a newer binary)"
+        );
+    }
+    for &(version, name, sql) in PG_MIGRATIONS {
+        if version <= current {
+            continue;
+        }
+        let mut tx = c.transaction()?;
+        tx.batch_execute(sql)
+            .map_err(|e| anyhow::anyhow!("migration {name} failed: {e}"))?;
+        tx.execute(
+            "INSERT INTO newswatch_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            &[&version, &name, &now_ms()],
+        )?;
+        tx.commit()?;
+        tracing::info!(migration = name, "applied migration");
+    }
+    Ok(())
+}
+
+pub(super) fn feed_from_row(r: &Row) -> Feed {
+    Feed {
+        id: r.get(0),
+        url: r.get(1),
+        name: r.get(2),
+        title: r.get(3),
+        site_url: r.get(4),
+        lang: r.get(5),
+        enabled: r.get(6),
+        disabled_reason: r.get(7),
+        etag: r.get(8),
+        last_modified: r.get(9),
+        interval_ms: r.get(10),
+        fixed_interval_ms: r.get(11),
+        min_interval_ms: r.get(12),
+        next_poll_at: r.get(13),
+        last_polled_at: r.get(14),
+        last_success_at: r.get(15),
+        last_new_at: r.get(16),
+        error_count: r.get(17),
+        last_error: r.get(18),
+        full_text: r.get(19),
+    }
+}
+
+fn feed_by_id(c: &mut impl GenericClient, id: i64) -> Result<Option<Feed>> {
+    Ok(c.query_opt(
+        &format!("SELECT {FEED_COLS} FROM feeds WHERE id = $1"),
+        &[&id],
+    )?
+    .map(|r| feed_from_row(&r)))
+}
+
+fn feed_id_of(c: &mut impl GenericClient, url: &str) -> Result<i64> {
+    Ok(c.query_one("SELECT id FROM feeds WHERE url = $1", &[&url])?
+        .get(0))
+}
+
+impl Pg {
+    fn feeds(&self) -> Result<Vec<Feed>> {
+        Ok(self
+            .c()
+            .query(&format!("SELECT {FEED_COLS} FROM feeds ORDER BY id"), &[])?
+            .iter()
+            .map(feed_from_row)
+            .collect())
+    }
+
+    fn find_feed(&self, key: &str) -> Result<Option<Feed>> {
+        let mut c = self.c();
+        if let Ok(id) = key.parse::<i64>()
+            && let Some(f) = feed_by_id(&mut *c, id)?
+        {
+            return Ok(Some(f));
+        }
+        Ok(c.query_opt(
+            &format!("SELECT {FEED_COLS} FROM feeds WHERE url = $1"),
+            &[&key],
+        )?
+        .map(|r| feed_from_row(&r)))
+    }
+
+    fn article_counts(&self) -> Result<HashMap<i64, i64>> {
+        Ok(self
+            .c()
+            .query(
+                "SELECT feed_id, count(*) FROM articles WHERE feed_id IS NOT NULL GROUP BY feed_id",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn feed_names(&self) -> Result<HashMap<i64, String>> {
+        Ok(self
+            .c()
+            .query("SELECT id, coalesce(name, title, url) FROM feeds", &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn upsert_feed(&mut self, f: &NewFeed) -> Result<i64> {
+        let c = self.c.get_mut();
+        c.execute(
+            "INSERT INTO feeds (url, name, fixed_interval_ms, full_text, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (url) DO UPDATE SET name = coalesce(excluded.name, feeds.name),
+                 fixed_interval_ms = excluded.fixed_interval_ms, full_text = excluded.full_text",
+            &[&f.url, &f.name, &f.fixed_interval_ms, &f.full_text, &now_ms()],
+        )?;
+        feed_id_of(c, &f.url)
+    }
+
+    fn ensure_feed(&mut self, url: &str) -> Result<i64> {
+        let c = self.c.get_mut();
+        c.execute(
+            "INSERT INTO feeds (url, created_at) VALUES ($1, $2) ON CONFLICT (url) DO NOTHING",
+            &[&url, &now_ms()],
+        )?;
+        feed_id_of(c, url)
+    }
+
+    fn ensure_ingest_feeds(&mut self, urls: &[String]) -> Result<Vec<i64>> {
+        let mut tx = self.c.get_mut().transaction()?;
+        let ins = tx.prepare(
+            "INSERT INTO feeds (url, enabled, disabled_reason, created_at) VALUES ($1, FALSE, 'ingested from a local file', $2)
+             ON CONFLICT (url) DO NOTHING",
+        )?;
+        let sel = tx.prepare("SELECT id FROM feeds WHERE url = $1")?;
+        let now = now_ms();
+        let mut ids = Vec::with_capacity(urls.len());
+        for u in urls {
+            tx.execute(&ins, &[u, &now])?;
+            ids.push(tx.query_one(&sel, &[u])?.get(0));
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn import_feeds(&mut self, feeds: &[(String, Option<String>)]) -> Result<usize> {
+        let mut tx = self.c.get_mut().transaction()?;
+        let st = tx.prepare(
+            "INSERT INTO feeds (url, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (url) DO NOTHING",
+        )?;
+        let now = now_ms();
+        let mut added = 0;
+        for (url, title) in feeds {
+            added += tx.execute(&st, &[url, title, &now])? as usize;
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Leases up to `limit` (at most `FEED_BATCH`) due feeds that no live daemon holds.
+    fn due_feeds(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>> {
+        let limit = (limit as i64).min(FEED_BATCH);
+        let rows = self.c.get_mut().query(
+            &format!(
+                "UPDATE feeds SET lease_until = $2 WHERE id IN (
+                     SELECT id FROM feeds
+                     WHERE enabled AND next_poll_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+                     ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING {FEED_COLS}"
+            ),
+            &[&now, &(now + LEASE_MS), &limit],
+        )?;
+        let mut feeds: Vec<Feed> = rows.iter().map(feed_from_row).collect();
+        feeds.sort_by_key(|f| (f.next_poll_at, f.id));
+        Ok(feeds)
+    }
+
+    fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()> {
+        let mut tx = self.c.get_mut().transaction()?;
+        apply_state(&mut tx, feed_id, state)?;
+        insert_log(&mut tx, feed_id, log)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// The feed's state after a fetch; releases the feed's lease.
+pub(super) fn apply_state(c: &mut impl GenericClient, feed_id: i64, s: &FeedState) -> Result<()> {
+    let now = now_ms();
+    let (interval_ms, next_poll_at) = match s.if_new {
+        Some((i, n)) if s.got_new => (Some(i), n),
+        _ => (s.interval_ms, s.next_poll_at),
+    };
+    if let Some(url) = &s.new_url {
+        c.execute(
+            "UPDATE feeds SET url = $1 WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM feeds WHERE url = $1 AND id <> $2)",
+            &[url, &feed_id],
+        )?;
+    }
+    let ok = s.error.is_none();
+    c.execute(
+        "UPDATE feeds SET
+            title = coalesce($2, title), site_url = coalesce($3, site_url), lang = coalesce($4, lang),
+            etag = CASE WHEN $10 THEN coalesce($5, etag) ELSE etag END,
+            last_modified = CASE WHEN $10 THEN coalesce($6, last_modified) ELSE last_modified END,
+            interval_ms = coalesce($7, interval_ms), min_interval_ms = coalesce($8, min_interval_ms),
+            next_poll_at = $9, last_polled_at = $12,
+            last_success_at = CASE WHEN $10 THEN $12 ELSE last_success_at END,
+            error_count = CASE WHEN $10 THEN 0 ELSE error_count + 1 END,
+            last_error = $11,
+            last_new_at = CASE WHEN $13 THEN $12 ELSE last_new_at END,
+            enabled = CASE WHEN $14::text IS NULL THEN enabled ELSE FALSE END,
+            disabled_reason = coalesce($14, disabled_reason),
+            lease_until = NULL
+         WHERE id = $1",
+        &[
+            &feed_id,
+            &s.title,
+            &s.site_url,
+            &s.lang,
+            &s.etag,
+            &s.last_modified,
+            &interval_ms,
+            &s.min_interval_ms,
+            &next_poll_at,
+            &ok,
+            &s.error,
+            &now,
+            &s.got_new,
+            &s.disable,
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn insert_log(c: &mut impl GenericClient, feed_id: i64, l: &FetchLog) -> Result<()> {
+    c.execute(
+        "INSERT INTO fetch_log (feed_id, url, at, status, bytes, new_items, updated_items, duplicates, duration_ms, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &[
+            &feed_id,
+            &l.url,
+            &l.at,
+            &l.status.map(i64::from),
+            &(l.bytes as i64),
+            &i64::from(l.new_items),
+            &i64::from(l.updated_items),
+            &i64::from(l.duplicates),
+            &l.duration_ms,
+            &l.error,
+        ],
+    )?;
+    Ok(())
+}
+
+impl super::Read for Pg {
+    // Readers' marks are not kept on PostgreSQL yet (`mark_alert` refuses): there are none to read.
+    fn alert_labels(&self, _alert_ids: &[i64]) -> Result<HashMap<i64, Label>> {
+        Ok(HashMap::new())
+    }
+    fn article_alert_marks(&self, _article_id: i64) -> Result<HashMap<i64, (i64, Option<Label>)>> {
+        Ok(HashMap::new())
+    }
+    fn marked_matches(&self, _topic: &str, _since_ms: Option<i64>) -> Result<Vec<MarkedMatch>> {
+        Ok(Vec::new())
+    }
+    fn labelled_articles(&self) -> Result<Vec<LabelledArticle>> {
+        Ok(Vec::new())
+    }
+    fn marked_topics(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    fn feeds(&self) -> Result<Vec<Feed>> {
+        Pg::feeds(self)
+    }
+    fn feed(&self, id: i64) -> Result<Option<Feed>> {
+        feed_by_id(&mut *self.c(), id)
+    }
+    fn find_feed(&self, key: &str) -> Result<Option<Feed>> {
+        Pg::find_feed(self, key)
+    }
+    fn article_counts(&self) -> Result<HashMap<i64, i64>> {
+        Pg::article_counts(self)
+    }
+    fn feed_names(&self) -> Result<HashMap<i64, String>> {
+        Pg::feed_names(self)
+    }
+    fn search(&self, q: &str, f: &super::SearchFilter) -> Result<Vec<super::Hit>> {
+        Pg::search(self, q, f)
+    }
+    fn list_articles(
+        &self,
+        f: &super::ArticleFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<super::Page<super::ArticleRow>> {
+        Pg::list_articles(self, f, limit, offset)
+    }
+    fn article(&self, id: i64) -> Result<Option<super::ArticleDetail>> {
+        Pg::article(self, id)
+    }
+    fn list_matches(
+        &self,
+        topic: Option<&str>,
+        since_ms: Option<i64>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<super::Page<super::MatchRow>> {
+        Pg::list_matches(self, topic, since_ms, limit, offset)
+    }
+    fn list_alerts(
+        &self,
+        status: Option<&str>,
+        topic: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<super::Page<super::AlertRow>> {
+        Pg::list_alerts(self, status, topic, limit, offset)
+    }
+    fn topic_stats(&self) -> Result<Vec<super::TopicStats>> {
+        Pg::topic_stats(self)
+    }
+    fn topic_entries(&self, topic: &str, limit: i64) -> Result<Vec<super::TopicEntry>> {
+        Pg::topic_entries(self, topic, limit)
+    }
+    fn metrics(&self, now_ms: i64) -> Result<super::StoreMetrics> {
+        Pg::metrics(self, now_ms)
+    }
+    fn articles_since(&self, since_ms: i64) -> Result<Vec<super::BacktestRow>> {
+        Pg::articles_since(self, since_ms)
+    }
+    fn ping(&self) -> Result<()> {
+        self.c().query_one("SELECT 1", &[])?;
+        Ok(())
+    }
+    fn report_hits(
+        &self,
+        since: i64,
+        until: i64,
+        topic: Option<&str>,
+    ) -> Result<Vec<super::ReportHit>> {
+        Pg::report_hits(self, since, until, topic)
+    }
+    fn report_counts(
+        &self,
+        since: i64,
+        until: i64,
+        by: super::CountBy,
+    ) -> Result<Vec<(super::GroupKey, i64)>> {
+        Pg::report_counts(self, since, until, by)
+    }
+    fn report_story(&self, article_id: i64, topic: &str) -> Result<Option<super::StoryRow>> {
+        Pg::report_story(self, article_id, topic)
+    }
+    fn outbox_list(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+        severity_of: &dyn Fn(&str) -> crate::topics::Severity,
+    ) -> Result<Vec<super::OutboxRow>> {
+        Pg::outbox_list(self, status, limit, severity_of)
+    }
+    fn outbox_delivered_after(
+        &self,
+        since: i64,
+        topic: Option<&str>,
+        severity_of: &dyn Fn(&str) -> crate::topics::Severity,
+    ) -> Result<Vec<super::OutboxRow>> {
+        Pg::outbox_delivered_after(self, since, topic, severity_of)
+    }
+    fn near_duplicates(
+        &self,
+        simhash: u64,
+        since: i64,
+        max_distance: u32,
+    ) -> Result<Vec<(i64, u32)>> {
+        commit::near_candidates(&mut *self.c(), simhash, since, max_distance)
+    }
+}
+
+impl super::Write for Pg {
+    fn upsert_feed(&mut self, f: &NewFeed) -> Result<i64> {
+        Pg::upsert_feed(self, f)
+    }
+    fn ensure_feed(&mut self, url: &str) -> Result<i64> {
+        Pg::ensure_feed(self, url)
+    }
+    fn ensure_ingest_feeds(&mut self, urls: &[String]) -> Result<Vec<i64>> {
+        Pg::ensure_ingest_feeds(self, urls)
+    }
+    fn remove_feed(&mut self, id: i64) -> Result<bool> {
+        Ok(self
+            .c
+            .get_mut()
+            .execute("DELETE FROM feeds WHERE id = $1", &[&id])?
+            > 0)
+    }
+    fn import_feeds(&mut self, feeds: &[(String, Option<String>)]) -> Result<usize> {
+        Pg::import_feeds(self, feeds)
+    }
+    fn due_feeds(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>> {
+        Pg::due_feeds(self, now, limit)
+    }
+    fn due_count(&mut self, now: i64) -> Result<i64> {
+        Ok(self
+            .c
+            .get_mut()
+            .query_one(
+                "SELECT count(*) FROM feeds WHERE enabled AND next_poll_at <= $1",
+                &[&now],
+            )?
+            .get(0))
+    }
+    fn mark_alert(
+        &mut self,
+        _key: &str,
+        _label: Label,
+        _via: &str,
+        _now: i64,
+    ) -> Result<Option<Marked>> {
+        anyhow::bail!(
+            "readers' marks are not stored on PostgreSQL yet: use a SQLite store for marks"
+        )
+    }
+    fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()> {
+        Pg::record_fetch(self, feed_id, state, log)
+    }
+    fn commit_fetch(
+        &mut self,
+        c: super::FetchCommit,
+        policy: &super::MatchPolicy,
+    ) -> Result<super::CommitOutcome> {
+        Ok(self
+            .commit_all(std::slice::from_ref(&c), policy)?
+            .pop()
+            .unwrap_or_default())
+    }
+    fn commit_batch(
+        &mut self,
+        batch: &[super::FetchCommit],
+        policy: &super::MatchPolicy,
+    ) -> Result<Vec<super::CommitOutcome>> {
+        self.commit_all(batch, policy)
+    }
+    fn claim_due_pages(
+        &mut self,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<super::PendingPage>> {
+        self.claim_pages(now, limit, lease_ms)
+    }
+    fn page_done(
+        &mut self,
+        id: i64,
+        page_title: Option<&str>,
+        page_text: &str,
+        policy: &super::MatchPolicy,
+    ) -> Result<super::PageOutcome> {
+        self.store_page(id, page_title, page_text, policy)
+    }
+    fn page_failed(&mut self, id: i64, error: &str, retry_at: Option<i64>) -> Result<bool> {
+        self.fail_page(id, error, retry_at)
+    }
+    fn due_alerts(
+        &mut self,
+        now: i64,
+        sinks: &[String],
+        limit: usize,
+    ) -> Result<Vec<super::DueRow>> {
+        Pg::due_alerts(self, now, sinks, limit)
+    }
+    fn next_alert_after(&mut self, now: i64, sinks: &[String]) -> Result<Option<i64>> {
+        Pg::next_alert_after(self, now, sinks)
+    }
+    fn orphaned_alerts(&mut self, sinks: &[String]) -> Result<Vec<(String, i64)>> {
+        Pg::orphaned_alerts(self, sinks)
+    }
+    fn digest_members(&mut self, digest_uid: &str) -> Result<Vec<super::DueRow>> {
+        Pg::digest_members(self, digest_uid)
+    }
+    fn form_digest(
+        &mut self,
+        topic: &str,
+        sink: &str,
+        interval_ms: i64,
+        now: i64,
+    ) -> Result<super::DigestStep> {
+        Pg::form_digest(self, topic, sink, interval_ms, now)
+    }
+    fn recent_deliveries(&mut self, topic: &str, sink: &str, since: i64) -> Result<Vec<i64>> {
+        Pg::recent_deliveries(self, topic, sink, since)
+    }
+    fn postpone_alerts(&mut self, key: &str, until: i64) -> Result<usize> {
+        Pg::postpone_alerts(self, key, until)
+    }
+    fn record_attempt(&mut self, a: &super::Attempt) -> Result<usize> {
+        Pg::record_attempt(self, a)
+    }
+    fn load_alerts(
+        &mut self,
+        ids: &[i64],
+        severity_of: &dyn Fn(&str) -> crate::topics::Severity,
+    ) -> Result<Vec<super::OutboxRow>> {
+        Pg::load_alerts(self, ids, severity_of)
+    }
+    fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<super::RetryResult>> {
+        Pg::retry_alerts(self, key, now)
+    }
+}

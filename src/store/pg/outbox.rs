@@ -1,0 +1,314 @@
+//! PostgreSQL outbox: listings, and due alerts leased across daemons (the lease moves the row's
+//! attempt time forward until the attempt is recorded, so a dispatcher that died loses them when
+//! it expires).
+
+use postgres::Row;
+
+use super::super::outbox::{COLS as OUTBOX_COLS, FROM as OUTBOX_FROM};
+use super::super::query::ms_to_rfc3339;
+use super::super::{Attempt, DigestStep, DueRow, OutboxRow, Result, RetryResult};
+use super::{LEASE_MS, Pg};
+use crate::alerts::Alert;
+use crate::topics::Severity;
+
+fn outbox_row(r: &Row, severity_of: &dyn Fn(&str) -> Severity) -> OutboxRow {
+    let topic: String = r.get(2);
+    let terms: String = r.get(11);
+    let delivered_ms: Option<i64> = r.get(8);
+    OutboxRow {
+        id: r.get(0),
+        sink: r.get(3),
+        status: r.get(4),
+        attempts: r.get::<_, i64>(5) as u32,
+        created_at: ms_to_rfc3339(r.get(6)),
+        next_attempt_at: ms_to_rfc3339(r.get(7)),
+        delivered_at: delivered_ms.map(ms_to_rfc3339),
+        last_error: r.get(9),
+        digest_uid: r.get(10),
+        delivered_ms,
+        alert: Alert {
+            uid: r.get(1),
+            severity: severity_of(&topic),
+            topic,
+            terms: serde_json::from_str(&terms).unwrap_or_default(),
+            snippet: r.get(12),
+            matched_at: ms_to_rfc3339(r.get(13)),
+            article_id: r.get(14),
+            title: r.get(15),
+            link: r.get(16),
+            lang: r.get(17),
+            published_at: r.get::<_, Option<i64>>(18).map(ms_to_rfc3339),
+            sources: r.get(19),
+            feed: r.get(20),
+            feed_url: r.get(21),
+        },
+    }
+}
+
+fn due_row(r: &Row) -> DueRow {
+    DueRow {
+        id: r.get(0),
+        uid: r.get(1),
+        topic: r.get(2),
+        sink: r.get(3),
+        attempts: r.get::<_, i64>(4) as u32,
+        digest_uid: r.get(5),
+    }
+}
+
+impl Pg {
+    pub(super) fn outbox_list(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+        severity_of: &dyn Fn(&str) -> Severity,
+    ) -> Result<Vec<OutboxRow>> {
+        Ok(self
+            .c()
+            .query(
+                &format!("SELECT {OUTBOX_COLS} {OUTBOX_FROM} WHERE ($1::text IS NULL OR a.status = $1) ORDER BY a.id DESC LIMIT $2"),
+                &[&status, &limit],
+            )?
+            .iter()
+            .map(|r| outbox_row(r, severity_of))
+            .collect())
+    }
+
+    pub(super) fn outbox_delivered_after(
+        &self,
+        since: i64,
+        topic: Option<&str>,
+        severity_of: &dyn Fn(&str) -> Severity,
+    ) -> Result<Vec<OutboxRow>> {
+        Ok(self
+            .c()
+            .query(
+                &format!("SELECT {OUTBOX_COLS} {OUTBOX_FROM} WHERE a.status = 'delivered' AND a.delivered_at > $1 AND ($2::text IS NULL OR a.topic = $2) ORDER BY a.delivered_at, a.id"),
+                &[&since, &topic],
+            )?
+            .iter()
+            .map(|r| outbox_row(r, severity_of))
+            .collect())
+    }
+
+    /// Takes up to `limit` due rows for these sinks: their attempt time moves forward by the lease,
+    /// so another dispatcher does not take them until this one records the attempt or dies.
+    pub(super) fn due_alerts(
+        &mut self,
+        now: i64,
+        sinks: &[String],
+        limit: usize,
+    ) -> Result<Vec<DueRow>> {
+        if sinks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut rows: Vec<(i64, DueRow)> = self
+            .c
+            .get_mut()
+            .query(
+                "WITH due AS (
+                     SELECT id, next_attempt_at FROM alerts
+                     WHERE status = 'pending' AND next_attempt_at <= $1 AND sink = ANY($2)
+                     ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 UPDATE alerts al SET next_attempt_at = $4 FROM due WHERE al.id = due.id
+                 RETURNING al.id, al.uid, al.topic, al.sink, al.attempts, al.digest_uid, due.next_attempt_at",
+                &[&now, &sinks, &(limit as i64), &(now + LEASE_MS)],
+            )?
+            .iter()
+            .map(|r| (r.get(6), due_row(r)))
+            .collect();
+        rows.sort_by_key(|(at, r)| (*at, r.id));
+        Ok(rows.into_iter().map(|(_, r)| r).collect())
+    }
+
+    pub(super) fn next_alert_after(&mut self, now: i64, sinks: &[String]) -> Result<Option<i64>> {
+        if sinks.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .c
+            .get_mut()
+            .query_one(
+                "SELECT min(next_attempt_at) FROM alerts WHERE status = 'pending' AND next_attempt_at > $1 AND sink = ANY($2)",
+                &[&now, &sinks],
+            )?
+            .get(0))
+    }
+
+    pub(super) fn orphaned_alerts(&mut self, sinks: &[String]) -> Result<Vec<(String, i64)>> {
+        Ok(self
+            .c
+            .get_mut()
+            .query(
+                "SELECT sink, count(*) FROM alerts WHERE status = 'pending' AND NOT (sink = ANY($1)) GROUP BY sink",
+                &[&sinks],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    pub(super) fn digest_members(&mut self, digest_uid: &str) -> Result<Vec<DueRow>> {
+        Ok(self
+            .c
+            .get_mut()
+            .query(
+                "SELECT id, uid, topic, sink, attempts, digest_uid FROM alerts
+                 WHERE digest_uid = $1 AND status = 'pending' ORDER BY id",
+                &[&digest_uid],
+            )?
+            .iter()
+            .map(due_row)
+            .collect())
+    }
+
+    /// As `store::outbox::form_digest`, with the pair's rows locked for the decision.
+    pub(super) fn form_digest(
+        &mut self,
+        topic: &str,
+        sink: &str,
+        interval_ms: i64,
+        now: i64,
+    ) -> Result<DigestStep> {
+        let mut tx = self.c.get_mut().transaction()?;
+        let rows: Vec<(i64, String, i64)> = tx
+            .query(
+                "SELECT id, uid, created_at FROM alerts
+                 WHERE topic = $1 AND sink = $2 AND status = 'pending' AND digest_uid IS NULL ORDER BY id FOR UPDATE",
+                &[&topic, &sink],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let Some(oldest) = rows.iter().map(|r| r.2).min() else {
+            return Ok(DigestStep::Nothing);
+        };
+        let closes = oldest + interval_ms;
+        if closes > now {
+            tx.execute(
+                "UPDATE alerts SET next_attempt_at = $3
+                 WHERE topic = $1 AND sink = $2 AND status = 'pending' AND digest_uid IS NULL AND next_attempt_at < $3",
+                &[&topic, &sink, &closes],
+            )?;
+            tx.commit()?;
+            return Ok(DigestStep::Wait(closes));
+        }
+        let uid =
+            super::super::outbox::digest_uid(topic, sink, now, rows.iter().map(|r| r.1.as_str()));
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        tx.execute(
+            "UPDATE alerts SET digest_uid = $2, next_attempt_at = $3 WHERE id = ANY($1)",
+            &[&ids, &uid, &now],
+        )?;
+        tx.commit()?;
+        Ok(DigestStep::Formed(uid))
+    }
+
+    pub(super) fn recent_deliveries(
+        &mut self,
+        topic: &str,
+        sink: &str,
+        since: i64,
+    ) -> Result<Vec<i64>> {
+        Ok(self
+            .c
+            .get_mut()
+            .query(
+                "SELECT max(delivered_at) AS t FROM alerts
+                 WHERE topic = $1 AND sink = $2 AND status = 'delivered' AND delivered_at > $3
+                 GROUP BY coalesce(digest_uid, uid) ORDER BY t",
+                &[&topic, &sink, &since],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    pub(super) fn postpone_alerts(&mut self, key: &str, until: i64) -> Result<usize> {
+        Ok(self.c.get_mut().execute(
+            "UPDATE alerts SET next_attempt_at = $2 WHERE (uid = $1 OR digest_uid = $1) AND status = 'pending'",
+            &[&key, &until],
+        )? as usize)
+    }
+
+    pub(super) fn record_attempt(&mut self, a: &Attempt) -> Result<usize> {
+        let mut tx = self.c.get_mut().transaction()?;
+        let mut failed = 0;
+        for &id in a.ids {
+            tx.execute(
+                "INSERT INTO alert_attempts (alert_id, at, ok, error) VALUES ($1, $2, $3, $4)",
+                &[&id, &a.at, &a.error.is_none(), &a.error],
+            )?;
+            match a.error {
+                None => {
+                    tx.execute(
+                        "UPDATE alerts SET status = 'delivered', attempts = attempts + 1, delivered_at = $2, last_error = NULL
+                         WHERE id = $1 AND status = 'pending'",
+                        &[&id, &a.at],
+                    )?;
+                }
+                Some(e) => {
+                    let s = tx.query_opt(
+                        "UPDATE alerts SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3,
+                             status = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END
+                         WHERE id = $1 AND status = 'pending' RETURNING status",
+                        &[&id, &e, &a.retry_at, &i64::from(a.max_attempts)],
+                    )?;
+                    if s.is_some_and(|r| r.get::<_, String>(0) == "failed") {
+                        failed += 1;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(failed)
+    }
+
+    pub(super) fn load_alerts(
+        &mut self,
+        ids: &[i64],
+        severity_of: &dyn Fn(&str) -> Severity,
+    ) -> Result<Vec<OutboxRow>> {
+        let rows = self.c.get_mut().query(
+            &format!("SELECT {OUTBOX_COLS} {OUTBOX_FROM} WHERE a.id = ANY($1)"),
+            &[&ids],
+        )?;
+        let mut by_id: std::collections::HashMap<i64, OutboxRow> = rows
+            .iter()
+            .map(|r| (r.get(0), outbox_row(r, severity_of)))
+            .collect();
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
+    pub(super) fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<RetryResult>> {
+        let mut tx = self.c.get_mut().transaction()?;
+        let id: Option<i64> = key.parse().ok();
+        let rows: Vec<RetryResult> = tx
+            .query(
+                "SELECT id, uid, status FROM alerts WHERE id = $1 OR uid = $2 OR digest_uid = $2 ORDER BY id FOR UPDATE",
+                &[&id, &key],
+            )?
+            .iter()
+            .map(|r| RetryResult { id: r.get(0), uid: r.get(1), was: r.get(2) })
+            .collect();
+        for r in &rows {
+            match r.was.as_str() {
+                "failed" => {
+                    tx.execute(
+                        "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt_at = $2, digest_uid = NULL WHERE id = $1",
+                        &[&r.id, &now],
+                    )?;
+                }
+                "pending" => {
+                    tx.execute(
+                        "UPDATE alerts SET next_attempt_at = $2 WHERE id = $1",
+                        &[&r.id, &now],
+                    )?;
+                }
+                _ => {}
+            }
+        }
+        tx.commit()?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,459 @@
+//! The store on both backends. Each scenario runs on a SQLite file and, when
+//! `NEWSWATCH_TEST_PG` names a PostgreSQL server (e.g. `postgres://postgres@127.0.0.1/postgres`),
+//! on a database of its own that the test creates and drops. Without the variable the PostgreSQL
+//! half prints that it was skipped. Then what only several daemons on one database need: leases
+//! on feeds and alerts, copies of one story committed at once by two stores, migrations started
+//! together.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Barrier};
+
+use crate::harness::{Env, Server, config_with, rss, stderr, stdout};
+use newswatch::config::Config;
+use newswatch::model::Article;
+use newswatch::pipeline::Pipeline;
+use newswatch::store::feeds_log::FetchLog;
+use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store};
+
+/// A database of its own on the server named by `NEWSWATCH_TEST_PG`, dropped at the end.
+struct PgDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDb {
+    fn new(test: &str) -> Option<PgDb> {
+        let Ok(admin) = std::env::var("NEWSWATCH_TEST_PG") else {
+            // Past the test harness's capture, so a plain `cargo test` shows it.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "PostgreSQL tests skipped ({test}): NEWSWATCH_TEST_PG is not set"
+            );
+            return None;
+        };
+        let name = format!("nw_test_{}_{test}", std::process::id());
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("NEWSWATCH_TEST_PG={admin}: cannot connect: {e}"));
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let mut u = url::Url::parse(&admin).unwrap();
+        u.set_path(&format!("/{name}"));
+        Some(PgDb {
+            admin,
+            name,
+            url: u.to_string(),
+        })
+    }
+
+    fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.client().query_one(sql, &[]).unwrap().get(0)
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// An env whose `--db` is the given database (a SQLite file in the env, or a PostgreSQL URL).
+fn env_on(config: &str, db: Option<&PgDb>) -> Env {
+    let mut env = Env::new(config);
+    if let Some(pg) = db {
+        env.db = PathBuf::from(&pg.url);
+    }
+    env
+}
+
+fn jsonl(s: &str) -> Vec<serde_json::Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+const STORY: &str = "The harbour authority of Valmora confirmed on Tuesday that the old lighthouse \
+    on the northern pier will be restored over the coming summer, after engineers found the stone \
+    tower sound and the lantern room repairable. Work begins in May and the pier stays open to \
+    walkers, the authority said, while boats keep to the southern channel during the works.";
+
+/// Ingest: new, exact copy, near copy, update, unchanged; then the read-only commands.
+fn ingest_and_read(db: Option<&PgDb>) {
+    let env = env_on(
+        &config_with(
+            &[],
+            "[[topic]]\nid = \"lighthouse\"\nquery = \"lighthouse\"\n",
+        ),
+        db,
+    );
+    let a = env.path("a.xml");
+    std::fs::write(&a, rss("A", &[("a1", "Lighthouse to be restored", STORY)])).unwrap();
+    let b = env.path("b.xml");
+    std::fs::write(
+        &b,
+        rss(
+            "B",
+            &[
+                ("b1", "Lighthouse to be restored", STORY),
+                ("b2", "Valmora lighthouse restoration", STORY),
+            ],
+        ),
+    )
+    .unwrap();
+    let o = env.run(&["ingest", "--format", "jsonl", a.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(jsonl(&stdout(&o))[0]["status"], "new");
+    let o = env.run(&["ingest", "--format", "jsonl", b.to_str().unwrap()]);
+    let out = jsonl(&stdout(&o));
+    assert_eq!(out[0]["status"], "duplicate", "{out:?}");
+    assert_eq!(out[1]["status"], "near_duplicate", "{out:?}");
+    // The same file again: nothing new; an edited item is updated in place.
+    let o = env.run(&["ingest", "--format", "jsonl", a.to_str().unwrap()]);
+    assert_eq!(jsonl(&stdout(&o))[0]["status"], "unchanged");
+    std::fs::write(
+        &a,
+        rss(
+            "A",
+            &[(
+                "a1",
+                "Lighthouse to be restored",
+                &format!("{STORY} Update: the works start in June."),
+            )],
+        ),
+    )
+    .unwrap();
+    let o = env.run(&["ingest", "--format", "jsonl", a.to_str().unwrap()]);
+    assert_eq!(jsonl(&stdout(&o))[0]["status"], "updated");
+
+    // Read-only commands.
+    let o = env.run(&["feeds", "list", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let feeds: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(feeds.as_array().unwrap().len(), 2);
+    let o = env.run(&["search", "lantern", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let hits: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
+    assert_eq!(hits[0]["sources"], 2, "{hits}");
+    assert!(
+        hits[0]["highlight"]
+            .as_str()
+            .unwrap()
+            .contains("[[lantern]]"),
+        "{hits}"
+    );
+    assert_eq!(hits[0]["topics"][0], "lighthouse");
+    let o = env.run(&[
+        "report",
+        "--since",
+        "2005-01-01",
+        "--by",
+        "topic",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["totals"]["matches"], 1, "{r}");
+    assert_eq!(r["top"][0]["stories"][0]["sources"], 2, "{r}");
+    let o = env.run(&["alerts", "list", "--format", "json"]);
+    let alerts: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        alerts.as_array().unwrap().len() <= 1,
+        "at most one alert for one story: {alerts}"
+    );
+}
+
+#[test]
+fn ingest_dedup_search_report_sqlite() {
+    ingest_and_read(None);
+}
+
+#[test]
+fn ingest_dedup_search_report_postgres() {
+    if let Some(pg) = PgDb::new("ingest") {
+        ingest_and_read(Some(&pg));
+    }
+}
+
+/// Polling over HTTP: a second poll finds nothing new; `feeds status` and the HTTP API read it.
+fn poll_twice(db: Option<&PgDb>) {
+    let xml = rss("F", &[("p1", "Lighthouse news", STORY)]);
+    let app = axum::Router::new().route(
+        "/f.xml",
+        axum::routing::get(move || {
+            let x = xml.clone();
+            async move { x }
+        }),
+    );
+    let server = Server::start(app);
+    let env = env_on(&config_with(&[server.url("/f.xml")], ""), db);
+    for want in ["1", "0"] {
+        let o = env.run(&["poll", "--once", "--format", "jsonl"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r = jsonl(&stdout(&o));
+        assert_eq!(r[0]["new"].to_string(), want, "{r:?}");
+    }
+    let o = env.run(&["feeds", "status", "--format", "json"]);
+    let st: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(st[0]["articles"], 1, "{st}");
+    assert_eq!(st[0]["error_count"], 0, "{st}");
+}
+
+#[test]
+fn poll_sqlite() {
+    poll_twice(None);
+}
+
+#[test]
+fn poll_postgres() {
+    if let Some(pg) = PgDb::new("poll") {
+        poll_twice(Some(&pg));
+        assert_eq!(pg.count("SELECT count(*) FROM fetch_log"), 2);
+        assert_eq!(
+            pg.count("SELECT count(*) FROM feeds WHERE lease_until IS NOT NULL"),
+            0
+        );
+    }
+}
+
+#[test]
+fn migrations_started_together_apply_once_and_readers_never_migrate() {
+    let Some(pg) = PgDb::new("migrate") else {
+        return;
+    };
+    let db = PathBuf::from(&pg.url);
+    // A reader on an empty database is refused, and creates nothing.
+    let e = newswatch::store::Reader::open(&db)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("no newswatch schema"), "{e}");
+    assert_eq!(
+        pg.count("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
+        0
+    );
+    let go = Arc::new(Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (db, go) = (db.clone(), go.clone());
+            std::thread::spawn(move || {
+                go.wait();
+                Store::open(&db).map(|_| ()).map_err(|e| format!("{e:#}"))
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().unwrap();
+    }
+    assert_eq!(
+        pg.count("SELECT count(*) FROM newswatch_migrations"),
+        newswatch::store::PG_MIGRATIONS.len() as i64
+    );
+    assert!(newswatch::store::Reader::open(&db).is_ok());
+    // A database from the future is refused by both sides.
+    pg.client()
+        .execute(
+            "INSERT INTO newswatch_migrations VALUES (9999, 'future', 0)",
+            &[],
+        )
+        .unwrap();
+    assert!(format!("{:#}", Store::open(&db).err().unwrap()).contains("newer"));
+    assert!(format!("{:#}", newswatch::store::Reader::open(&db).err().unwrap()).contains("newer"));
+}
+
+#[test]
+fn due_feeds_are_leased_to_one_store_until_the_lease_expires() {
+    let Some(pg) = PgDb::new("lease") else { return };
+    let db = PathBuf::from(&pg.url);
+    let mut a = Store::open(&db).unwrap();
+    let mut b = Store::open(&db).unwrap();
+    let urls: Vec<String> = (0..50)
+        .map(|i| format!("http://127.0.0.1:9/{i}.xml"))
+        .collect();
+    for u in &urls {
+        a.ensure_feed(u).unwrap();
+    }
+    let now = newswatch::util::now_ms();
+    let got_a = a.due_feeds(now, 100).unwrap();
+    let got_b = b.due_feeds(now, 100).unwrap();
+    assert_eq!(got_a.len(), 50);
+    assert!(got_b.is_empty(), "a leased feed is not handed out twice");
+    // A fetch recorded releases its feed; a daemon that died loses its leases when they expire.
+    let f = &got_a[0];
+    a.record_fetch(
+        f.id,
+        &FeedState {
+            next_poll_at: now,
+            error: Some("refused".into()),
+            ..Default::default()
+        },
+        &FetchLog {
+            url: f.url.clone(),
+            at: now,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(b.due_feeds(now, 100).unwrap().len(), 1);
+    drop(a);
+    let later = now + newswatch::store::LEASE_MS + 1;
+    // Every lease has expired by then (b's own one too): all 50 are taken over.
+    assert_eq!(b.due_feeds(later, 100).unwrap().len(), 50);
+}
+
+fn article(feed: &str, n: usize, title: &str, text: &str) -> Article {
+    let cfg = Arc::new(Config::parse("").unwrap());
+    let p = Pipeline::new(cfg).unwrap();
+    let xml = rss(feed, &[(&format!("{feed}-{n}"), title, text)]);
+    p.prepare(xml.as_bytes(), &format!("file:///{feed}.xml"), None)
+        .unwrap()
+        .articles
+        .remove(0)
+}
+
+fn commit(store: &mut Store, feed_id: i64, articles: Vec<Article>) {
+    let matcher = |_: &Article| Vec::new();
+    let sinks = |_: &str| Vec::new();
+    let policy = MatchPolicy {
+        matcher: &matcher,
+        sinks_for: &sinks,
+        window_ms: 86_400_000,
+        max_distance: 3,
+        full_text: false,
+    };
+    store
+        .commit_fetch(
+            FetchCommit {
+                feed_id,
+                articles,
+                state: FeedState {
+                    next_poll_at: i64::MAX,
+                    ..Default::default()
+                },
+                log: FetchLog::default(),
+            },
+            &policy,
+        )
+        .unwrap();
+}
+
+#[test]
+fn two_stores_committing_copies_of_one_story_at_once_store_it_once() {
+    let Some(pg) = PgDb::new("race") else { return };
+    let db = PathBuf::from(&pg.url);
+    let mut setup = Store::open(&db).unwrap();
+    let feeds = setup
+        .ensure_ingest_feeds(&["file:///x.xml".into(), "file:///y.xml".into()])
+        .unwrap();
+    let rounds = 40;
+    // Round i: both feeds carry story i at once; in odd rounds under another title (a near copy).
+    let stories: Vec<String> = (0..rounds)
+        .map(|i: usize| {
+            (0..80)
+                .map(|k: usize| format!("w{}", (i * 1009 + k * 7919) % 100_003))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let go = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = [("x", feeds[0]), ("y", feeds[1])]
+        .into_iter()
+        .map(|(name, feed_id)| {
+            let (db, go, stories) = (db.clone(), go.clone(), stories.clone());
+            std::thread::spawn(move || {
+                let mut s = Store::open(&db).unwrap();
+                for (i, text) in stories.iter().enumerate() {
+                    let title = if name == "y" && i % 2 == 1 {
+                        format!("Another headline for story {i}")
+                    } else {
+                        format!("Story {i}")
+                    };
+                    let a = article(name, i, &title, text);
+                    go.wait();
+                    commit(&mut s, feed_id, vec![a]);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(pg.count("SELECT count(*) FROM articles"), rounds as i64);
+    assert_eq!(pg.count("SELECT count(*) FROM sightings"), rounds as i64);
+    assert_eq!(
+        pg.count("SELECT count(*) FROM articles WHERE sources = 2"),
+        rounds as i64
+    );
+}
+
+#[test]
+fn due_alerts_are_leased_to_one_dispatcher() {
+    let Some(pg) = PgDb::new("alerts") else {
+        return;
+    };
+    let db = PathBuf::from(&pg.url);
+    let mut a = Store::open(&db).unwrap();
+    let feed = a.ensure_ingest_feeds(&["file:///z.xml".into()]).unwrap()[0];
+    let matcher = |_: &Article| {
+        vec![newswatch::topics::TopicMatch {
+            topic: "t".into(),
+            terms: vec!["x".into()],
+            snippet: "x".into(),
+        }]
+    };
+    let sinks = |_: &str| vec!["log".to_string()];
+    let policy = MatchPolicy {
+        matcher: &matcher,
+        sinks_for: &sinks,
+        window_ms: 86_400_000,
+        max_distance: 3,
+        full_text: false,
+    };
+    let articles = (0..10)
+        .map(|i| {
+            article(
+                "z",
+                i,
+                &format!("Story {i}"),
+                &format!("{STORY} {i}{i}{i} extra words about item {i}"),
+            )
+        })
+        .collect();
+    a.commit_fetch(
+        FetchCommit {
+            feed_id: feed,
+            articles,
+            state: FeedState::default(),
+            log: FetchLog::default(),
+        },
+        &policy,
+    )
+    .unwrap();
+    let mut b = Store::open(&db).unwrap();
+    let now = newswatch::util::now_ms() + 1;
+    let sinks = vec!["log".to_string()];
+    let got_a = a.due_alerts(now, &sinks, 6).unwrap();
+    let got_b = b.due_alerts(now, &sinks, 100).unwrap();
+    assert_eq!(got_a.len(), 6);
+    assert_eq!(got_b.len(), 4, "the rest, none twice");
+    assert!(got_a.iter().all(|x| got_b.iter().all(|y| y.uid != x.uid)));
+    assert!(b.due_alerts(now, &sinks, 100).unwrap().is_empty());
+    let later = now + newswatch::store::LEASE_MS + 1;
+    assert_eq!(
+        b.due_alerts(later, &sinks, 100).unwrap().len(),
+        10,
+        "expired leases are taken over"
+    );
+}
