@@ -25,8 +25,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 pub use articles::{
-    CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, find_near_duplicate,
-    near_duplicate_candidates,
+    CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, near_duplicate_candidates,
 };
 pub use feeds::{Feed, FeedState, NewFeed, read as feed_read};
 /// The fetch log row type.
