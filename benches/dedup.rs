@@ -77,8 +77,10 @@ fn main() {
     for &n in &[1_000usize, 10_000, 50_000] {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("bench.db")).unwrap();
-        let feed = store.ensure_ingest_feed("file:///a.xml").unwrap();
-        let other = store.ensure_ingest_feed("file:///b.xml").unwrap();
+        let feeds = store
+            .ensure_ingest_feeds(&["file:///a.xml".to_string(), "file:///b.xml".to_string()])
+            .unwrap();
+        let (feed, other) = (feeds[0], feeds[1]);
         let mut stories = Vec::with_capacity(n);
         let t = Instant::now();
         for chunk in 0..n / 500 {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use newswatch::cli::ReportBy;
 use newswatch::report::{self, ReportParams, parse_tz};
 use newswatch::store::Store;
-use newswatch::store::query::{SearchFilter, search};
+use newswatch::store::query::SearchFilter;
 use rusqlite::params;
 
 const DAY: i64 = 86_400_000;
@@ -31,7 +31,7 @@ fn main() {
         db.display()
     );
 
-    let conn = newswatch::store::open_read(&db).unwrap();
+    let conn = newswatch::store::Reader::open(&db).unwrap();
     let tz = parse_tz("UTC").unwrap();
     let p = |topic: Option<&str>, by: ReportBy| ReportParams {
         since_ms: now - 30 * DAY,
@@ -41,7 +41,7 @@ fn main() {
         tz,
         top_n: 10,
     };
-    let r = report::build(&conn, &p(Some("missiles"), ReportBy::Day)).unwrap();
+    let r = report::build(&*conn, &p(Some("missiles"), ReportBy::Day)).unwrap();
     println!(
         "30-day report for topic missiles: {} articles, {} matches, {} day rows",
         r.totals.articles,
@@ -49,33 +49,33 @@ fn main() {
         r.groups.len()
     );
     time("report --topic missiles --since 30d --by day", 200, || {
-        report::build(&conn, &p(Some("missiles"), ReportBy::Day)).unwrap();
+        report::build(&*conn, &p(Some("missiles"), ReportBy::Day)).unwrap();
     });
     time(
         "report --topic missiles --since 30d --format html (build + render)",
         200,
         || {
-            let r = report::build(&conn, &p(Some("missiles"), ReportBy::Day)).unwrap();
+            let r = report::build(&*conn, &p(Some("missiles"), ReportBy::Day)).unwrap();
             report::render(&r, newswatch::cli::Format::Html).unwrap();
         },
     );
     time("report --since 30d --by day (all topics)", 200, || {
-        report::build(&conn, &p(None, ReportBy::Day)).unwrap();
+        report::build(&*conn, &p(None, ReportBy::Day)).unwrap();
     });
     time("report --since 30d --by feed (all topics)", 200, || {
-        report::build(&conn, &p(None, ReportBy::Feed)).unwrap();
+        report::build(&*conn, &p(None, ReportBy::Feed)).unwrap();
     });
     for q in ["ballistic", "missile launch", "\"arms deal\"", "w17 w42"] {
         let f = SearchFilter {
             limit: 20,
             ..Default::default()
         };
-        let hits = search(&conn, q, &f).unwrap().len();
+        let hits = conn.search(q, &f).unwrap().len();
         time(
             &format!("search {q:?} (limit 20, {hits} hits shown)"),
             50,
             || {
-                search(&conn, q, &f).unwrap();
+                conn.search(q, &f).unwrap();
             },
         );
     }
@@ -86,7 +86,7 @@ fn main() {
         ..Default::default()
     };
     time("search \"missile\" --lang de --since 7d", 50, || {
-        search(&conn, "missile", &f).unwrap();
+        conn.search("missile", &f).unwrap();
     });
 }
 
@@ -114,8 +114,8 @@ fn time(label: &str, goal_ms: u128, mut f: impl FnMut()) {
 
 /// Writes `n` articles spread over the last 365 days, with matches and alerts. Returns "now".
 fn generate(db: &std::path::Path, n: i64) -> i64 {
-    let mut store = Store::open(db).unwrap();
-    let conn = store.conn_mut();
+    drop(Store::open(db).unwrap());
+    let mut conn = rusqlite::Connection::open(db).unwrap();
     conn.pragma_update(None, "synchronous", "OFF").unwrap();
     let now = newswatch::util::now_ms();
     let mut rng = fastrand::Rng::with_seed(6);

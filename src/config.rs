@@ -135,10 +135,7 @@ pub struct HttpConfig {
 }
 
 fn default_user_agent() -> String {
-    format!(
-        "newswatch/{} (+https://github.com/newswatch/newswatch; feed monitor)",
-        env!("CARGO_PKG_VERSION")
-    )
+    format!("newswatch/{} (feed monitor)", env!("CARGO_PKG_VERSION"))
 }
 fn d10s() -> Duration {
     Duration::from_secs(10)

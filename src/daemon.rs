@@ -16,19 +16,19 @@ use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::pipeline::Pipeline;
 use crate::poller::{PollCtx, poll_feed};
-use crate::store::{NewFeed, Store, Writer, feed_read};
+use crate::store::{NewFeed, Store, Writer};
 use crate::util::now_ms;
 
 /// Opens the store and registers the feeds listed in config.toml.
 pub fn open_store(config: &Config, db: &Path) -> anyhow::Result<Store> {
-    let store = Store::open(db)?;
-    sync_config_feeds(&store, config)?;
+    let mut store = Store::open(db)?;
+    sync_config_feeds(&mut store, config)?;
     Ok(store)
 }
 
 /// Feeds from config.toml are added (or their name/interval/full_text updated); feeds added with
 /// `feeds add` are left alone.
-pub fn sync_config_feeds(store: &Store, config: &Config) -> anyhow::Result<()> {
+pub fn sync_config_feeds(store: &mut Store, config: &Config) -> anyhow::Result<()> {
     for f in &config.feeds {
         if !f.enabled {
             continue;
@@ -89,10 +89,7 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let due = match writer
-            .call(|s| Ok(feed_read::due(s.conn(), now_ms())?))
-            .await
-        {
+        let due = match writer.call(|s| s.due_feeds(now_ms())).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "cannot read due feeds");

@@ -98,6 +98,7 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(cfg: &HttpConfig) -> anyhow::Result<Fetcher> {
+        crate::util::install_tls_provider();
         let client = reqwest::Client::builder()
             .user_agent(cfg.user_agent.clone())
             .connect_timeout(cfg.connect_timeout)

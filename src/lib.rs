@@ -39,3 +39,4 @@ pub mod store;
 pub mod topics;
 pub mod util;
 pub mod web;
+pub mod workers;

@@ -193,12 +193,7 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
         None => {
             let id = feed.id;
             ctx.writer
-                .call(move |store| {
-                    store
-                        .record_fetch(id, &state, &log)
-                        .map(|_| None)
-                        .map_err(Into::into)
-                })
+                .call(move |store| store.record_fetch(id, &state, &log).map(|_| None))
                 .await
         }
     };

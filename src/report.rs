@@ -13,10 +13,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
-use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::cli::{Format, ReportBy};
+use crate::store::{CountBy, GroupKey, Read, ReportHit};
+use crate::util::count_noun;
 use crate::web::html::{escape, marks_to_html};
 
 /// What to report on.
@@ -156,55 +157,14 @@ fn day_of(ms: i64, tz: &FixedOffset) -> NaiveDate {
         .date_naive()
 }
 
-const T: &str = "coalesce(a.published_at, a.fetched_at)";
-
-/// One match of an article in the window.
-struct MatchHit {
-    article_id: i64,
-    time: i64,
-    feed_id: Option<i64>,
-    lang: Option<String>,
-    sources: i64,
-    topic: String,
-}
-
-/// Runs the report's queries. Cost: one scan of the window on the `articles_time` index, probing
-/// each article's matches through the `(article_id, topic)` index, plus a grouped count of the
-/// window's articles; no scan of the whole archive.
-pub fn build(conn: &Connection, p: &ReportParams) -> rusqlite::Result<Report> {
+/// Runs the report's queries through the store. Cost: one scan of the window on the time index,
+/// probing each article's matches, plus a grouped count of the window's articles; no scan of the
+/// whole archive.
+pub fn build(store: &dyn Read, p: &ReportParams) -> anyhow::Result<Report> {
     let tz = &p.tz;
-    // Matches of articles in the window. CROSS JOIN keeps the window scan as the outer loop.
-    let topic_clause = if p.topic.is_some() {
-        " AND m.topic = ?3"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT a.id, {T}, a.feed_id, a.lang, a.sources, m.topic
-         FROM articles a INDEXED BY articles_time CROSS JOIN matches m ON m.article_id = a.id
-         WHERE {T} >= ?1 AND {T} < ?2{topic_clause}"
-    );
-    let mut st = conn.prepare(&sql)?;
-    let map = |r: &rusqlite::Row| {
-        Ok(MatchHit {
-            article_id: r.get(0)?,
-            time: r.get(1)?,
-            feed_id: r.get(2)?,
-            lang: r.get(3)?,
-            sources: r.get(4)?,
-            topic: r.get(5)?,
-        })
-    };
-    let hits: Vec<MatchHit> = match &p.topic {
-        Some(t) => st
-            .query_map(params![p.since_ms, p.until_ms, t], map)?
-            .collect::<Result<_, _>>()?,
-        None => st
-            .query_map(params![p.since_ms, p.until_ms], map)?
-            .collect::<Result<_, _>>()?,
-    };
+    let hits = store.report_hits(p.since_ms, p.until_ms, p.topic.as_deref())?;
 
-    let feed_names = feed_names(conn)?;
+    let feed_names = store.feed_names()?;
     let feed_key = |id: Option<i64>| match id {
         Some(id) => feed_names
             .get(&id)
@@ -244,33 +204,23 @@ pub fn build(conn: &Connection, p: &ReportParams) -> rusqlite::Result<Report> {
         for r in rows.values_mut() {
             r.articles = 0;
         }
-        let key_sql = match p.by {
-            ReportBy::Day => format!("({T} + ?3) / 86400000"),
-            ReportBy::Feed => "a.feed_id".to_string(),
-            ReportBy::Lang => "a.lang".to_string(),
+        let by = match p.by {
+            ReportBy::Day => CountBy::Day {
+                offset_ms: tz.local_minus_utc() as i64 * 1000,
+            },
+            ReportBy::Feed => CountBy::Feed,
+            ReportBy::Lang => CountBy::Lang,
             ReportBy::Topic => unreachable!(),
         };
-        let sql = format!(
-            "SELECT {key_sql} AS k, count(*) FROM articles a INDEXED BY articles_time WHERE {T} >= ?1 AND {T} < ?2 GROUP BY k"
-        );
-        let mut st = conn.prepare(&sql)?;
-        let off_ms = tz.local_minus_utc() as i64 * 1000;
-        let mut q = if p.by == ReportBy::Day {
-            st.query(params![p.since_ms, p.until_ms, off_ms])?
-        } else {
-            st.query(params![p.since_ms, p.until_ms])?
-        };
         let mut all = 0;
-        while let Some(r) = q.next()? {
-            let n: i64 = r.get(1)?;
+        for (k, n) in store.report_counts(p.since_ms, p.until_ms, by)? {
             all += n;
-            let key = match p.by {
-                ReportBy::Day => {
-                    let d: i64 = r.get(0)?;
+            let key = match k {
+                GroupKey::Day(d) => {
                     (NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + Duration::days(d)).to_string()
                 }
-                ReportBy::Feed => feed_key(r.get(0)?),
-                _ => lang_key(&r.get(0)?),
+                GroupKey::Feed(f) => feed_key(f),
+                GroupKey::Lang(l) => lang_key(&l),
             };
             rows.entry(key.clone())
                 .or_insert(GroupRow {
@@ -315,7 +265,7 @@ pub fn build(conn: &Connection, p: &ReportParams) -> rusqlite::Result<Report> {
 
     // Matches per day per topic.
     let mut series: BTreeMap<(String, String), i64> = BTreeMap::new();
-    let mut per_topic: BTreeMap<String, Vec<&MatchHit>> = BTreeMap::new();
+    let mut per_topic: BTreeMap<String, Vec<&ReportHit>> = BTreeMap::new();
     for h in &hits {
         *series
             .entry((day_of(h.time, tz).to_string(), h.topic.clone()))
@@ -332,11 +282,6 @@ pub fn build(conn: &Connection, p: &ReportParams) -> rusqlite::Result<Report> {
         .collect();
 
     // Top stories per topic: most sources first, then newest.
-    let mut story = conn.prepare_cached(
-        "SELECT a.title, a.link, coalesce(fe.name, fe.title, fe.url), m.snippet
-         FROM articles a JOIN matches m ON m.article_id = a.id AND m.topic = ?2 LEFT JOIN feeds fe ON fe.id = a.feed_id
-         WHERE a.id = ?1",
-    )?;
     let mut top = Vec::new();
     for (topic, mut hs) in per_topic {
         let n = hs.len() as i64;
@@ -348,15 +293,10 @@ pub fn build(conn: &Connection, p: &ReportParams) -> rusqlite::Result<Report> {
         });
         let mut stories = Vec::new();
         for h in hs.into_iter().take(p.top_n) {
-            let (title, link, feed, snippet) =
-                story.query_row(params![h.article_id, topic], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                })?;
+            let Some((title, link, feed, snippet)) = store.report_story(h.article_id, &topic)?
+            else {
+                continue;
+            };
             stories.push(Story {
                 id: h.article_id,
                 title,
@@ -409,11 +349,6 @@ fn window_days(p: &ReportParams) -> Vec<String> {
         d += Duration::days(1);
     }
     out
-}
-
-fn feed_names(conn: &Connection) -> rusqlite::Result<HashMap<i64, String>> {
-    let mut st = conn.prepare("SELECT id, coalesce(name, title, url) FROM feeds")?;
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
 }
 
 /// Renders a report. `Format::Jsonl` prints the JSON on one line.
@@ -580,7 +515,12 @@ fn render_md(r: &Report) -> String {
                 }
                 _ => md(&s.title),
             };
-            let _ = writeln!(o, "- {title} — {} sources, {}", s.sources, md(&s.time));
+            let _ = writeln!(
+                o,
+                "- {title} — {}, {}",
+                count_noun(s.sources, "source"),
+                md(&s.time)
+            );
         }
     }
     o
@@ -763,8 +703,8 @@ mark{{background:#ffe58a}}.meta{{color:#666;font-size:.9em}}</style></head><body
             };
             let _ = writeln!(
                 o,
-                "<li>{title} <span class=\"meta\">— {} sources · {} · {}</span><br><small>{}</small></li>",
-                s.sources,
+                "<li>{title} <span class=\"meta\">— {} · {} · {}</span><br><small>{}</small></li>",
+                count_noun(s.sources, "source"),
                 escape(&s.time),
                 escape(s.feed.as_deref().unwrap_or("")),
                 marks_to_html(&s.snippet)

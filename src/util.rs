@@ -75,6 +75,26 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Makes ring the process's rustls crypto provider. reqwest is built without a provider of its own
+/// (its default, aws-lc-rs, is a long C build beside lettre's), so every HTTP client is built after
+/// this call. Idempotent and cheap.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider was installed first (an embedding program's): keep it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// "1 source", "2 sources": a count with its noun, for what users read.
+pub fn count_noun(n: i64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `--since 30d` style: the timestamp (ms) that lies `d` before now.
 pub fn since_ms(spec: &str) -> Result<i64, String> {
     let d = parse_duration(spec)?;

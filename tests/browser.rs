@@ -1,33 +1,40 @@
 //! A real browser (headless Chromium, Debian's /usr/bin/chromium) opens the dashboard, follows an
 //! alert to its article and finds the highlighted terms as <mark> elements, with the hostile title
-//! shown as text. Chromium is required: without it this test fails (CI installs it through
-//! .ci/packages.txt).
+//! shown as text. Without Chromium the test prints that it was skipped and why, and passes; with
+//! `NEWSWATCH_REQUIRE_BROWSER=1` (set by `.ci/run`, which installs Chromium) a missing browser fails.
 
 #[path = "fixtures/web/fill.rs"]
 mod fill;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-fn chromium() -> PathBuf {
+/// The browser, or `None` (the caller skips) when it is missing and not required.
+fn chromium() -> Option<PathBuf> {
     for p in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
         if Path::new(p).exists() {
-            return PathBuf::from(p);
+            return Some(PathBuf::from(p));
         }
     }
-    panic!(
-        "headless Chromium is required for this test but /usr/bin/chromium is not installed: \
-         run `apt-get install -y chromium` (CI installs it from .ci/packages.txt)"
-    );
+    let why =
+        "headless Chromium is not installed (/usr/bin/chromium): `apt-get install -y chromium`";
+    if std::env::var_os("NEWSWATCH_REQUIRE_BROWSER").is_some_and(|v| v == "1") {
+        panic!("{why}; NEWSWATCH_REQUIRE_BROWSER=1 makes it required");
+    }
+    // Written to the process's stderr directly: libtest captures `eprintln!` of a passing test,
+    // and a skip must be seen.
+    let _ = writeln!(std::io::stderr(), "SKIPPED browser test: {why}");
+    None
 }
 
 /// `chromium --headless --dump-dom URL`: the DOM after the page loaded, as HTML.
-fn dump_dom(url: &str) -> String {
+fn dump_dom(browser: &Path, url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new(chromium())
+    let mut child = Command::new(browser)
         .args([
             "--headless",
             "--no-sandbox",
@@ -68,7 +75,9 @@ fn dump_dom(url: &str) -> String {
 
 #[test]
 fn dashboard_alert_leads_to_highlighted_article() {
-    chromium();
+    let Some(browser) = chromium() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("test.db");
     let ids = fill::standard(&db);
@@ -94,7 +103,7 @@ fn dashboard_alert_leads_to_highlighted_article() {
         .unwrap();
     let base = format!("http://{}", srv.addr);
 
-    let dash = dump_dom(&format!("{base}/"));
+    let dash = dump_dom(&browser, &format!("{base}/"));
     assert!(
         dash.contains("Latest alerts"),
         "dashboard did not load:\n{dash}"
@@ -117,7 +126,7 @@ fn dashboard_alert_leads_to_highlighted_article() {
         "a script element made it into the dashboard DOM"
     );
 
-    let page = dump_dom(&format!("{base}{href}"));
+    let page = dump_dom(&browser, &format!("{base}{href}"));
     assert!(
         !page.contains("<script"),
         "a script element made it into the article DOM:\n{page}"

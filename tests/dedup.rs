@@ -300,11 +300,13 @@ fn key_lookup_ranks_candidates_by_shared_keys_within_the_window() {
     use newswatch::dedup::{BANDS, Fingerprint, PROBES};
     use newswatch::model::Article;
     use newswatch::store::feeds_log::FetchLog;
-    use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store, near_duplicate_candidates};
+    use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store};
 
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("t.db")).unwrap();
-    let feed = store.ensure_ingest_feed("file:///t.xml").unwrap();
+    let feed = store
+        .ensure_ingest_feeds(&["file:///t.xml".to_string()])
+        .unwrap()[0];
     let matcher = |_: &Article| Vec::new();
     let sinks = |_: &str| Vec::new();
     let policy = MatchPolicy {
@@ -347,15 +349,11 @@ fn key_lookup_ranks_candidates_by_shared_keys_within_the_window() {
     query.mins[1] = [5, 21, 22];
     assert_eq!(PROBES, 3);
     assert_eq!(
-        near_duplicate_candidates(store.conn(), &query, 0).unwrap(),
+        store.near_duplicates(&query, 0).unwrap(),
         vec![(ids[0], 3), (ids[1], 2)]
     );
     // outside the window: nothing
-    assert!(
-        near_duplicate_candidates(store.conn(), &query, i64::MAX)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.near_duplicates(&query, i64::MAX).unwrap().is_empty());
 }
 
 // A story written for the edit-kind tests below.

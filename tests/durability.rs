@@ -158,7 +158,12 @@ fn kill_9_mid_ingest_then_restart_stores_everything_once() {
 #[test]
 fn migrations_are_idempotent_and_a_newer_database_is_refused() {
     let env = Env::new(&config_with(&[], ""));
-    assert!(env.run(&["feeds", "list"]).status.success());
+    // A read-only command neither creates nor migrates a database.
+    let o = env.run(&["feeds", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no database"), "{}", stderr(&o));
+    assert!(!env.db.exists());
+    assert!(env.run(&["poll", "--once"]).status.success());
     let v1: i64 = env
         .conn()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -167,10 +172,11 @@ fn migrations_are_idempotent_and_a_newer_database_is_refused() {
     let tables = env.count("SELECT count(*) FROM sqlite_master");
     assert!(env.run(&["feeds", "list"]).status.success());
     assert_eq!(env.count("SELECT count(*) FROM sqlite_master"), tables);
-    // In-process, twice on one connection.
-    let mut c = env.conn();
-    newswatch::store::migrate(&mut c).unwrap();
-    newswatch::store::migrate(&mut c).unwrap();
+    // In-process, twice.
+    drop(newswatch::store::Store::open(&env.db).unwrap());
+    drop(newswatch::store::Store::open(&env.db).unwrap());
+    assert_eq!(env.count("SELECT count(*) FROM sqlite_master"), tables);
+    let c = env.conn();
     let mode: String = c
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();

@@ -319,8 +319,8 @@ fn page_done_rematches_and_queues_alerts() {
     )
     .unwrap();
     let mut store = newswatch::daemon::open_store(&config, &db).unwrap();
-    let feed_id: i64 = store
-        .conn()
+    let feed_id: i64 = Connection::open(&db)
+        .unwrap()
         .query_row("SELECT id FROM feeds", [], |r| r.get(0))
         .unwrap();
     let seen = std::sync::Mutex::new(Vec::<String>::new());
@@ -393,8 +393,8 @@ fn page_done_rematches_and_queues_alerts() {
         seen.lock().unwrap().last().unwrap(),
         "A short teaser.\n\nThe zeppelin rose.\n\nMore text."
     );
-    let alerts: i64 = store
-        .conn()
+    let alerts: i64 = Connection::open(&db)
+        .unwrap()
         .query_row(
             "SELECT count(*) FROM alerts WHERE status = 'pending'",
             [],
@@ -410,8 +410,8 @@ fn page_done_rematches_and_queues_alerts() {
             .stored
     );
     assert!(!store.page_failed(id, "late", None).unwrap());
-    let (status, text): (String, String) = store
-        .conn()
+    let (status, text): (String, String) = Connection::open(&db)
+        .unwrap()
         .query_row(
             "SELECT page_status, page_text FROM articles WHERE id = ?1",
             [id],

@@ -345,13 +345,12 @@ fn topics_test_backtests_the_archive() {
     assert_eq!(code, 2, "{err}");
     // A real store with three articles: two recent (one about a launch), one old launch story.
     {
-        let store = newswatch::store::Store::open(&db).unwrap();
+        drop(newswatch::store::Store::open(&db).unwrap());
+        let conn = rusqlite::Connection::open(&db).unwrap();
         let now = chrono::Utc::now().timestamp_millis();
         let old = now - 90 * 86_400_000;
         let insert = |id: i64, title: &str, text: &str, at: i64| {
-            store
-                .conn()
-                .execute(
+            conn.execute(
                     "INSERT INTO articles (id, identity, link, title, text, lang, fetched_at, content_hash, simhash,
                      band0, band1, band2, band3) VALUES (?1, ?2, ?3, ?4, ?5, 'en', ?6, ?2, 0, 0, 0, 0, 0)",
                     rusqlite::params![id, format!("h:{id}"), format!("https://example.com/{id}"), title, text, at],

@@ -32,7 +32,19 @@ async fn serve(
 }
 
 fn client() -> reqwest::Client {
+    newswatch::util::install_tls_provider();
     reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+async fn get_text(base: &str, path: &str) -> String {
+    client()
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn get_json(base: &str, path: &str) -> Value {
@@ -131,7 +143,16 @@ async fn api_pages_and_filters() {
             .status(),
         400
     );
-    assert_eq!(count(&get_json(&base, "/api/feeds").await), 3);
+    let feeds = get_json(&base, "/api/feeds").await;
+    assert_eq!(count(&feeds), 3);
+    // The dashboard shows each feed's health in the words of `feeds status`.
+    let health = feeds["items"][0]["health"].as_str().unwrap().to_string();
+    assert_eq!(health, "ok");
+    let page = get_text(&base, "/feeds").await;
+    assert!(
+        page.contains(&format!("class=\"ok\">{health}</td>")),
+        "{page}"
+    );
     let t = get_json(&base, "/api/topics").await;
     let missiles = t["items"]
         .as_array()
@@ -163,14 +184,7 @@ async fn api_pages_and_filters() {
         .await
         .unwrap();
     assert_eq!(h.status(), 200);
-    let metrics = client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&base, "/metrics").await;
     for line in [
         "newswatch_fetches_total 8",
         "newswatch_fetch_errors_total 0",

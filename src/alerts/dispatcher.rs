@@ -24,10 +24,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::outbox::{self, Attempt, DigestStep, DueRow};
 use super::{Digest, Message, Sink, TopicPolicy, topic_policies};
 use crate::config::{AlertsConfig, Config};
 use crate::store::Writer;
+use crate::store::{Attempt, DigestStep, DueRow};
 use crate::topics::Severity;
 use crate::util::now_ms;
 
@@ -134,11 +134,7 @@ impl Dispatcher {
         let names: Vec<String> = self.sinks.keys().cloned().collect();
         {
             let names = names.clone();
-            match self
-                .writer
-                .call(move |s| Ok(outbox::orphaned(s.conn(), &names)?))
-                .await
-            {
+            match self.writer.call(move |s| s.orphaned_alerts(&names)).await {
                 Ok(o) => {
                     for (sink, n) in o {
                         tracing::warn!(sink = %sink, pending = n, "Pending alerts for a sink that is not configured; they wait until it is.");
@@ -228,8 +224,8 @@ impl Dispatcher {
             self.writer
                 .call(move |s| {
                     Ok((
-                        outbox::due(s.conn(), now, &available, BATCH)?,
-                        outbox::next_due_after(s.conn(), now, &available)?,
+                        s.due_alerts(now, &available, BATCH)?,
+                        s.next_alert_after(now, &available)?,
                     ))
                 })
                 .await?
@@ -268,7 +264,7 @@ impl Dispatcher {
             let (t, s) = (topic.clone(), sink.clone());
             match self
                 .writer
-                .call(move |st| Ok(outbox::form_digest(st.conn_mut(), &t, &s, interval, now)?))
+                .call(move |st| st.form_digest(&t, &s, interval, now))
                 .await?
             {
                 DigestStep::Formed(uid) => {
@@ -281,10 +277,7 @@ impl Dispatcher {
         }
         for uid in digests {
             let u = uid.clone();
-            let rows = self
-                .writer
-                .call(move |s| Ok(outbox::digest_members(s.conn(), &u)?))
-                .await?;
+            let rows = self.writer.call(move |s| s.digest_members(&u)).await?;
             let Some(first) = rows.first() else { continue };
             deliveries.push(Delivery {
                 key: uid,
@@ -316,9 +309,7 @@ impl Dispatcher {
                         let (t, s) = pair.clone();
                         let v = self
                             .writer
-                            .call(move |st| {
-                                Ok(outbox::recent_deliveries(st.conn(), &t, &s, now - window)?)
-                            })
+                            .call(move |st| st.recent_deliveries(&t, &s, now - window))
                             .await?;
                         recent.insert(pair.clone(), v.clone());
                         v
@@ -347,7 +338,7 @@ impl Dispatcher {
             self.writer
                 .call(move |s| {
                     for (k, at) in &postpone {
-                        outbox::postpone(s.conn(), k, *at)?;
+                        s.postpone_alerts(k, *at)?;
                     }
                     Ok(())
                 })
@@ -367,7 +358,7 @@ impl Dispatcher {
             .writer
             .call(move |s| {
                 let sev = |t: &str| policies.get(t).map(|p| p.severity).unwrap_or_default();
-                Ok(outbox::load(s.conn(), &ids, &sev)?)
+                s.load_alerts(&ids, &sev)
             })
             .await?;
         let mut by_id: HashMap<i64, super::Alert> =
@@ -432,16 +423,13 @@ async fn deliver(
     let max_attempts = cfg.max_attempts;
     let recorded = writer
         .call(move |s| {
-            Ok(outbox::record(
-                s.conn_mut(),
-                &Attempt {
-                    ids: &ids,
-                    at,
-                    error: err.as_deref(),
-                    retry_at,
-                    max_attempts,
-                },
-            )?)
+            s.record_attempt(&Attempt {
+                ids: &ids,
+                at,
+                error: err.as_deref(),
+                retry_at,
+                max_attempts,
+            })
         })
         .await;
     match (&error, recorded) {

@@ -2,7 +2,7 @@
 //! dispatcher that drains the outbox.
 //!
 //! Flow: the store writes one outbox row per (match, sink) in the transaction that stores the
-//! match (`store::articles::insert_matches`). The [`dispatcher`] reads due rows, groups digests,
+//! match (`Store::commit_fetch`). The [`dispatcher`] reads due rows, groups digests,
 //! applies per-topic rate limits, delivers through [`sinks`], and records every attempt.
 //!
 //! Invariants:
@@ -17,7 +17,6 @@
 //!   markup, mention suppression, control characters out of text bodies).
 
 pub mod dispatcher;
-pub mod outbox;
 pub mod sinks;
 
 use std::collections::HashMap;
@@ -278,11 +277,11 @@ impl Message {
     pub fn subject(&self) -> String {
         let s = match self {
             Message::Alert(a) => {
-                format!("[{}] {}: {}", severity_name(a.severity), a.topic, a.title)
+                format!("[{}] {}: {}", a.severity.name(), a.topic, a.title)
             }
             Message::Digest(d) => format!(
                 "[{}] {}: {} new matches",
-                severity_name(d.severity),
+                d.severity.name(),
                 d.topic,
                 d.count
             ),
@@ -307,11 +306,7 @@ impl Message {
                 "{}\n\n",
                 clean_text(&mark_snippet(&a.snippet, "*", "*"))
             ));
-            out.push_str(&format!(
-                "Topic: {} ({})\n",
-                a.topic,
-                severity_name(a.severity)
-            ));
+            out.push_str(&format!("Topic: {} ({})\n", a.topic, a.severity.name()));
             out.push_str(&format!("Terms: {}\n", one_line(&a.terms.join(", "))));
             if let Some(f) = &a.feed {
                 out.push_str(&format!("Feed: {}\n", one_line(f)));
@@ -329,15 +324,6 @@ impl Message {
             out.push_str(&format!("\nDigest-Id: {}\n", d.uid));
         }
         out
-    }
-}
-
-pub fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-        Severity::Critical => "critical",
     }
 }
 

@@ -6,11 +6,11 @@ use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use crate::alerts::outbox::{self, OutboxRow};
-use crate::alerts::{one_line, severity_name};
+use crate::alerts::one_line;
 use crate::cli::{AlertsCmd, Format};
 use crate::commands::{Ctx, print_json, print_jsonl, print_table, terminal_safe};
 use crate::error::{CliError, CliResult};
+use crate::store::OutboxRow;
 use crate::topics::Severity;
 use crate::util::now_ms;
 
@@ -47,7 +47,7 @@ fn list(ctx: &Ctx, status: Option<&str>, limit: i64, format: Format) -> CliResul
     }
     let conn = ctx.reader()?;
     let sev = severities(ctx);
-    let rows = outbox::list(&conn, status, limit, &|t: &str| {
+    let rows = conn.outbox_list(status, limit, &|t: &str| {
         sev.get(t).copied().unwrap_or_default()
     })?;
     match format {
@@ -103,7 +103,7 @@ fn retry(ctx: &Ctx, key: &str) -> CliResult {
         return Err(CliError::usage("alerts retry: give an alert id or uid"));
     }
     let mut store = ctx.store()?;
-    let rows = outbox::retry(store.conn_mut(), key, now_ms())?;
+    let rows = store.retry_alerts(key, now_ms())?;
     if rows.is_empty() {
         return Err(CliError::Runtime(anyhow::anyhow!(
             "no alert with id or uid {key:?}"
@@ -146,7 +146,7 @@ fn tail(ctx: &Ctx, topic: Option<&str>) -> CliResult {
     let mut seen_at: Vec<(i64, i64)> = Vec::new();
     loop {
         let since = (newest - LOOKBACK_MS).max(start);
-        let rows = outbox::delivered_after(&conn, since, topic, &sev)?;
+        let rows = conn.outbox_delivered_after(since, topic, &sev)?;
         let out = std::io::stdout();
         let mut out = out.lock();
         for r in rows {
@@ -182,7 +182,7 @@ fn human(r: &OutboxRow) -> String {
     terminal_safe(&format!(
         "{}  {:<8} {}  -> {}  {}  {}",
         r.delivered_at.as_deref().unwrap_or(""),
-        severity_name(r.alert.severity),
+        r.alert.severity.name(),
         r.alert.topic,
         r.sink,
         one_line(&r.alert.title),

@@ -9,8 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 use serde::Serialize;
 
@@ -62,72 +60,49 @@ pub fn run(ctx: &Ctx, format: Format, inputs: &[String]) -> CliResult {
     }
 
     let n = inputs.len();
-    let workers = std::thread::available_parallelism()
-        .map(|p| p.get())
-        .unwrap_or(1)
-        .min(n.max(1));
-    let next = AtomicUsize::new(0);
     let fetched = std::sync::Mutex::new(fetched);
-    let (tx, rx) = mpsc::channel::<(usize, Line)>();
+    let work = |i: usize| {
+        let input = &inputs[i];
+        let loaded = match fetched.lock().unwrap_or_else(|p| p.into_inner()).remove(&i) {
+            Some(l) => l,
+            None => read_input(input, cap).map(|b| (b, None, None)),
+        };
+        one(input, loaded)
+    };
     let mut failed = 0usize;
     let mut all: Vec<Line> = Vec::new();
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (next, fetched) = (&next, &fetched);
-            s.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let input = &inputs[i];
-                    let loaded = match fetched.lock().unwrap_or_else(|p| p.into_inner()).remove(&i)
-                    {
-                        Some(l) => l,
-                        None => read_input(input, cap).map(|b| (b, None, None)),
-                    };
-                    let _ = tx.send((i, one(input, loaded)));
-                }
-            });
-        }
-        drop(tx);
+    let order: Vec<usize> = (0..n).collect();
+    crate::workers::ordered(&order, crate::workers::threads(n), 256, work, |lines| {
         // Print in input order as results arrive.
         let out = std::io::stdout();
         let mut out = std::io::BufWriter::new(out.lock());
-        let mut pending: BTreeMap<usize, Line> = BTreeMap::new();
-        let mut printed = 0usize;
-        for (i, line) in rx {
-            pending.insert(i, line);
-            while let Some(line) = pending.remove(&printed) {
-                printed += 1;
-                if let Some(e) = &line.error {
-                    failed += 1;
-                    if format != Format::Jsonl {
-                        eprintln!(
-                            "newswatch: {}: {e}",
-                            line.url.as_deref().or(line.file.as_deref()).unwrap_or("")
-                        );
-                    }
+        for (_, line) in lines {
+            if let Some(e) = &line.error {
+                failed += 1;
+                if format != Format::Jsonl {
+                    eprintln!(
+                        "newswatch: {}: {e}",
+                        line.url.as_deref().or(line.file.as_deref()).unwrap_or("")
+                    );
                 }
-                match format {
-                    Format::Jsonl => {
-                        let _ = serde_json::to_writer(&mut out, &line);
-                        let _ = out.write_all(b"\n");
-                    }
-                    Format::Json => all.push(line),
-                    _ if line.error.is_none() => {
-                        let name = line.url.as_deref().or(line.file.as_deref()).unwrap_or("");
-                        let _ = writeln!(
-                            out,
-                            "== {}\n{}\n\n{}\n",
-                            crate::commands::terminal_safe(name),
-                            crate::commands::terminal_safe(line.title.as_deref().unwrap_or("")),
-                            line.text
-                        );
-                    }
-                    _ => {}
+            }
+            match format {
+                Format::Jsonl => {
+                    let _ = serde_json::to_writer(&mut out, &line);
+                    let _ = out.write_all(b"\n");
                 }
+                Format::Json => all.push(line),
+                _ if line.error.is_none() => {
+                    let name = line.url.as_deref().or(line.file.as_deref()).unwrap_or("");
+                    let _ = writeln!(
+                        out,
+                        "== {}\n{}\n\n{}\n",
+                        crate::commands::terminal_safe(name),
+                        crate::commands::terminal_safe(line.title.as_deref().unwrap_or("")),
+                        line.text
+                    );
+                }
+                _ => {}
             }
         }
         let _ = out.flush();

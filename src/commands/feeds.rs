@@ -4,16 +4,15 @@ use crate::cli::{FeedsCmd, Format};
 use crate::commands::{Ctx, print_json, print_table};
 use crate::error::{CliError, CliResult};
 use crate::opml;
+use crate::store::NewFeed;
 use crate::store::query::ms_to_rfc3339;
-use crate::store::{NewFeed, feed_read};
-use crate::util::now_ms;
 
 pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
     match cmd {
         FeedsCmd::Add { url, name } => {
             crate::fetch::validate_feed_url(&url)
                 .map_err(|e| CliError::usage(format!("{url:?}: {e}")))?;
-            let store = ctx.store()?;
+            let mut store = ctx.store()?;
             let id = store.upsert_feed(&NewFeed {
                 url: url.clone(),
                 name,
@@ -23,8 +22,9 @@ pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
             Ok(())
         }
         FeedsCmd::Remove { feed } => {
-            let store = ctx.store()?;
-            let f = feed_read::find(store.conn(), &feed)?
+            let mut store = ctx.store()?;
+            let f = store
+                .find_feed(&feed)?
                 .ok_or_else(|| CliError::usage(format!("no feed {feed:?}")))?;
             if ctx.config.feed_config(&f.url).is_some() {
                 eprintln!(
@@ -38,8 +38,7 @@ pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
             Ok(())
         }
         FeedsCmd::List { format } => {
-            let store = ctx.store()?;
-            let feeds = feed_read::all(store.conn())?;
+            let feeds = ctx.reader()?.feeds()?;
             if matches!(format, Format::Json | Format::Jsonl) {
                 return print_json(&feeds);
             }
@@ -64,8 +63,7 @@ pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
             let feeds = opml::parse(&text)
                 .map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
             let mut store = ctx.store()?;
-            let tx = store.conn_mut().transaction()?;
-            let mut added = 0;
+            let mut valid = Vec::with_capacity(feeds.len());
             let mut skipped = 0;
             let mut progress = crate::progress::Progress::new("import", feeds.len() as u64);
             for f in &feeds {
@@ -75,12 +73,9 @@ pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
                     skipped += 1;
                     continue;
                 }
-                added += tx.execute(
-                    "INSERT INTO feeds (url, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(url) DO NOTHING",
-                    rusqlite::params![f.url, f.title, now_ms()],
-                )?;
+                valid.push((f.url.clone(), f.title.clone()));
             }
-            tx.commit()?;
+            let added = store.import_feeds(&valid)?;
             println!(
                 "imported {added} new feeds ({} in the file, {skipped} skipped)",
                 feeds.len()
@@ -88,8 +83,9 @@ pub fn run(ctx: &Ctx, cmd: FeedsCmd) -> CliResult {
             Ok(())
         }
         FeedsCmd::Export => {
-            let store = ctx.store()?;
-            let feeds: Vec<opml::OpmlFeed> = feed_read::all(store.conn())?
+            let feeds: Vec<opml::OpmlFeed> = ctx
+                .reader()?
+                .feeds()?
                 .into_iter()
                 .map(|f| opml::OpmlFeed {
                     url: f.url,
@@ -112,9 +108,10 @@ struct Status {
 }
 
 fn status(ctx: &Ctx, format: Format) -> CliResult {
-    let store = ctx.store()?;
-    let counts = feed_read::article_counts(store.conn())?;
-    let feeds: Vec<Status> = feed_read::all(store.conn())?
+    let store = ctx.reader()?;
+    let counts = store.article_counts()?;
+    let feeds: Vec<Status> = store
+        .feeds()?
         .into_iter()
         .map(|f| Status {
             articles: counts.get(&f.id).copied().unwrap_or(0),
@@ -130,22 +127,7 @@ fn status(ctx: &Ctx, format: Format) -> CliResult {
         .iter()
         .map(|s| {
             let f = &s.feed;
-            let health = if !f.enabled {
-                format!(
-                    "disabled: {}",
-                    f.disabled_reason.clone().unwrap_or_default()
-                )
-            } else if f.error_count > 0 {
-                format!(
-                    "{} errors: {}",
-                    f.error_count,
-                    f.last_error.clone().unwrap_or_default()
-                )
-            } else if f.last_success_at.is_some() {
-                "ok".into()
-            } else {
-                "never polled".into()
-            };
+            let health = f.health_text();
             vec![
                 f.id.to_string(),
                 s.articles.to_string(),

@@ -4,11 +4,8 @@
 //! a crash keeps or loses whole files). A file that fails is an error line; the rest go on, and
 //! the exit code is 1 at the end.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 use serde_json::json;
 
@@ -33,78 +30,47 @@ pub fn ingest(ctx: &Ctx, format: Format, files: &[PathBuf]) -> CliResult {
     let urls: Vec<String> = files.iter().map(|f| file_url(f)).collect();
     let jsonl = matches!(format, Format::Jsonl | Format::Json);
 
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .min(files.len().max(1));
+    let workers = crate::workers::threads(files.len());
     let order = work_order(files, workers);
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<(usize, Result<Prepared, String>)>(256);
     let mut report = Report::default();
     // A progress line on a terminal; nothing when stderr is piped.
     let mut progress = crate::progress::Progress::new("ingest", files.len() as u64);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    std::thread::scope(|s| -> CliResult {
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (next, order, pipeline, urls) = (&next, &order, &pipeline, &urls);
-            s.spawn(move || {
-                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let res = read_file_capped(&files[i], cap)
-                        .map_err(|e| e.to_string())
-                        .and_then(|b| {
-                            pipeline
-                                .prepare(&b, &urls[i], None)
-                                .map_err(|e| e.to_string())
-                        });
-                    if tx.send((i, res)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        // The workers are parsing meanwhile. If opening fails, returning drops `rx` and stops them.
+    let prepare = |i: usize| {
+        read_file_capped(&files[i], cap)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                pipeline
+                    .prepare(&b, &urls[i], None)
+                    .map_err(|e| e.to_string())
+            })
+    };
+    crate::workers::ordered(&order, workers, 256, prepare, |results| -> CliResult {
+        // The workers are parsing meanwhile. If opening fails, returning stops them.
         let mut store = ctx.store()?;
         let feed_ids = store.ensure_ingest_feeds(&urls)?;
-        // Commit strictly in the order given, buffering results that arrive early and batching
-        // the run of consecutive results that are ready once it holds `MIN_BATCH_ITEMS` items.
-        let mut pending = BTreeMap::new();
-        let mut want = 0usize;
-        for (i, res) in rx {
-            pending.insert(i, res);
-            let (mut ready, mut items) = (0, 0);
-            while let Some(res) = pending.get(&(want + ready)) {
-                ready += 1;
-                items += res.as_ref().map_or(0, |p| p.articles.len());
-            }
-            if items < MIN_BATCH_ITEMS && ready < BATCH && want + ready < files.len() {
+        // Commit strictly in the order given, a run of consecutive files at a time once it holds
+        // `MIN_BATCH_ITEMS` items (or `BATCH` files, or the last file).
+        let (mut batch, mut items, mut first) = (Vec::new(), 0, 0);
+        for (i, res) in results {
+            items += res.as_ref().map_or(0, |p: &Prepared| p.articles.len());
+            batch.push(res);
+            if items < MIN_BATCH_ITEMS && batch.len() < BATCH && i + 1 < files.len() {
                 continue;
             }
-            let mut batch = Vec::new();
-            while batch.len() < BATCH {
-                if let Some(res) = pending.remove(&(want + batch.len())) {
-                    batch.push(res);
-                } else {
-                    break;
-                }
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            let first = want;
-            want += batch.len();
+            let range = first..i + 1;
             let results = commit_run(
                 &mut store,
                 &pipeline,
-                &feed_ids[first..want],
-                &urls[first..want],
-                batch,
+                &feed_ids[range.clone()],
+                &urls[range],
+                std::mem::take(&mut batch),
             );
             for (k, res) in results.into_iter().enumerate() {
                 report.write(&mut out, jsonl, &files[first + k], res)?;
             }
-            progress.set(want as u64);
+            (first, items) = (i + 1, 0);
+            progress.set(first as u64);
         }
         Ok(())
     })?;

@@ -44,9 +44,9 @@ impl Ctx {
         Ok(crate::daemon::open_store(&self.config, &self.db)?)
     }
 
-    /// A read-only connection.
-    pub fn reader(&self) -> CliResult<rusqlite::Connection> {
-        Ok(crate::store::open_read(&self.db)?)
+    /// The read side of the store: read-only, never migrates.
+    pub fn reader(&self) -> CliResult<crate::store::Reader> {
+        Ok(crate::store::Reader::open(&self.db)?)
     }
 
     pub fn runtime(&self) -> CliResult<tokio::runtime::Runtime> {

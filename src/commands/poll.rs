@@ -6,18 +6,18 @@ use crate::cli::Format;
 use crate::commands::{Ctx, print_jsonl, print_table};
 use crate::error::{CliError, CliResult};
 use crate::poller::poll_feed;
-use crate::store::{Writer, feed_read};
+use crate::store::Writer;
 use crate::util::now_ms;
 
 pub fn poll(ctx: &Ctx, once: bool, feed: Option<String>, format: Format) -> CliResult {
-    let store = ctx.store()?;
+    let mut store = ctx.store()?;
     let feeds = match &feed {
         Some(key) => {
-            let f = match feed_read::find(store.conn(), key)? {
+            let f = match store.find_feed(key)? {
                 Some(f) => f,
                 None if crate::fetch::validate_feed_url(key).is_ok() => {
                     let id = store.ensure_feed(key)?;
-                    feed_read::by_id(store.conn(), id)?.expect("just added")
+                    store.feed(id)?.expect("just added")
                 }
                 None => {
                     return Err(CliError::usage(format!(
@@ -27,11 +27,8 @@ pub fn poll(ctx: &Ctx, once: bool, feed: Option<String>, format: Format) -> CliR
             };
             vec![f]
         }
-        None if once => feed_read::all(store.conn())?
-            .into_iter()
-            .filter(|f| f.enabled)
-            .collect(),
-        None => feed_read::due(store.conn(), now_ms())?,
+        None if once => store.feeds()?.into_iter().filter(|f| f.enabled).collect(),
+        None => store.due_feeds(now_ms())?,
     };
     let writer = Writer::spawn(store);
     let pctx = crate::daemon::poll_ctx(ctx.config.clone(), writer)?;

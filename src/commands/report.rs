@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, a: &ReportArgs) -> CliResult {
         tz,
         top_n: 10,
     };
-    let r = report::build(&conn, &params)?;
+    let r = report::build(&*conn, &params)?;
     let text = report::render(&r, a.format)?;
     match &a.out {
         Some(path) => std::fs::write(path, text).map_err(|e| {

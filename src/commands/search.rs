@@ -7,15 +7,14 @@ use std::io::{IsTerminal, Write};
 use crate::cli::{Format, SearchArgs};
 use crate::commands::{Ctx, print_json, print_jsonl, terminal_safe};
 use crate::error::{CliError, CliResult};
-use crate::store::feed_read;
-use crate::store::query::{Hit, SearchFilter, search};
+use crate::store::query::{Hit, SearchFilter};
 use crate::util::since_ms;
 
 pub fn run(ctx: &Ctx, a: &SearchArgs) -> CliResult {
     let conn = ctx.reader()?;
     let feed_id = match &a.feed {
         Some(k) => Some(
-            feed_read::find(&conn, k)?
+            conn.find_feed(k)?
                 .ok_or_else(|| CliError::usage(format!("no feed {k:?}")))?
                 .id,
         ),
@@ -34,7 +33,7 @@ pub fn run(ctx: &Ctx, a: &SearchArgs) -> CliResult {
         lang: a.lang.clone(),
         limit: a.limit,
     };
-    let hits = search(&conn, &a.query, &filter)?;
+    let hits = conn.search(&a.query, &filter)?;
     match a.format {
         Format::Json => print_json(&hits),
         Format::Jsonl => print_jsonl(&hits),

@@ -161,7 +161,7 @@ fn test(ctx: &Ctx, id: &str, since: &str, format: Format) -> CliResult {
         )));
     }
     let conn = ctx.reader()?;
-    let articles = crate::store::query::articles_since(&conn, since_ms)?;
+    let articles = conn.articles_since(since_ms)?;
     let total = articles.len();
     let mut flagged = Vec::new();
     for (aid, title, text, lang, link) in articles {

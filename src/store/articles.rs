@@ -4,8 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
-use super::Store;
 use super::feeds::{FeedState, FetchLog, apply_state, insert_log};
+use super::sqlite::Sqlite;
 use crate::dedup;
 use crate::model::Article;
 use crate::topics::TopicMatch;
@@ -65,7 +65,7 @@ pub struct CommitOutcome {
     pub alerts: u32,
 }
 
-impl Store {
+impl Sqlite {
     /// Commits one fetch: dedup, store, match, outbox, feed state, fetch log, in ONE transaction.
     pub fn commit_fetch(
         &mut self,
@@ -403,7 +403,7 @@ fn near_duplicate(
 /// fingerprint, with how many keys they share: most first, then oldest first. Each of the four
 /// key columns is probed (index seeks on `(bandN, fetched_at)`) with the fingerprint's `PROBES`
 /// smallest values of that function, so the cost does not grow with the size of the store.
-pub fn near_duplicate_candidates(
+pub(super) fn near_duplicate_candidates(
     conn: &Connection,
     f: &dedup::Fingerprint,
     since: i64,

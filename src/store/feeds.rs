@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::Store;
+use super::sqlite::Sqlite;
 use crate::util::now_ms;
 
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +28,44 @@ pub struct Feed {
     pub error_count: i64,
     pub last_error: Option<String>,
     pub full_text: Option<bool>,
+}
+
+/// A feed's health, in the words `feeds status` and the dashboard both show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    NeverPolled,
+    Failing,
+    Disabled,
+}
+
+impl Feed {
+    pub fn health(&self) -> Health {
+        if !self.enabled {
+            Health::Disabled
+        } else if self.error_count > 0 {
+            Health::Failing
+        } else if self.last_success_at.is_some() {
+            Health::Ok
+        } else {
+            Health::NeverPolled
+        }
+    }
+
+    /// "ok", "never polled", "3 errors: HTTP 503", "disabled: HTTP 410 Gone".
+    pub fn health_text(&self) -> String {
+        let or_blank = |s: &Option<String>| s.clone().unwrap_or_default();
+        match self.health() {
+            Health::Ok => "ok".into(),
+            Health::NeverPolled => "never polled".into(),
+            Health::Failing => format!(
+                "{}: {}",
+                crate::util::count_noun(self.error_count, "error"),
+                or_blank(&self.last_error)
+            ),
+            Health::Disabled => format!("disabled: {}", or_blank(&self.disabled_reason)),
+        }
+    }
 }
 
 pub(crate) const FEED_COLS: &str = "id, url, name, title, site_url, lang, enabled, disabled_reason, etag, last_modified, \
@@ -91,7 +129,7 @@ pub struct FeedState {
     pub if_new: Option<(i64, i64)>,
 }
 
-impl Store {
+impl Sqlite {
     /// Adds a feed, or updates name/interval/full_text of an existing one. Returns its id.
     pub fn upsert_feed(&self, f: &NewFeed) -> rusqlite::Result<i64> {
         self.conn.execute(
@@ -116,18 +154,8 @@ impl Store {
             .query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))
     }
 
-    /// The feed row of a file run through `ingest`: kept disabled so the daemon does not poll it.
-    pub fn ensure_ingest_feed(&self, url: &str) -> rusqlite::Result<i64> {
-        self.conn.execute(
-            "INSERT INTO feeds (url, enabled, disabled_reason, created_at) VALUES (?1, 0, 'ingested from a local file', ?2)
-             ON CONFLICT(url) DO NOTHING",
-            params![url, now_ms()],
-        )?;
-        self.conn
-            .query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))
-    }
-
-    /// `ensure_ingest_feed` for many files in one transaction; ids in the order given.
+    /// Feed rows of files run through `ingest`, kept disabled so the daemon does not poll them,
+    /// in one transaction; ids in the order given.
     pub fn ensure_ingest_feeds(&mut self, urls: &[String]) -> rusqlite::Result<Vec<i64>> {
         let tx = self.conn.transaction()?;
         let ids = {
@@ -147,6 +175,23 @@ impl Store {
         };
         tx.commit()?;
         Ok(ids)
+    }
+
+    /// Adds the (url, title) feeds not there yet, in one transaction; returns how many were added.
+    pub fn import_feeds(&mut self, feeds: &[(String, Option<String>)]) -> rusqlite::Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut added = 0;
+        {
+            let mut st = tx.prepare(
+                "INSERT INTO feeds (url, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(url) DO NOTHING",
+            )?;
+            let now = now_ms();
+            for (url, title) in feeds {
+                added += st.execute(params![url, title, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(added)
     }
 
     pub fn remove_feed(&self, id: i64) -> rusqlite::Result<bool> {
@@ -280,7 +325,7 @@ pub(crate) fn apply_state(
 }
 
 /// Read-side feed queries, usable on any connection.
-pub mod read {
+pub(super) mod read {
     use super::*;
     use rusqlite::Connection;
 
@@ -325,13 +370,10 @@ pub mod read {
         st.query_map([now], feed_from_row)?.collect()
     }
 
-    /// The earliest next poll time of any enabled feed.
-    pub fn next_due_at(conn: &Connection) -> rusqlite::Result<Option<i64>> {
-        conn.query_row(
-            "SELECT min(next_poll_at) FROM feeds WHERE enabled = 1",
-            [],
-            |r| r.get(0),
-        )
+    /// Feed names (name, else title, else URL) by id.
+    pub fn names(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<i64, String>> {
+        let mut st = conn.prepare("SELECT id, coalesce(name, title, url) FROM feeds")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
     }
 
     /// Per-feed counts for `feeds status`.

@@ -12,7 +12,7 @@ pub const SCHEMA_VERSION: i64 = match MIGRATIONS.last() {
 
 /// Applies pending migrations, each in its own IMMEDIATE transaction with the version bump.
 /// Running it again is a no-op. A database newer than the binary is refused, untouched.
-pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > SCHEMA_VERSION {
         anyhow::bail!(

@@ -1,8 +1,19 @@
-//! Store: SQLite through rusqlite. Synchronous by design; the daemon reaches the one write
-//! connection through `Writer` (a dedicated thread), readers open their own read-only connections.
+//! Store: the one door to the database. The rest of the crate speaks to it through named
+//! operations, the [`Read`] and [`Write`] traits, and never sees SQL or a driver type.
 //!
-//! Invariants:
-//! - Every connection is opened by `open` / `open_read`: WAL, foreign keys on, busy timeout set.
+//! - [`Store`]: the write side (a `Box<dyn Write>`), migrated at open. The daemon reaches it through
+//!   one writer thread ([`Writer`]); commands that change the store open their own.
+//! - [`Reader`]: the read side (a `Box<dyn Read>`), for reports, search, listings and the HTTP API.
+//!   It is opened read-only and never migrates: a database older than the binary is refused with a
+//!   message saying how to upgrade it.
+//!
+//! The backend is SQLite (`sqlite`: rusqlite, WAL, one write connection on the writer thread). Every
+//! operation is a trait method, so a backend that lacks one does not compile; `dyn` dispatch costs
+//! one indirect call per operation, nothing next to the SQL it runs.
+//!
+//! Invariants (SQLite):
+//! - Every connection is opened by `sqlite::open_write` / `sqlite::open_read`: WAL, foreign keys on,
+//!   busy timeout set.
 //! - Migrations (`migrations/NNNN_*.sql`) are applied in order, each in its own IMMEDIATE transaction
 //!   together with the `user_version` bump; a database newer than the binary is refused.
 //! - Everything one fetch produces is committed by `commit_fetch` in ONE transaction: articles,
@@ -13,104 +24,232 @@
 mod articles;
 mod feeds;
 mod migrate;
+pub mod outbox;
 mod pages;
 pub mod query;
+pub mod report;
+mod sqlite;
 mod writer;
 
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
-use std::time::Duration;
 
-use anyhow::Context;
-use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags};
-
-pub use articles::{
-    CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, near_duplicate_candidates,
-};
-pub use feeds::{Feed, FeedState, NewFeed, read as feed_read};
+pub use articles::{CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, alert_uid};
+pub use feeds::{Feed, FeedState, Health, NewFeed};
 /// The fetch log row type.
 pub mod feeds_log {
     pub use super::feeds::FetchLog;
 }
-pub use migrate::{MIGRATIONS, SCHEMA_VERSION, migrate};
+pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
+pub use outbox::{Attempt, DigestStep, DueRow, OutboxRow, RetryResult};
 pub use pages::{PageOutcome, PendingPage, matching_text};
+pub use query::{
+    AlertRow, ArticleDetail, ArticleFilter, ArticleRow, BacktestRow, Hit, MatchRow, Page,
+    SearchFilter, StoreMetrics, TopicEntry, TopicStats,
+};
+pub use report::{CountBy, GroupKey, ReportHit, StoryRow};
 pub use writer::Writer;
 
-/// The write side of the store: one connection, used from one thread at a time.
-pub struct Store {
-    pub(crate) conn: Connection,
+use crate::topics::Severity;
+
+pub type Result<T> = anyhow::Result<T>;
+
+/// Read operations: what reports, search, listings, the HTTP API and the read-only commands need.
+pub trait Read: Send {
+    /// Every feed, by id.
+    fn feeds(&self) -> Result<Vec<Feed>>;
+    fn feed(&self, id: i64) -> Result<Option<Feed>>;
+    /// A feed named by id or URL (as on the command line).
+    fn find_feed(&self, key: &str) -> Result<Option<Feed>>;
+    /// Articles per feed (for `feeds status` and the API).
+    fn article_counts(&self) -> Result<HashMap<i64, i64>>;
+    /// Feed names (name, else title, else URL) by id.
+    fn feed_names(&self) -> Result<HashMap<i64, String>>;
+
+    /// Full-text search with filters; each hit carries a highlighted passage.
+    fn search(&self, q: &str, f: &SearchFilter) -> Result<Vec<Hit>>;
+    fn list_articles(&self, f: &ArticleFilter, limit: i64, offset: i64)
+    -> Result<Page<ArticleRow>>;
+    fn article(&self, id: i64) -> Result<Option<ArticleDetail>>;
+    fn list_matches(
+        &self,
+        topic: Option<&str>,
+        since_ms: Option<i64>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<MatchRow>>;
+    fn list_alerts(
+        &self,
+        status: Option<&str>,
+        topic: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<AlertRow>>;
+    /// Every topic that has matches or alerts.
+    fn topic_stats(&self) -> Result<Vec<TopicStats>>;
+    /// The latest matches of a topic with their alerts (the Atom feed).
+    fn topic_entries(&self, topic: &str, limit: i64) -> Result<Vec<TopicEntry>>;
+    fn metrics(&self, now_ms: i64) -> Result<StoreMetrics>;
+    /// Stored articles since a time, for backtests.
+    fn articles_since(&self, since_ms: i64) -> Result<Vec<BacktestRow>>;
+    /// Answers when the database does.
+    fn ping(&self) -> Result<()>;
+
+    /// Matches of articles whose time is in `[since, until)`, optionally of one topic.
+    fn report_hits(&self, since: i64, until: i64, topic: Option<&str>) -> Result<Vec<ReportHit>>;
+    /// Articles whose time is in `[since, until)`, counted by group.
+    fn report_counts(&self, since: i64, until: i64, by: CountBy) -> Result<Vec<(GroupKey, i64)>>;
+    /// Title, link, feed name and snippet of an article's match of a topic.
+    fn report_story(&self, article_id: i64, topic: &str) -> Result<Option<StoryRow>>;
+
+    /// Outbox rows, newest first, optionally of one status.
+    fn outbox_list(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+        severity_of: &dyn Fn(&str) -> Severity,
+    ) -> Result<Vec<OutboxRow>>;
+    /// Outbox rows delivered after `since`, oldest delivery first, optionally of one topic.
+    fn outbox_delivered_after(
+        &self,
+        since: i64,
+        topic: Option<&str>,
+        severity_of: &dyn Fn(&str) -> Severity,
+    ) -> Result<Vec<OutboxRow>>;
+    /// Stored articles fetched after `since` sharing a MinHash key with the fingerprint, with how
+    /// many they share, most first (then oldest first).
+    fn near_duplicates(
+        &self,
+        fingerprint: &crate::dedup::Fingerprint,
+        since: i64,
+    ) -> Result<Vec<(i64, u32)>>;
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(())
+/// Write operations: polling, ingest, full-text pages, the outbox. Each is one transaction.
+pub trait Write: Read {
+    /// Adds a feed, or updates name/interval/full_text of an existing one. Returns its id.
+    fn upsert_feed(&mut self, f: &NewFeed) -> Result<i64>;
+    /// Adds a feed only if it is not there yet (never touches an existing row).
+    fn ensure_feed(&mut self, url: &str) -> Result<i64>;
+    /// Feed rows of files run through `ingest` (kept disabled); ids in the order given.
+    fn ensure_ingest_feeds(&mut self, urls: &[String]) -> Result<Vec<i64>>;
+    fn remove_feed(&mut self, id: i64) -> Result<bool>;
+    /// Adds the (url, title) feeds that are not there yet; returns how many were added.
+    fn import_feeds(&mut self, feeds: &[(String, Option<String>)]) -> Result<usize>;
+    /// Enabled feeds whose poll time has come, for this process to poll.
+    fn due_feeds(&mut self, now: i64) -> Result<Vec<Feed>>;
+
+    /// Records a fetch that produced no articles (an error, a 304, a disable) with its log row.
+    fn record_fetch(
+        &mut self,
+        feed_id: i64,
+        state: &FeedState,
+        log: &feeds::FetchLog,
+    ) -> Result<()>;
+    /// Commits one fetch: dedup, store, match, outbox, feed state, fetch log, in ONE transaction.
+    fn commit_fetch(&mut self, c: FetchCommit, policy: &MatchPolicy) -> Result<CommitOutcome>;
+    /// Commits several fetches in one transaction (bulk `ingest`); each fetch stays whole.
+    fn commit_batch(
+        &mut self,
+        batch: &[FetchCommit],
+        policy: &MatchPolicy,
+    ) -> Result<Vec<CommitOutcome>>;
+
+    /// Up to `limit` pending pages due at `now`, leased until `now + lease_ms`.
+    fn claim_due_pages(
+        &mut self,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<PendingPage>>;
+    /// Stores an extracted page and the matches it newly makes, in one transaction.
+    fn page_done(
+        &mut self,
+        id: i64,
+        page_title: Option<&str>,
+        page_text: &str,
+        policy: &MatchPolicy,
+    ) -> Result<PageOutcome>;
+    /// Records a failed page attempt: pending until `retry_at`, else failed.
+    fn page_failed(&mut self, id: i64, error: &str, retry_at: Option<i64>) -> Result<bool>;
+
+    /// Pending outbox rows due at `now` for these sinks, oldest first.
+    fn due_alerts(&mut self, now: i64, sinks: &[String], limit: usize) -> Result<Vec<DueRow>>;
+    /// The earliest future attempt time of a pending row for these sinks.
+    fn next_alert_after(&mut self, now: i64, sinks: &[String]) -> Result<Option<i64>>;
+    /// Pending rows per sink that no configured sink will take.
+    fn orphaned_alerts(&mut self, sinks: &[String]) -> Result<Vec<(String, i64)>>;
+    fn digest_members(&mut self, digest_uid: &str) -> Result<Vec<DueRow>>;
+    /// Groups the waiting rows of (topic, sink) into a digest once its window has closed.
+    fn form_digest(
+        &mut self,
+        topic: &str,
+        sink: &str,
+        interval_ms: i64,
+        now: i64,
+    ) -> Result<DigestStep>;
+    /// Delivery times of (topic, sink) after `since` (a digest counts once), ascending.
+    fn recent_deliveries(&mut self, topic: &str, sink: &str, since: i64) -> Result<Vec<i64>>;
+    /// Moves the pending rows of a delivery (alert uid or digest uid) to `until`.
+    fn postpone_alerts(&mut self, key: &str, until: i64) -> Result<usize>;
+    /// Records one attempt for every row of a delivery; returns how many rows became failed.
+    fn record_attempt(&mut self, a: &Attempt) -> Result<usize>;
+    /// The alerts of these outbox rows (rows whose article is gone are left out).
+    fn load_alerts(
+        &mut self,
+        ids: &[i64],
+        severity_of: &dyn Fn(&str) -> Severity,
+    ) -> Result<Vec<OutboxRow>>;
+    /// `alerts retry KEY`: failed rows become pending, pending rows due now.
+    fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<RetryResult>>;
+}
+
+/// The write side of the store, migrated. Used from one thread at a time.
+pub struct Store {
+    inner: Box<dyn Write>,
 }
 
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
-    pub fn open(path: &Path) -> anyhow::Result<Store> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let mut conn = Connection::open(path)
-            .with_context(|| format!("cannot open database {}", path.display()))?;
-        configure(&conn)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
-            anyhow::bail!("cannot switch {} to WAL mode (got {mode})", path.display());
-        }
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // A page cache of up to 32 MiB (SQLite's default is 2 MiB): the writer touches the same
-        // index pages at every commit, and re-reading evicted ones was a visible share of ingest.
-        conn.pragma_update(None, "cache_size", -32768)?;
-        // Query planner stability: the writer's cached statements keep their plan. Without it,
-        // SQLite re-prepares a statement whenever a new value is bound to a parameter the planner
-        // looked at (every content-hash lookup of an ingest was being re-parsed and re-planned).
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-        migrate(&mut conn).with_context(|| format!("database {}", path.display()))?;
-        Ok(Store { conn })
-    }
-
-    pub fn conn(&self) -> &Connection {
-        &self.conn
-    }
-
-    pub fn conn_mut(&mut self) -> &mut Connection {
-        &mut self.conn
+    pub fn open(path: &Path) -> Result<Store> {
+        Ok(Store {
+            inner: Box::new(sqlite::Sqlite::open_write(path)?),
+        })
     }
 }
 
-/// A read-only connection for reports, search and the HTTP API. Refuses a database whose schema is
-/// newer than this binary, like `Store::open`.
-pub fn open_read(path: &Path) -> anyhow::Result<Connection> {
-    if !path.exists() {
-        anyhow::bail!(
-            "no database at {} (run `newswatch poll` or `newswatch run` first)",
-            path.display()
-        );
+impl Deref for Store {
+    type Target = dyn Write;
+    fn deref(&self) -> &(dyn Write + 'static) {
+        &*self.inner
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("cannot open database {}", path.display()))?;
-    configure(&conn)?;
-    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if v > SCHEMA_VERSION {
-        anyhow::bail!(
-            "database {} has schema version {v}, newer than this newswatch ({SCHEMA_VERSION}); use a newer binary",
-            path.display()
-        );
+}
+
+impl DerefMut for Store {
+    fn deref_mut(&mut self) -> &mut (dyn Write + 'static) {
+        &mut *self.inner
     }
-    if v < SCHEMA_VERSION {
-        // Bring it up to date through a write connection first.
-        drop(conn);
-        Store::open(path)?;
-        return open_read(path);
+}
+
+/// The read side of the store: read-only, never migrates.
+pub struct Reader {
+    inner: Box<dyn Read>,
+}
+
+impl Reader {
+    /// Opens an existing database read-only. Refuses a missing database, and one whose schema is
+    /// older or newer than this binary's.
+    pub fn open(path: &Path) -> Result<Reader> {
+        Ok(Reader {
+            inner: Box::new(sqlite::Sqlite::open_read(path)?),
+        })
     }
-    Ok(conn)
+}
+
+impl Deref for Reader {
+    type Target = dyn Read;
+    fn deref(&self) -> &(dyn Read + 'static) {
+        &*self.inner
+    }
 }

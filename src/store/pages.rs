@@ -11,8 +11,8 @@
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::Store;
 use super::articles::{CommitOutcome, MatchPolicy, insert_matches};
+use super::sqlite::Sqlite;
 use crate::model::Article;
 
 /// An article whose page is due for fetching.
@@ -36,7 +36,7 @@ pub struct PageOutcome {
     pub alerts: u32,
 }
 
-impl Store {
+impl Sqlite {
     /// Up to `limit` pending pages due at `now`, oldest first, leased until `now + lease_ms`.
     /// Pending articles without any link are marked failed on the way.
     pub fn claim_due_pages(

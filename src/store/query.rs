@@ -2,7 +2,7 @@
 //! and highlights, paged listings of articles, matches, alerts and topics, one article with its
 //! matches and sightings, and the counters `/metrics` exposes.
 //!
-//! Invariants: read-only (every function works on an `open_read` connection); an article's time is
+//! Invariants: read-only (every function works on a read-only connection); an article's time is
 //! `coalesce(published_at, fetched_at)` everywhere (the expression migration 0003 indexes); paged
 //! listings are newest first with a stable tie-break on id; highlight marks are `[[`/`]]`, like
 //! match snippets, and are turned into markup only after escaping.
@@ -47,7 +47,7 @@ pub fn ms_to_rfc3339(ms: i64) -> String {
 
 /// Turns user input into an FTS5 query: FTS5 syntax is used as given when it parses; otherwise
 /// every word is quoted, so `search "f-35 deal"` or `search c++` still work.
-pub fn fts_query(conn: &Connection, q: &str) -> String {
+pub(super) fn fts_query(conn: &Connection, q: &str) -> String {
     let ok = conn
         .prepare("SELECT 1 FROM articles_fts WHERE articles_fts MATCH ?1 LIMIT 0")
         .and_then(|mut st| st.query([q]).map(|_| ()))
@@ -69,7 +69,7 @@ pub const RANK_WINDOW: i64 = 2000;
 
 /// Full-text search: the best-ranked (bm25) of the newest `RANK_WINDOW` hits that pass the
 /// filters, ties broken newest first. Each hit carries a highlighted passage.
-pub fn search(conn: &Connection, q: &str, f: &SearchFilter) -> rusqlite::Result<Vec<Hit>> {
+pub(super) fn search(conn: &Connection, q: &str, f: &SearchFilter) -> rusqlite::Result<Vec<Hit>> {
     let fq = fts_query(conn, q);
     // Inner: walk the FTS hits newest first (FTS5 consumes ORDER BY rowid DESC, so the walk stops
     // after RANK_WINDOW rows passing the filters); outer: rank those and keep the best `limit`.
@@ -83,7 +83,7 @@ pub fn search(conn: &Connection, q: &str, f: &SearchFilter) -> rusqlite::Result<
     inner.push_str(" ORDER BY articles_fts.rowid DESC LIMIT ?");
     args.push(Value::Integer(RANK_WINDOW));
     let sql = format!(
-        "SELECT a.id, coalesce(fe.name, fe.title, fe.url), a.feed_id, a.title, a.link, a.text, a.lang,
+        "SELECT a.id, coalesce(fe.name, fe.title, fe.url), a.feed_id, a.title, coalesce(a.canonical_link, a.link), a.text, a.lang,
                 coalesce(a.published_at, a.fetched_at), a.sources
          FROM ({inner}) h JOIN articles a ON a.id = h.id LEFT JOIN feeds fe ON fe.id = a.feed_id
          ORDER BY h.score, a.id DESC LIMIT ?"
@@ -203,14 +203,14 @@ pub struct ArticleFilter {
     pub until_ms: Option<i64>,
 }
 
-pub fn list_articles(
+pub(super) fn list_articles(
     conn: &Connection,
     f: &ArticleFilter,
     limit: i64,
     offset: i64,
 ) -> rusqlite::Result<Page<ArticleRow>> {
     let mut sql = String::from(
-        "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, a.link, a.lang, a.published_at, a.fetched_at, a.sources
+        "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, coalesce(a.canonical_link, a.link), a.lang, a.published_at, a.fetched_at, a.sources
          FROM articles a LEFT JOIN feeds fe ON fe.id = a.feed_id WHERE 1=1",
     );
     let mut args = Vec::new();
@@ -270,7 +270,7 @@ pub struct MatchRow {
     pub matched_at_ms: i64,
 }
 
-const MATCH_COLS: &str = "m.id, m.article_id, m.topic, m.terms, m.snippet, m.matched_at, a.title, a.link, \
+const MATCH_COLS: &str = "m.id, m.article_id, m.topic, m.terms, m.snippet, m.matched_at, a.title, coalesce(a.canonical_link, a.link), \
      coalesce(fe.name, fe.title, fe.url), a.sources, a.published_at";
 
 fn match_from_row(r: &rusqlite::Row) -> rusqlite::Result<MatchRow> {
@@ -293,7 +293,7 @@ fn match_from_row(r: &rusqlite::Row) -> rusqlite::Result<MatchRow> {
 }
 
 /// Matches, newest first; optionally of one topic and since a time (matched_at).
-pub fn list_matches(
+pub(super) fn list_matches(
     conn: &Connection,
     topic: Option<&str>,
     since_ms: Option<i64>,
@@ -323,7 +323,7 @@ pub fn list_matches(
 }
 
 /// The matches of one article.
-pub fn matches_of(conn: &Connection, article_id: i64) -> rusqlite::Result<Vec<MatchRow>> {
+pub(super) fn matches_of(conn: &Connection, article_id: i64) -> rusqlite::Result<Vec<MatchRow>> {
     let mut st = conn.prepare(&format!(
         "SELECT {MATCH_COLS} FROM matches m JOIN articles a ON a.id = m.article_id LEFT JOIN feeds fe ON fe.id = a.feed_id
          WHERE m.article_id = ?1 ORDER BY m.topic"
@@ -353,7 +353,7 @@ pub struct AlertRow {
 }
 
 /// Alerts, newest first; optionally by status and topic.
-pub fn list_alerts(
+pub(super) fn list_alerts(
     conn: &Connection,
     status: Option<&str>,
     topic: Option<&str>,
@@ -362,7 +362,7 @@ pub fn list_alerts(
 ) -> rusqlite::Result<Page<AlertRow>> {
     let mut sql = String::from(
         "SELECT al.id, al.uid, al.topic, al.sink, al.status, al.attempts, al.last_error, al.created_at, al.delivered_at,
-                al.match_id, m.article_id, a.title, a.link, m.snippet
+                al.match_id, m.article_id, a.title, coalesce(a.canonical_link, a.link), m.snippet
          FROM alerts al JOIN matches m ON m.id = al.match_id JOIN articles a ON a.id = m.article_id WHERE 1=1",
     );
     let mut args = Vec::new();
@@ -416,7 +416,7 @@ pub struct TopicStats {
 }
 
 /// Every topic that has matches or alerts, by id.
-pub fn topic_stats(conn: &Connection) -> rusqlite::Result<Vec<TopicStats>> {
+pub(super) fn topic_stats(conn: &Connection) -> rusqlite::Result<Vec<TopicStats>> {
     let mut out: std::collections::BTreeMap<String, TopicStats> = Default::default();
     let mut st =
         conn.prepare("SELECT topic, count(*), max(matched_at) FROM matches GROUP BY topic")?;
@@ -482,11 +482,11 @@ pub struct Sighting {
     pub seen_at: String,
 }
 
-pub fn article(conn: &Connection, id: i64) -> rusqlite::Result<Option<ArticleDetail>> {
+pub(super) fn article(conn: &Connection, id: i64) -> rusqlite::Result<Option<ArticleDetail>> {
     use rusqlite::OptionalExtension;
     let got = conn
         .query_row(
-            "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, a.link, a.lang, a.published_at, a.fetched_at,
+            "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, coalesce(a.canonical_link, a.link), a.lang, a.published_at, a.fetched_at,
                     a.sources, a.text, a.html, a.page_text
              FROM articles a LEFT JOIN feeds fe ON fe.id = a.feed_id WHERE a.id = ?1",
             [id],
@@ -560,7 +560,7 @@ pub struct StoreMetrics {
     pub poll_lag_seconds: f64,
 }
 
-pub fn store_metrics(conn: &Connection, now_ms: i64) -> rusqlite::Result<StoreMetrics> {
+pub(super) fn store_metrics(conn: &Connection, now_ms: i64) -> rusqlite::Result<StoreMetrics> {
     let mut m = StoreMetrics::default();
     (m.fetches, m.fetch_errors, m.new_articles) = conn.query_row(
         "SELECT count(*), count(error), coalesce(sum(new_items), 0) FROM fetch_log",
@@ -591,7 +591,7 @@ pub fn store_metrics(conn: &Connection, now_ms: i64) -> rusqlite::Result<StoreMe
     Ok(m)
 }
 
-pub fn topics_of(conn: &Connection, article_id: i64) -> rusqlite::Result<Vec<String>> {
+pub(super) fn topics_of(conn: &Connection, article_id: i64) -> rusqlite::Result<Vec<String>> {
     let mut st =
         conn.prepare_cached("SELECT topic FROM matches WHERE article_id = ?1 ORDER BY topic")?;
     st.query_map([article_id], |r| r.get(0))?.collect()
@@ -601,7 +601,10 @@ pub fn topics_of(conn: &Connection, article_id: i64) -> rusqlite::Result<Vec<Str
 pub type BacktestRow = (i64, String, String, Option<String>, Option<String>);
 
 /// Stored articles fetched since `since_ms`, for backtests.
-pub fn articles_since(conn: &Connection, since_ms: i64) -> rusqlite::Result<Vec<BacktestRow>> {
+pub(super) fn articles_since(
+    conn: &Connection,
+    since_ms: i64,
+) -> rusqlite::Result<Vec<BacktestRow>> {
     let mut st = conn.prepare(
         "SELECT id, title, text || coalesce(char(10) || page_text, ''), lang, link FROM articles
          WHERE coalesce(published_at, fetched_at) >= ?1 ORDER BY id",
@@ -610,4 +613,63 @@ pub fn articles_since(conn: &Connection, since_ms: i64) -> rusqlite::Result<Vec<
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     })?
     .collect()
+}
+
+/// A topic's match as its Atom feed lists it, with the match's alerts (uid, sink, status).
+#[derive(Debug, Clone)]
+pub struct TopicEntry {
+    pub identity: String,
+    pub article_id: i64,
+    pub title: String,
+    pub link: Option<String>,
+    pub snippet: String,
+    /// The matched terms as stored (a JSON array).
+    pub terms: String,
+    pub matched_at: i64,
+    pub published_at: Option<i64>,
+    pub feed: Option<String>,
+    pub alerts: Vec<(String, String, String)>,
+}
+
+/// The latest `limit` matches of a topic, newest first, with their alerts.
+pub(super) fn topic_entries(
+    conn: &Connection,
+    topic: &str,
+    limit: i64,
+) -> rusqlite::Result<Vec<TopicEntry>> {
+    let mut st = conn.prepare(
+        "SELECT m.id, a.identity, a.id, a.title, coalesce(a.canonical_link, a.link), m.snippet, m.terms, m.matched_at, a.published_at,
+                coalesce(fe.name, fe.title, fe.url)
+         FROM matches m JOIN articles a ON a.id = m.article_id LEFT JOIN feeds fe ON fe.id = a.feed_id
+         WHERE m.topic = ?1 ORDER BY m.matched_at DESC, m.id DESC LIMIT ?2",
+    )?;
+    let rows = st
+        .query_map(rusqlite::params![topic, limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                TopicEntry {
+                    identity: r.get(1)?,
+                    article_id: r.get(2)?,
+                    title: r.get(3)?,
+                    link: r.get(4)?,
+                    snippet: r.get(5)?,
+                    terms: r.get(6)?,
+                    matched_at: r.get(7)?,
+                    published_at: r.get(8)?,
+                    feed: r.get(9)?,
+                    alerts: Vec::new(),
+                },
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut al = conn
+        .prepare_cached("SELECT uid, sink, status FROM alerts WHERE match_id = ?1 ORDER BY sink")?;
+    let mut out = Vec::new();
+    for (match_id, mut e) in rows {
+        e.alerts = al
+            .query_map([match_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        out.push(e);
+    }
+    Ok(out)
 }

@@ -29,6 +29,18 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The name users write in config.toml and read in alerts (the serde names, see the test).
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 /// A `[[topic]]` section of config.toml.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -169,5 +181,22 @@ impl Matcher {
     /// The topics `doc` matches, in config order, each with its terms and a marked snippet.
     pub fn match_doc(&self, doc: &Doc) -> Vec<TopicMatch> {
         self.engine.match_doc(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Severity;
+
+    #[test]
+    fn severity_names_are_the_config_names() {
+        for s in [
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+        }
     }
 }

@@ -10,6 +10,8 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, WebError, feed_id, parse_since};
+use crate::store::Health;
+use crate::store::Reader;
 use crate::store::query::{self, ArticleFilter, Page, SearchFilter, page_bounds};
 
 #[derive(Debug, Deserialize, Default)]
@@ -50,7 +52,7 @@ pub async fn articles(
                 since_ms: since,
                 until_ms: until,
             };
-            Ok(query::list_articles(c, &f, limit, offset)?)
+            Ok(c.list_articles(&f, limit, offset)?)
         })
         .await?;
     Ok(Json(page))
@@ -62,7 +64,8 @@ pub async fn article(
 ) -> Result<impl IntoResponse, WebError> {
     let a = st
         .read(move |c| {
-            query::article(c, id)?.ok_or_else(|| WebError::not_found(format!("no article {id}")))
+            c.article(id)?
+                .ok_or_else(|| WebError::not_found(format!("no article {id}")))
         })
         .await?;
     Ok(Json(a))
@@ -76,15 +79,7 @@ pub async fn matches(
     let since = nonempty(&q.since).map(|s| parse_since(&s)).transpose()?;
     let topic = nonempty(&q.topic);
     let page = st
-        .read(move |c| {
-            Ok(query::list_matches(
-                c,
-                topic.as_deref(),
-                since,
-                limit,
-                offset,
-            )?)
-        })
+        .read(move |c| Ok(c.list_matches(topic.as_deref(), since, limit, offset)?))
         .await?;
     Ok(Json(page))
 }
@@ -106,15 +101,7 @@ pub async fn alerts(
     }
     let topic = nonempty(&q.topic);
     let page = st
-        .read(move |c| {
-            Ok(query::list_alerts(
-                c,
-                status.as_deref(),
-                topic.as_deref(),
-                limit,
-                offset,
-            )?)
-        })
+        .read(move |c| Ok(c.list_alerts(status.as_deref(), topic.as_deref(), limit, offset)?))
         .await?;
     Ok(Json(page))
 }
@@ -134,15 +121,25 @@ pub struct FeedRow {
     pub last_success_at: Option<String>,
     pub next_poll_at: Option<String>,
     pub articles: i64,
+    /// The words `feeds status` shows: "ok", "never polled", "2 errors: …", "disabled: …".
+    pub health: String,
+    #[serde(skip)]
+    pub health_class: &'static str,
 }
 
-pub(super) fn feed_rows(c: &rusqlite::Connection) -> rusqlite::Result<Vec<FeedRow>> {
-    let counts = crate::store::feed_read::article_counts(c)?;
+pub(super) fn feed_rows(c: &Reader) -> anyhow::Result<Vec<FeedRow>> {
+    let counts = c.article_counts()?;
     let ts = |v: Option<i64>| v.map(query::ms_to_rfc3339);
-    Ok(crate::store::feed_read::all(c)?
+    Ok(c.feeds()?
         .into_iter()
         .map(|f| FeedRow {
             articles: counts.get(&f.id).copied().unwrap_or(0),
+            health: f.health_text(),
+            health_class: match f.health() {
+                Health::Ok => "ok",
+                Health::Failing => "bad",
+                Health::NeverPolled | Health::Disabled => "meta",
+            },
             id: f.id,
             url: f.url,
             name: f.name,
@@ -194,7 +191,7 @@ pub struct TopicRow {
 
 /// Configured topics first (in config order), then topics known only from stored matches.
 pub(super) async fn topic_rows(st: &Arc<AppState>) -> Result<Vec<TopicRow>, WebError> {
-    let stats = st.read(|c| Ok(query::topic_stats(c)?)).await?;
+    let stats = st.read(|c| Ok(c.topic_stats()?)).await?;
     let mut by_id: std::collections::BTreeMap<String, query::TopicStats> =
         stats.into_iter().map(|s| (s.id.clone(), s)).collect();
     let mut out = Vec::new();
@@ -257,22 +254,19 @@ pub async fn search(
                 lang: nonempty(&q.lang),
                 limit,
             };
-            Ok(query::search(c, &text, &f)?)
+            Ok(c.search(&text, &f)?)
         })
         .await?;
     Ok(Json(serde_json::json!({ "items": hits })))
 }
 
 pub async fn healthz(State(st): State<Arc<AppState>>) -> Result<impl IntoResponse, WebError> {
-    st.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-        .await?;
+    st.read(|c| Ok(c.ping()?)).await?;
     Ok("ok\n")
 }
 
 pub async fn metrics(State(st): State<Arc<AppState>>) -> Result<impl IntoResponse, WebError> {
-    let m = st
-        .read(|c| Ok(query::store_metrics(c, crate::util::now_ms())?))
-        .await?;
+    let m = st.read(|c| Ok(c.metrics(crate::util::now_ms())?)).await?;
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -9,27 +9,14 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use rusqlite::params;
 
 use super::html::{escape, marks_to_html};
 use super::{AppState, WebError};
+use crate::store::TopicEntry as Entry;
 use crate::store::query::ms_to_rfc3339;
 
 /// Entries per feed.
 const ENTRIES: i64 = 50;
-
-struct Entry {
-    identity: String,
-    article_id: i64,
-    title: String,
-    link: Option<String>,
-    snippet: String,
-    terms: String,
-    matched_at: i64,
-    published_at: Option<i64>,
-    feed: Option<String>,
-    alerts: Vec<(String, String, String)>,
-}
 
 pub async fn topic_feed(
     State(st): State<Arc<AppState>>,
@@ -41,44 +28,7 @@ pub async fn topic_feed(
     };
     let configured = st.topics.iter().any(|t| t.id == topic);
     let t = topic.clone();
-    let entries = st
-        .read(move |c| {
-            let mut st = c.prepare(
-                "SELECT m.id, a.identity, a.id, a.title, a.link, m.snippet, m.terms, m.matched_at, a.published_at,
-                        coalesce(fe.name, fe.title, fe.url)
-                 FROM matches m JOIN articles a ON a.id = m.article_id LEFT JOIN feeds fe ON fe.id = a.feed_id
-                 WHERE m.topic = ?1 ORDER BY m.matched_at DESC, m.id DESC LIMIT ?2",
-            )?;
-            let rows = st
-                .query_map(params![t, ENTRIES], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        Entry {
-                            identity: r.get(1)?,
-                            article_id: r.get(2)?,
-                            title: r.get(3)?,
-                            link: r.get(4)?,
-                            snippet: r.get(5)?,
-                            terms: r.get(6)?,
-                            matched_at: r.get(7)?,
-                            published_at: r.get(8)?,
-                            feed: r.get(9)?,
-                            alerts: Vec::new(),
-                        },
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut al = c.prepare_cached("SELECT uid, sink, status FROM alerts WHERE match_id = ?1 ORDER BY sink")?;
-            let mut out = Vec::new();
-            for (match_id, mut e) in rows {
-                e.alerts = al
-                    .query_map([match_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<_, _>>()?;
-                out.push(e);
-            }
-            Ok(out)
-        })
-        .await?;
+    let entries = st.read(move |c| Ok(c.topic_entries(&t, ENTRIES)?)).await?;
     if entries.is_empty() && !configured {
         return Err(WebError::not_found(format!("no topic {topic:?}")));
     }

@@ -5,7 +5,7 @@
 //! tests call.
 //!
 //! Invariants:
-//! - Reads only, through its own read-only connections (a small pool), on blocking threads.
+//! - Reads only, through its own read-only stores (`store::Reader`, a small pool), on blocking threads.
 //! - A non-loopback bind without a token is refused at start; with a token, every request but
 //!   `/healthz` must carry `Authorization: Bearer <token>` (compared in constant time), else 401.
 //! - Every response carries a strict Content-Security-Policy (no scripts at all) and `nosniff`;
@@ -28,11 +28,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rusqlite::Connection;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ServerConfig;
+use crate::store::Reader;
 use crate::topics::TopicConfig;
 
 /// Shared by all handlers.
@@ -43,10 +43,10 @@ pub struct AppState {
     topics: Vec<TopicConfig>,
 }
 
-/// A small pool of read-only connections, used from blocking threads.
+/// A small pool of read-only store handles, used from blocking threads.
 struct Db {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Reader>>,
 }
 
 /// An error as the API reports it: a status and a one-line reason.
@@ -72,12 +72,6 @@ impl From<anyhow::Error> for WebError {
     }
 }
 
-impl From<rusqlite::Error> for WebError {
-    fn from(e: rusqlite::Error) -> Self {
-        anyhow::Error::from(e).into()
-    }
-}
-
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         (self.0, axum::Json(serde_json::json!({ "error": self.1 }))).into_response()
@@ -85,18 +79,18 @@ impl IntoResponse for WebError {
 }
 
 impl AppState {
-    /// Runs `f` on a pooled read-only connection on a blocking thread.
+    /// Runs `f` on a pooled read-only store on a blocking thread.
     async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, WebError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, WebError> + Send + 'static,
+        F: FnOnce(&Reader) -> Result<T, WebError> + Send + 'static,
     {
         let st = self.clone();
         tokio::task::spawn_blocking(move || {
             let conn = st.db.idle.lock().unwrap().pop();
             let conn = match conn {
                 Some(c) => c,
-                None => crate::store::open_read(&st.db.path)?,
+                None => Reader::open(&st.db.path)?,
             };
             let out = f(&conn);
             let mut idle = st.db.idle.lock().unwrap();
@@ -171,7 +165,7 @@ pub async fn start(
         );
     }
     // Fail early on a missing or unreadable database rather than on the first request.
-    let conn = crate::store::open_read(db)?;
+    let conn = Reader::open(db)?;
     let state = Arc::new(AppState {
         db: Db {
             path: db.to_path_buf(),
@@ -281,8 +275,9 @@ fn parse_since(s: &str) -> Result<i64, WebError> {
 }
 
 /// A feed named by id or URL.
-fn feed_id(conn: &Connection, key: &str) -> Result<i64, WebError> {
-    crate::store::feed_read::find(conn, key)?
+fn feed_id(store: &Reader, key: &str) -> Result<i64, WebError> {
+    store
+        .find_feed(key)?
         .map(|f| f.id)
         .ok_or_else(|| WebError::not_found(format!("no feed {key:?}")))
 }

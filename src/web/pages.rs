@@ -10,7 +10,7 @@ use axum::response::Html;
 
 use super::html::{escape, marks_to_html, page, safe_url, sanitize};
 use super::{AppState, WebError};
-use crate::store::query;
+use crate::util::count_noun;
 
 /// Matches shown per topic on the dashboard.
 const PER_TOPIC: i64 = 10;
@@ -20,10 +20,10 @@ pub async fn dashboard(State(st): State<Arc<AppState>>) -> Result<Html<String>, 
     let ids: Vec<String> = topics.iter().map(|t| t.id.clone()).collect();
     let (alerts, per_topic) = st
         .read(move |c| {
-            let alerts = query::list_alerts(c, None, None, 20, 0)?.items;
+            let alerts = c.list_alerts(None, None, 20, 0)?.items;
             let mut per = Vec::new();
             for id in ids {
-                per.push(query::list_matches(c, Some(&id), None, PER_TOPIC, 0)?.items);
+                per.push(c.list_matches(Some(&id), None, PER_TOPIC, 0)?.items);
             }
             Ok((alerts, per))
         })
@@ -71,11 +71,11 @@ pub async fn dashboard(State(st): State<Arc<AppState>>) -> Result<Html<String>, 
         for m in matches {
             let _ = writeln!(
                 b,
-                "<div class=\"match\"><a href=\"/articles/{}\">{}</a> <span class=\"meta\">{} · {} sources · {}</span><div class=\"snippet\">{}</div></div>",
+                "<div class=\"match\"><a href=\"/articles/{}\">{}</a> <span class=\"meta\">{} · {} · {}</span><div class=\"snippet\">{}</div></div>",
                 m.article_id,
                 escape(&m.title),
                 escape(&m.matched_at),
-                m.sources,
+                count_noun(m.sources, "source"),
                 escape(m.feed.as_deref().unwrap_or("")),
                 marks_to_html(&m.snippet)
             );
@@ -104,7 +104,8 @@ pub async fn article(
 ) -> Result<Html<String>, WebError> {
     let a = st
         .read(move |c| {
-            query::article(c, id)?.ok_or_else(|| WebError::not_found(format!("no article {id}")))
+            c.article(id)?
+                .ok_or_else(|| WebError::not_found(format!("no article {id}")))
         })
         .await?;
     let r = &a.row;
@@ -112,12 +113,12 @@ pub async fn article(
     let _ = writeln!(b, "<h1 class=\"title\">{}</h1>", escape(&r.title));
     let _ = write!(
         b,
-        "<p class=\"meta\">{} · published {} · fetched {} · language {} · carried by {} sources",
+        "<p class=\"meta\">{} · published {} · fetched {} · language {} · carried by {}",
         escape(r.feed.as_deref().unwrap_or("(removed feed)")),
         escape(r.published_at.as_deref().unwrap_or("unknown")),
         escape(&r.fetched_at),
         escape(r.lang.as_deref().unwrap_or("unknown")),
-        r.sources
+        count_noun(r.sources, "source")
     );
     if let Some(u) = r.link.as_deref().and_then(safe_url) {
         let _ = write!(
@@ -174,36 +175,19 @@ pub async fn article(
 pub async fn feeds(State(st): State<Arc<AppState>>) -> Result<Html<String>, WebError> {
     let rows = st.read(|c| Ok(super::api::feed_rows(c)?)).await?;
     let mut b = String::from(
-        "<h1>Feeds</h1>\n<table><thead><tr><th>feed</th><th>state</th><th>articles</th><th>last success</th><th>errors</th><th>last error</th><th>next poll</th></tr></thead><tbody>\n",
+        "<h1>Feeds</h1>\n<table><thead><tr><th>feed</th><th>health</th><th>articles</th><th>last success</th><th>next poll</th></tr></thead><tbody>\n",
     );
     for f in &rows {
         let name = f.name.as_deref().or(f.title.as_deref()).unwrap_or(&f.url);
-        let (cls, state) = if !f.enabled {
-            (
-                "meta",
-                format!(
-                    "disabled{}",
-                    f.disabled_reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                ),
-            )
-        } else if f.error_count > 0 {
-            ("bad", "failing".to_string())
-        } else {
-            ("ok", "ok".to_string())
-        };
         let _ = writeln!(
             b,
-            "<tr><td>{}<div class=\"meta\">{}</div></td><td class=\"{cls}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"bad\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}<div class=\"meta\">{}</div></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(name),
             escape(&f.url),
-            escape(&state),
+            f.health_class,
+            escape(&f.health),
             f.articles,
             escape(f.last_success_at.as_deref().unwrap_or("never")),
-            f.error_count,
-            escape(f.last_error.as_deref().unwrap_or("")),
             escape(f.next_poll_at.as_deref().unwrap_or("")),
         );
     }

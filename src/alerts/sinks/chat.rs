@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{SinkError, check_url, default_http_timeout, http_client, parse_http_url, send_http};
-use crate::alerts::{Alert, Message, Secret, mark_snippet, one_line, severity_name, truncate};
+use crate::alerts::{Alert, Message, Secret, mark_snippet, one_line, truncate};
 use crate::topics::Severity;
 use crate::util::serde_duration;
 
@@ -107,12 +107,11 @@ fn slack_item(a: &Alert) -> String {
     let feed = a.feed.as_deref().map(slack_escape).unwrap_or_default();
     truncate(
         &format!(
-            "{head}\n{snippet}\n_{} · {} · {} · {} source{}_",
+            "{head}\n{snippet}\n_{} · {} · {} · {}_",
             slack_escape(&a.topic),
-            severity_name(a.severity),
+            a.severity.name(),
             feed,
-            a.sources,
-            if a.sources == 1 { "" } else { "s" }
+            crate::util::count_noun(a.sources, "source"),
         ),
         2900,
     )
@@ -169,7 +168,7 @@ fn discord_embed(a: &Alert) -> Value {
         "color": color(a.severity),
         "fields": [
             {"name": "Topic", "value": truncate(&discord_escape(&a.topic), 1000), "inline": true},
-            {"name": "Severity", "value": severity_name(a.severity), "inline": true},
+            {"name": "Severity", "value": a.severity.name(), "inline": true},
             {"name": "Sources", "value": a.sources.to_string(), "inline": true},
         ],
         "footer": {"text": truncate(&format!("{} · {}", a.feed.as_deref().map(one_line).unwrap_or_default(), a.uid), 2000)},

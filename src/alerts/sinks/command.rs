@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::SinkError;
-use crate::alerts::{Message, Secret, one_line, severity_name};
+use crate::alerts::{Message, Secret, one_line};
 use crate::util::serde_duration;
 
 /// `[[sink]] type = "command"`.
@@ -100,7 +100,7 @@ impl CommandSink {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("NEWSWATCH_ALERT_ID", msg.uid())
             .env("NEWSWATCH_TOPIC", msg.topic())
-            .env("NEWSWATCH_SEVERITY", severity_name(msg.severity()))
+            .env("NEWSWATCH_SEVERITY", msg.severity().name())
             .env(
                 "NEWSWATCH_EVENT",
                 if matches!(msg, Message::Digest(_)) {

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::SinkError;
-use crate::alerts::{Message, one_line, severity_name};
+use crate::alerts::{Message, one_line};
 
 /// `[[sink]] type = "log"`.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -54,7 +54,7 @@ impl LogSink {
                         alert_uid = %a.uid,
                         digest_uid = digest.unwrap_or(""),
                         topic = %a.topic,
-                        severity = severity_name(a.severity),
+                        severity = a.severity.name(),
                         title = %title,
                         link = %link,
                         terms = %terms,

@@ -138,6 +138,7 @@ pub(crate) fn parse_http_url(field: &str, s: &str) -> Result<url::Url, String> {
 /// An HTTP client for one sink: its timeout, no redirects (a redirect is a failed delivery, and
 /// a signed body is never re-sent elsewhere), our User-Agent.
 pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    crate::util::install_tls_provider();
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))

@@ -88,7 +88,7 @@ impl NtfySink {
             "title": truncate(&msg.subject(), 250),
             "message": truncate(&msg.text(), 3900),
             "priority": priority,
-            "tags": [crate::alerts::severity_name(msg.severity()), msg.topic()],
+            "tags": [msg.severity().name(), msg.topic()],
         });
         if let Message::Alert(a) = msg
             && let Some(l) = &a.link

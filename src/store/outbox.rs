@@ -1,6 +1,6 @@
-//! The alert outbox in SQL: due rows, digest grouping, rate-limit counts, recording attempts,
-//! listing and retrying. Synchronous rusqlite over a `&Connection`; the daemon calls these
-//! through the store `Writer`, the `alerts` commands on their own connections.
+//! The alert outbox in SQL (SQLite): due rows, digest grouping, rate-limit counts, recording
+//! attempts, listing and retrying. Reached through `Write` / `Read`: the daemon through the store
+//! `Writer`, the `alerts` commands on their own store.
 //!
 //! Invariants: a row leaves `pending` only here: `delivered` after its sink accepted it,
 //! `failed` after `max_attempts` failed attempts; every attempt is one `alert_attempts` row.
@@ -9,7 +9,7 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use serde::Serialize;
 
-use super::Alert;
+use crate::alerts::Alert;
 use crate::store::query::ms_to_rfc3339;
 use crate::topics::Severity;
 
@@ -32,7 +32,7 @@ fn placeholders(n: usize, start: usize) -> String {
 }
 
 /// Pending rows due at `now` for the given sinks, oldest first.
-pub fn due(
+pub(super) fn due(
     conn: &Connection,
     now: i64,
     sinks: &[String],
@@ -66,7 +66,7 @@ fn due_row(r: &rusqlite::Row) -> rusqlite::Result<DueRow> {
 }
 
 /// The earliest future `next_attempt_at` of a pending row for these sinks.
-pub fn next_due_after(
+pub(super) fn next_due_after(
     conn: &Connection,
     now: i64,
     sinks: &[String],
@@ -84,7 +84,10 @@ pub fn next_due_after(
 }
 
 /// Pending rows per sink that no configured sink will ever take (the sink was removed).
-pub fn orphaned(conn: &Connection, sinks: &[String]) -> rusqlite::Result<Vec<(String, i64)>> {
+pub(super) fn orphaned(
+    conn: &Connection,
+    sinks: &[String],
+) -> rusqlite::Result<Vec<(String, i64)>> {
     let sql = format!(
         "SELECT sink, COUNT(*) FROM alerts WHERE status = 'pending' AND sink NOT IN ({}) GROUP BY sink",
         placeholders(sinks.len(), 1)
@@ -97,7 +100,7 @@ pub fn orphaned(conn: &Connection, sinks: &[String]) -> rusqlite::Result<Vec<(St
 }
 
 /// The pending members of a digest.
-pub fn digest_members(conn: &Connection, digest_uid: &str) -> rusqlite::Result<Vec<DueRow>> {
+pub(super) fn digest_members(conn: &Connection, digest_uid: &str) -> rusqlite::Result<Vec<DueRow>> {
     let mut st = conn.prepare_cached(
         "SELECT id, uid, topic, sink, attempts, digest_uid FROM alerts
          WHERE digest_uid = ?1 AND status = 'pending' ORDER BY id",
@@ -121,7 +124,7 @@ pub enum DigestStep {
 /// rows); before that, the rows are postponed to the window's end. Since a window opens only
 /// with a row created after the previous digest was formed, a pair gets at most one digest per
 /// interval.
-pub fn form_digest(
+pub(super) fn form_digest(
     conn: &mut Connection,
     topic: &str,
     sink: &str,
@@ -175,7 +178,7 @@ pub fn form_digest(
 
 /// Delivery times (ms, ascending) of the distinct deliveries (a digest counts once) of
 /// (topic, sink) after `since`.
-pub fn recent_deliveries(
+pub(super) fn recent_deliveries(
     conn: &Connection,
     topic: &str,
     sink: &str,
@@ -191,7 +194,7 @@ pub fn recent_deliveries(
 }
 
 /// Moves the pending rows of a delivery (an alert uid or a digest uid) to `until`.
-pub fn postpone(conn: &Connection, key: &str, until: i64) -> rusqlite::Result<usize> {
+pub(super) fn postpone(conn: &Connection, key: &str, until: i64) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE alerts SET next_attempt_at = ?2 WHERE (uid = ?1 OR digest_uid = ?1) AND status = 'pending'",
         params![key, until],
@@ -212,7 +215,7 @@ pub struct Attempt<'a> {
 
 /// Records an attempt for every row of a delivery, in one transaction. Returns how many rows
 /// became `failed` (no attempts left).
-pub fn record(conn: &mut Connection, a: &Attempt) -> rusqlite::Result<usize> {
+pub(super) fn record(conn: &mut Connection, a: &Attempt) -> rusqlite::Result<usize> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut failed = 0;
     {
@@ -268,7 +271,7 @@ pub struct OutboxRow {
 }
 
 const COLS: &str = "a.id, a.uid, a.topic, a.sink, a.status, a.attempts, a.created_at, a.next_attempt_at, a.delivered_at,
-    a.last_error, a.digest_uid, m.terms, m.snippet, m.matched_at, ar.id, ar.title, ar.link, ar.lang, ar.published_at,
+    a.last_error, a.digest_uid, m.terms, m.snippet, m.matched_at, ar.id, ar.title, coalesce(ar.canonical_link, ar.link), ar.lang, ar.published_at,
     ar.sources, coalesce(f.name, f.title, f.url), f.url";
 const FROM: &str =
     "FROM alerts a JOIN matches m ON m.id = a.match_id JOIN articles ar ON ar.id = m.article_id
@@ -312,7 +315,7 @@ fn outbox_row(
 }
 
 /// The alerts of these outbox rows (rows whose article is gone are left out).
-pub fn load(
+pub(super) fn load(
     conn: &Connection,
     ids: &[i64],
     severity_of: &dyn Fn(&str) -> Severity,
@@ -331,7 +334,7 @@ pub fn load(
 }
 
 /// The newest rows first, optionally of one status.
-pub fn list(
+pub(super) fn list(
     conn: &Connection,
     status: Option<&str>,
     limit: i64,
@@ -346,7 +349,7 @@ pub fn list(
 }
 
 /// Rows delivered after `since` (ms), oldest delivery first, optionally of one topic.
-pub fn delivered_after(
+pub(super) fn delivered_after(
     conn: &Connection,
     since: i64,
     topic: Option<&str>,
@@ -374,7 +377,11 @@ pub struct RetryResult {
 /// `alerts retry KEY`: KEY is a row id, an alert uid or a digest uid. Failed rows become pending
 /// and due now with a fresh attempt budget (and leave their old digest, to be grouped again);
 /// pending rows become due now.
-pub fn retry(conn: &mut Connection, key: &str, now: i64) -> rusqlite::Result<Vec<RetryResult>> {
+pub(super) fn retry(
+    conn: &mut Connection,
+    key: &str,
+    now: i64,
+) -> rusqlite::Result<Vec<RetryResult>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let id: Option<i64> = key.parse().ok();
     let rows: Vec<RetryResult> = {
