@@ -262,9 +262,8 @@ pub struct DedupConfig {
     /// Near-duplicates are looked for among articles fetched within this window.
     #[serde(default = "d7d", with = "serde_duration")]
     pub window: Duration,
-    /// Largest SimHash Hamming distance that still counts as the same story. Up to 3 is looked up
-    /// with exact 16-bit bands; 4..=7 probes each band's one-bit neighbours (17× the index seeks);
-    /// larger values act as 7.
+    /// No longer used: near-duplicates are decided by `dedup::Verdict` (MinHash candidates and a
+    /// similarity check), which has no distance to set. Accepted so that older configs still load.
     #[serde(default = "default_max_distance")]
     pub max_distance: u32,
 }

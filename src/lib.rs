@@ -6,7 +6,7 @@
 //! - [`fetch`]: HTTP(S) and `file://` with caps, timeouts, redirects, conditional GET.
 //! - [`parse`]: feed bytes → entries; charsets; feed-rs (pure).
 //! - [`clean`]: entries → articles: text, sanitized HTML, canonical links, language (pure).
-//! - [`dedup`]: identity keys and SimHash fingerprints (pure; the store answers lookups).
+//! - [`dedup`]: identity keys, MinHash fingerprints and the near-duplicate verdict (pure; the store answers lookups).
 //! - [`topics`]: the watch-topic language and the one compiled matcher (pure).
 //! - [`store`]: SQLite; one transaction per fetch; the alert outbox; read-side queries.
 //! - [`alerts`]: sinks and the outbox dispatcher.

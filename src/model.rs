@@ -53,10 +53,7 @@ pub struct Article {
     pub published_at: Option<DateTime<Utc>>,
     /// Hash of the normalised title + text (exact-duplicate key of last resort).
     pub content_hash: String,
-    /// 64-bit SimHash of the text's word shingles.
-    pub simhash: u64,
-    /// How many words the SimHash was taken over (`dedup::fingerprint` sets it; at most
-    /// `dedup::SIMHASH_WORDS`): too few make a near-duplicate decision unsafe.
+    /// The near-duplicate fingerprint (`dedup::fingerprint` sets it).
     #[serde(skip)]
-    pub fingerprint_words: usize,
+    pub fingerprint: crate::dedup::Fingerprint,
 }

@@ -112,9 +112,7 @@ impl Pipeline {
             _ => &self.rules,
         };
         let mut articles = clean::clean_feed(&feed.entries, feed.language.as_deref(), rules);
-        for a in &mut articles {
-            dedup::fingerprint(a);
-        }
+        dedup::fingerprint_feed(&mut articles);
         let matches = if self.matcher.is_empty() {
             Precomputed::default()
         } else {
@@ -173,7 +171,6 @@ impl Pipeline {
             matcher: &matcher,
             sinks_for: &sinks,
             window_ms: self.config.dedup.window.as_millis() as i64,
-            max_distance: self.config.dedup.max_distance,
             full_text,
         };
         f(&policy)

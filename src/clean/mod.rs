@@ -113,8 +113,7 @@ fn clean_body(entry: &Entry, rules: &CleanRules) -> Article {
         lang: None,
         published_at: entry.published_at,
         content_hash: String::new(),
-        simhash: 0,
-        fingerprint_words: 0,
+        fingerprint: Default::default(),
     }
 }
 

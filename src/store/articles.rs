@@ -29,7 +29,6 @@ pub struct MatchPolicy<'a> {
     pub sinks_for: &'a (dyn Fn(&str) -> Vec<String> + Sync),
     /// Near-duplicates are looked for among articles fetched this recently.
     pub window_ms: i64,
-    pub max_distance: u32,
     /// New articles get a pending full-text page fetch.
     pub full_text: bool,
 }
@@ -65,16 +64,6 @@ pub struct CommitOutcome {
     pub duplicates: u32,
     pub alerts: u32,
 }
-
-/// Minimum fingerprint words (`Article::fingerprint_words`) for a near-duplicate decision:
-/// shorter texts carry too few shingles for their SimHash to say anything.
-pub(super) const NEAR_DUP_MIN_WORDS: usize = 25;
-/// Texts with fewer fingerprint words than `NEAR_DUP_MIN_WORDS` but at least this many are matched
-/// only against the same words (SimHash distance 0, shingle similarity ≥ `SHORT_DUP_MIN_SIMILARITY`).
-pub(super) const SHORT_DUP_MIN_WORDS: usize = 10;
-/// Shingle-set Jaccard similarity a SimHash candidate needs to count as the same story.
-pub(super) const NEAR_DUP_MIN_SIMILARITY: f64 = 0.5;
-pub(super) const SHORT_DUP_MIN_SIMILARITY: f64 = 0.9;
 
 impl Sqlite {
     /// Commits one fetch: dedup, store, match, outbox, feed state, fetch log, in ONE transaction.
@@ -186,100 +175,65 @@ fn store_article(
         topics: Vec::new(),
     };
 
-    // 1. Same identity: unchanged, or updated in place (keeps its id).
-    let existing: Option<(i64, String)> = tx
-        .prepare_cached("SELECT id, content_hash FROM articles WHERE identity = ?1")?
-        .query_row([&identity], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    if let Some((id, hash)) = existing {
-        item.id = id;
-        if hash == a.content_hash {
+    // 1. An item seen before, in one lookup: as an article (unchanged, or updated in place,
+    //    keeping its id), or as a sighting (never compared again).
+    match seen_item(tx, &identity)? {
+        Some(Seen::Sighting(orig)) => {
+            item.id = orig;
             item.status = ItemStatus::Unchanged;
+            item.duplicate_of = Some(orig);
             return Ok(item);
         }
-        let b = dedup::bands(a.simhash);
-        // The update trigger rewrites the row's FTS entry: index pending new rows first.
-        index_new(tx, fts)?;
-        tx.prepare_cached(
-            "UPDATE articles SET link = ?2, canonical_link = ?3, title = ?4, text = ?5, html = ?6, lang = ?7,
-                published_at = coalesce(?8, published_at), updated_at = ?9, content_hash = ?10, simhash = ?11,
-                band0 = ?12, band1 = ?13, band2 = ?14, band3 = ?15
-             WHERE id = ?1",
-        )?
-        .execute(params![
-                id,
-                a.link,
-                a.canonical_link,
-                a.title,
-                a.text,
-                a.html,
-                a.lang,
-                a.published_at.map(|d| d.timestamp_millis()),
-                now,
-                a.content_hash,
-                a.simhash as i64,
-                b[0],
-                b[1],
-                b[2],
-                b[3]
-            ])?;
-        item.status = ItemStatus::Updated;
-        item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
-        return Ok(item);
+        Some(Seen::Article(id, hash)) => {
+            item.id = id;
+            if hash == a.content_hash {
+                item.status = ItemStatus::Unchanged;
+                return Ok(item);
+            }
+            // The update trigger rewrites the row's FTS entry: index pending new rows first.
+            index_new(tx, fts)?;
+            update_article(tx, id, a, now)?;
+            item.status = ItemStatus::Updated;
+            item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
+            return Ok(item);
+        }
+        None => {
+            if let Some(orig) = adopt_legacy_sighting(tx, &identity, feed_id, a)? {
+                item.id = orig;
+                item.status = ItemStatus::Unchanged;
+                item.duplicate_of = Some(orig);
+                return Ok(item);
+            }
+        }
     }
 
-    // 2. The same story under another identity: same canonical link, or same content.
-    let exact: Option<i64> = match &a.canonical_link {
-        Some(l) if specific_link(l) => tx
-            .prepare_cached(
-                "SELECT id FROM articles WHERE canonical_link = ?1 ORDER BY id LIMIT 1",
-            )?
-            .query_row([l], |r| r.get(0))
-            .optional()?,
-        _ => None,
+    // 2. The same story under another identity: same canonical link, or same content; else a
+    //    near-duplicate within the window, found through the MinHash keys and verified on the
+    //    two texts (`dedup::Verdict`).
+    let found = match exact_duplicate(tx, a)? {
+        Some(orig) => Some((orig, "exact", None)),
+        None => near_duplicate(tx, a, now - policy.window_ms)?.map(|(orig, v)| {
+            (
+                orig,
+                "near",
+                Some(((1.0 - v.score()) * 100.0).round() as i64),
+            )
+        }),
     };
-    let exact = match exact {
-        Some(id) => Some(id),
-        None => tx
-            .prepare_cached("SELECT id FROM articles WHERE content_hash = ?1 ORDER BY id LIMIT 1")?
-            .query_row([&a.content_hash], |r| r.get(0))
-            .optional()?,
-    };
-    if let Some(orig) = exact {
-        add_sighting(tx, orig, feed_id, a, "exact", None, now)?;
+    if let Some((orig, kind, distance)) = found {
+        add_sighting(tx, orig, feed_id, &identity, a, kind, distance, now)?;
         item.id = orig;
-        item.status = ItemStatus::Duplicate;
+        item.status = if kind == "exact" {
+            ItemStatus::Duplicate
+        } else {
+            ItemStatus::NearDuplicate
+        };
         item.duplicate_of = Some(orig);
         return Ok(item);
     }
 
-    // 3. A near-duplicate within the window, found through the SimHash band index and verified by
-    //    shingle overlap. Short texts only match a copy of the same words (distance 0).
-    let words = a.fingerprint_words;
-    if words >= SHORT_DUP_MIN_WORDS {
-        let (max_d, min_sim) = if words >= NEAR_DUP_MIN_WORDS {
-            (policy.max_distance, NEAR_DUP_MIN_SIMILARITY)
-        } else {
-            (0, SHORT_DUP_MIN_SIMILARITY)
-        };
-        for (orig, dist) in near_duplicate_candidates(tx, a.simhash, now - policy.window_ms, max_d)?
-        {
-            let text: String = tx
-                .prepare_cached("SELECT text FROM articles WHERE id = ?1")?
-                .query_row([orig], |r| r.get(0))?;
-            if dedup::similarity(&a.text, &text) < min_sim {
-                continue;
-            }
-            add_sighting(tx, orig, feed_id, a, "near", Some(dist), now)?;
-            item.id = orig;
-            item.status = ItemStatus::NearDuplicate;
-            item.duplicate_of = Some(orig);
-            return Ok(item);
-        }
-    }
-
-    // 4. New.
-    let b = dedup::bands(a.simhash);
+    // 3. New.
+    let b = a.fingerprint.bands();
     let page_status = policy.full_text.then_some("pending");
     tx.prepare_cached(
         "INSERT INTO articles (feed_id, identity, guid, link, canonical_link, title, text, html, lang, published_at,
@@ -299,7 +253,7 @@ fn store_article(
             a.published_at.map(|d| d.timestamp_millis()),
             now,
             a.content_hash,
-            a.simhash as i64,
+            b[0],
             b[0],
             b[1],
             b[2],
@@ -314,83 +268,183 @@ fn store_article(
     Ok(item)
 }
 
-/// Stored articles within `max_distance` of `simhash`, fetched after `since`, closest (then oldest)
-/// first. Only rows sharing a band are examined, so the cost does not grow with the size of the
-/// store: for `max_distance` ≤ 3 one of the four 16-bit bands is equal (pigeonhole); for 4..=7 one
-/// band differs in at most one bit, so each band is probed with its 16 one-bit neighbours (68 index
-/// seeks). Larger distances are clamped to 7.
-pub(super) fn near_duplicate_candidates(
-    conn: &Connection,
-    simhash: u64,
-    since: i64,
-    max_distance: u32,
-) -> rusqlite::Result<Vec<(i64, u32)>> {
-    let max_distance = max_distance.min(7);
-    let b = dedup::bands(simhash);
-    let mut found: Vec<(i64, u32)> = Vec::new();
-    // Keeps the rows within `max_distance`, each id once.
-    let mut add =
-        |rows: &mut dyn Iterator<Item = rusqlite::Result<(i64, i64)>>| -> rusqlite::Result<()> {
-            for row in rows {
-                let (id, h) = row?;
-                let d = dedup::hamming(simhash, h as u64);
-                if d <= max_distance && !found.iter().any(|(f, _)| *f == id) {
-                    found.push((id, d));
-                }
-            }
-            Ok(())
-        };
-    let row = |r: &rusqlite::Row| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?));
-    if max_distance <= 3 {
-        // The common case in one statement: four index seeks, one step loop.
-        let mut st = conn.prepare_cached(
-            "SELECT id, simhash FROM articles WHERE band0 = ?1 AND fetched_at >= ?5
-             UNION ALL SELECT id, simhash FROM articles WHERE band1 = ?2 AND fetched_at >= ?5
-             UNION ALL SELECT id, simhash FROM articles WHERE band2 = ?3 AND fetched_at >= ?5
-             UNION ALL SELECT id, simhash FROM articles WHERE band3 = ?4 AND fetched_at >= ?5",
-        )?;
-        add(&mut st.query_map(params![b[0], b[1], b[2], b[3], since], row)?)?;
-    } else {
-        for (i, band) in b.iter().enumerate() {
-            let probes = dedup::band_probes(*band);
-            let marks = vec!["?"; probes.len()].join(",");
-            let sql = format!(
-                "SELECT id, simhash FROM articles WHERE band{i} IN ({marks}) AND fetched_at >= ?"
-            );
-            let mut st = conn.prepare_cached(&sql)?;
-            let args = probes
-                .iter()
-                .map(|p| p as &dyn rusqlite::ToSql)
-                .chain(std::iter::once(&since as &dyn rusqlite::ToSql));
-            add(&mut st.query_map(rusqlite::params_from_iter(args), row)?)?;
+/// How an item was seen before.
+enum Seen {
+    /// It is this article (id, content hash).
+    Article(i64, String),
+    /// It was recorded as a sighting of this article.
+    Sighting(i64),
+}
+
+/// Looks an item's identity key up among the articles and the sightings, in one statement.
+fn seen_item(tx: &Connection, identity: &str) -> rusqlite::Result<Option<Seen>> {
+    tx.prepare_cached(
+        "SELECT id, content_hash FROM articles WHERE identity = ?1
+         UNION ALL SELECT article_id, NULL FROM sightings WHERE item = ?1
+         LIMIT 1",
+    )?
+    .query_row([identity], |r| {
+        let id = r.get(0)?;
+        Ok(match r.get::<_, Option<String>>(1)? {
+            Some(hash) => Seen::Article(id, hash),
+            None => Seen::Sighting(id),
+        })
+    })
+    .optional()
+}
+
+/// A sighting recorded before items had keys (migration 0006) by the same feed under the same
+/// link is this item's: it takes the key, and the item is not compared again.
+fn adopt_legacy_sighting(
+    tx: &Connection,
+    identity: &str,
+    feed_id: i64,
+    a: &Article,
+) -> rusqlite::Result<Option<i64>> {
+    let Some(link) = &a.link else {
+        return Ok(None);
+    };
+    let row: Option<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT id, article_id FROM sightings WHERE item IS NULL AND feed_id = ?1 AND link = ?2
+             LIMIT 1",
+        )?
+        .query_row(params![feed_id, link], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((id, article_id)) = row else {
+        return Ok(None);
+    };
+    tx.prepare_cached("UPDATE sightings SET item = ?2 WHERE id = ?1")?
+        .execute(params![id, identity])?;
+    Ok(Some(article_id))
+}
+
+fn update_article(tx: &Connection, id: i64, a: &Article, now: i64) -> rusqlite::Result<()> {
+    let b = a.fingerprint.bands();
+    tx.prepare_cached(
+        "UPDATE articles SET link = ?2, canonical_link = ?3, title = ?4, text = ?5, html = ?6, lang = ?7,
+            published_at = coalesce(?8, published_at), updated_at = ?9, content_hash = ?10, simhash = ?11,
+            band0 = ?11, band1 = ?12, band2 = ?13, band3 = ?14
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        a.link,
+        a.canonical_link,
+        a.title,
+        a.text,
+        a.html,
+        a.lang,
+        a.published_at.map(|d| d.timestamp_millis()),
+        now,
+        a.content_hash,
+        b[0],
+        b[1],
+        b[2],
+        b[3]
+    ])?;
+    Ok(())
+}
+
+/// The first stored article with the same canonical link (when it names one article) or the
+/// same content hash.
+fn exact_duplicate(tx: &Connection, a: &Article) -> rusqlite::Result<Option<i64>> {
+    if let Some(l) = &a.canonical_link
+        && dedup::specific_link(l)
+    {
+        let by_link = tx
+            .prepare_cached(
+                "SELECT id FROM articles WHERE canonical_link = ?1 ORDER BY id LIMIT 1",
+            )?
+            .query_row([l], |r| r.get(0))
+            .optional()?;
+        if by_link.is_some() {
+            return Ok(by_link);
         }
     }
-    found.sort_by_key(|&(id, d)| (d, id));
+    tx.prepare_cached("SELECT id FROM articles WHERE content_hash = ?1 ORDER BY id LIMIT 1")?
+        .query_row([&a.content_hash], |r| r.get(0))
+        .optional()
+}
+
+/// Candidates verified per item, most shared keys first.
+const MAX_VERIFIED: usize = 6;
+
+/// The stored article, fetched after `since`, that the article is a near-duplicate of: the best
+/// verified candidate among those sharing a MinHash key.
+fn near_duplicate(
+    tx: &Connection,
+    a: &Article,
+    since: i64,
+) -> rusqlite::Result<Option<(i64, dedup::Verdict)>> {
+    let words = a.fingerprint.words;
+    if words < dedup::SHORT_DUP_MIN_WORDS {
+        return Ok(None);
+    }
+    let candidates = near_duplicate_candidates(tx, &a.fingerprint, since)?;
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let core = dedup::Core::of(&a.text, &Default::default());
+    let mut best: Option<(i64, dedup::Verdict)> = None;
+    for &(id, _) in candidates.iter().take(MAX_VERIFIED) {
+        let text: String = tx
+            .prepare_cached("SELECT text FROM articles WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        let v = dedup::Verdict::of(&core, &dedup::Core::of(&text, &Default::default()));
+        if v.same_story(words) && best.is_none_or(|(_, b)| v.score() > b.score()) {
+            best = Some((id, v));
+        }
+    }
+    Ok(best)
+}
+
+/// Stored articles fetched after `since` that share at least one MinHash key with the
+/// fingerprint, with how many keys they share: most first, then oldest first. Each of the four
+/// key columns is probed (index seeks on `(bandN, fetched_at)`) with the fingerprint's `PROBES`
+/// smallest values of that function, so the cost does not grow with the size of the store.
+pub(super) fn near_duplicate_candidates(
+    conn: &Connection,
+    f: &dedup::Fingerprint,
+    since: i64,
+) -> rusqlite::Result<Vec<(i64, u32)>> {
+    let mut found: Vec<(i64, u32)> = Vec::new();
+    let mut st = conn.prepare_cached(
+        "SELECT id FROM articles WHERE band0 IN (?1, ?2, ?3) AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band1 IN (?4, ?5, ?6) AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band2 IN (?7, ?8, ?9) AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band3 IN (?10, ?11, ?12) AND fetched_at >= ?13",
+    )?;
+    // An absent probe (a text of fewer shingles) repeats one that is there.
+    let mut args = [0i64; dedup::BANDS * dedup::PROBES + 1];
+    for i in 0..dedup::BANDS {
+        let first = f.probes(i).next().unwrap_or(-1);
+        for k in 0..dedup::PROBES {
+            args[i * dedup::PROBES + k] = f.probes(i).nth(k).unwrap_or(first);
+        }
+    }
+    args[dedup::BANDS * dedup::PROBES] = since;
+    let mut rows = st.query(rusqlite::params_from_iter(args))?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        match found.iter_mut().find(|(f, _)| *f == id) {
+            Some((_, n)) => *n += 1,
+            None => found.push((id, 1)),
+        }
+    }
+    found.sort_by_key(|&(id, n)| (std::cmp::Reverse(n), id));
     Ok(found)
 }
 
-/// Whether a canonical link is specific enough to identify one article: a site's front page (no
-/// path, no query) is the link of every item in some feeds.
-pub(super) fn specific_link(l: &str) -> bool {
-    if let Some((_, rest)) = crate::clean::url::split_canonical(l) {
-        let (path, query) = rest
-            .split_once('?')
-            .map_or((rest, None), |(p, q)| (p, Some(q)));
-        return !path.trim_matches('/').is_empty() || query.is_some();
-    }
-    match url::Url::parse(l) {
-        Ok(u) => !u.path().trim_matches('/').is_empty() || u.query().is_some(),
-        Err(_) => !l.is_empty(),
-    }
-}
-
+#[allow(clippy::too_many_arguments)]
 fn add_sighting(
     tx: &Connection,
     article_id: i64,
     feed_id: i64,
+    item: &str,
     a: &Article,
     kind: &str,
-    distance: Option<u32>,
+    distance: Option<i64>,
     now: i64,
 ) -> rusqlite::Result<()> {
     // A new feed carrying the story raises its source count.
@@ -401,10 +455,10 @@ fn add_sighting(
         )?
         .query_row(params![article_id, feed_id], |r| r.get(0))?;
     let inserted = tx.prepare_cached(
-        "INSERT OR IGNORE INTO sightings (article_id, feed_id, link, title, kind, distance, seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT OR IGNORE INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?.execute(
-        params![article_id, feed_id, a.link, a.title, kind, distance, now],
+        params![article_id, feed_id, item, a.link, a.title, kind, distance, now],
     )?;
     if inserted > 0 && !known_feed {
         tx.execute(

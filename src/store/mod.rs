@@ -121,12 +121,12 @@ pub trait Read: Send {
         topic: Option<&str>,
         severity_of: &dyn Fn(&str) -> Severity,
     ) -> Result<Vec<OutboxRow>>;
-    /// Stored articles within `max_distance` of `simhash` fetched after `since`, closest first.
+    /// Stored articles fetched after `since` sharing a MinHash key with the fingerprint, with how
+    /// many they share, most first (then oldest first).
     fn near_duplicates(
         &self,
-        simhash: u64,
+        fingerprint: &crate::dedup::Fingerprint,
         since: i64,
-        max_distance: u32,
     ) -> Result<Vec<(i64, u32)>>;
 
     /// Readers' marks: the mark of each of these alerts' matches, by alert id (unmarked left out).

@@ -102,7 +102,7 @@ impl Sqlite {
         }
         let row = tx
             .query_row(
-                "SELECT identity, guid, link, canonical_link, title, text, lang, content_hash, simhash
+                "SELECT identity, guid, link, canonical_link, title, text, lang, content_hash
                  FROM articles WHERE id = ?1",
                 [id],
                 |r| {
@@ -116,7 +116,6 @@ impl Sqlite {
                             text: r.get(5)?,
                             lang: r.get(6)?,
                             content_hash: r.get(7)?,
-                            simhash: r.get::<_, i64>(8)? as u64,
                             ..Default::default()
                         },
                     ))

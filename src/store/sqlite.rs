@@ -203,15 +203,13 @@ impl Read for Sqlite {
     }
     fn near_duplicates(
         &self,
-        simhash: u64,
+        fingerprint: &crate::dedup::Fingerprint,
         since: i64,
-        max_distance: u32,
     ) -> Result<Vec<(i64, u32)>> {
         Ok(super::articles::near_duplicate_candidates(
             &self.conn,
-            simhash,
+            fingerprint,
             since,
-            max_distance,
         )?)
     }
     fn alert_labels(&self, alert_ids: &[i64]) -> Result<HashMap<i64, Label>> {

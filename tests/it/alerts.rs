@@ -98,7 +98,6 @@ fn commit_feed(cfg: &Arc<Config>, db: &Path, feed_url: &str, xml: &str) -> Commi
         matcher: &keyword_matches,
         sinks_for: &sinks,
         window_ms: 7 * 86_400_000,
-        max_distance: 3,
         full_text: false,
     };
     store

@@ -294,7 +294,8 @@ fn near_duplicate_found_among_ten_thousand_articles() {
 }
 
 #[test]
-fn band_lookup_finds_copies_within_the_distance_in_both_modes() {
+fn key_lookup_ranks_candidates_by_shared_keys_within_the_window() {
+    use newswatch::dedup::{BANDS, Fingerprint, PROBES};
     use newswatch::model::Article;
     use newswatch::store::feeds_log::FetchLog;
     use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store};
@@ -310,27 +311,24 @@ fn band_lookup_finds_copies_within_the_distance_in_both_modes() {
         matcher: &matcher,
         sinks_for: &sinks,
         window_ms: 86_400_000,
-        max_distance: 3,
         full_text: false,
     };
-    let base: u64 = 0x0123_4567_89ab_cdef;
-    // 0: the fingerprint itself; 1: 3 bits off (one per band but the last); 2: 5 bits off, with
-    // every band changed; 3: far away.
-    let hashes = [
-        base,
-        base ^ 0b1 ^ 1 << 16 ^ 1 << 32,
-        base ^ 0b11 ^ 1 << 20 ^ 1 << 40 ^ 1 << 60,
-        !base,
-    ];
-    let articles = hashes
+    // Stored keys: 0 shares all four minimums with the query, 1 shares two (one of them as the
+    // query's second smallest value), 2 none.
+    let fp = |k: [u64; BANDS]| Fingerprint {
+        mins: std::array::from_fn(|i| [k[i], u64::MAX - 1, u64::MAX - 1]),
+        words: 50,
+    };
+    let stored = [fp([10, 20, 30, 40]), fp([11, 21, 31, 40]), fp([1, 2, 3, 4])];
+    let articles = stored
         .iter()
         .enumerate()
-        .map(|(i, &h)| Article {
+        .map(|(i, f)| Article {
             guid: Some(format!("g{i}")),
             title: format!("t{i}"),
-            text: "x".into(),
+            text: format!("story number {i}"),
             content_hash: format!("h{i}"),
-            simhash: h,
+            fingerprint: f.clone(),
             ..Default::default()
         })
         .collect();
@@ -345,10 +343,291 @@ fn band_lookup_finds_copies_within_the_distance_in_both_modes() {
     };
     let out = store.commit_fetch(c, &policy).unwrap();
     let ids: Vec<i64> = out.items.iter().map(|i| i.id).collect();
-    let near = |d| store.near_duplicates(base, 0, d).unwrap();
-    // Exact bands (one statement): the fingerprint and the 3-bit copy, closest first.
-    assert_eq!(near(3), vec![(ids[0], 0), (ids[1], 3)]);
-    // One-bit probes: the 5-bit copy too, but never the far one.
-    assert_eq!(near(5), vec![(ids[0], 0), (ids[1], 3), (ids[2], 5)]);
-    assert_eq!(near(2), vec![(ids[0], 0)]);
+    let mut query = fp([10, 20, 30, 40]);
+    query.mins[1] = [5, 21, 22];
+    assert_eq!(PROBES, 3);
+    assert_eq!(
+        store.near_duplicates(&query, 0).unwrap(),
+        vec![(ids[0], 3), (ids[1], 2)]
+    );
+    // outside the window: nothing
+    assert!(store.near_duplicates(&query, i64::MAX).unwrap().is_empty());
+}
+
+// A story written for the edit-kind tests below.
+const S: [&str; 5] = [
+    "The harbour authority of Port Elling said on Tuesday that it would close the old grain terminal for two years while engineers rebuild the quay walls, which have sunk by almost forty centimetres since the storm surge of last winter.",
+    "Shipping companies that use the terminal were told to move their vessels to the deep-water berths on the northern side of the bay, where a temporary warehouse is being put up to take the grain that normally passes through the old sheds.",
+    "\"We cannot keep loading ships on a wall that moves under their weight,\" the authority's chief engineer, Marta Voss, told reporters at a briefing in the harbour office. \"Every month we wait makes the repair longer and dearer.\"",
+    "Farmers' groups warned that the closure would add to the cost of exports at a time when prices are already low, and asked the regional government to pay for the extra trucking between the inland silos and the northern berths.",
+    "The rebuilding is expected to cost about ninety million euros, two thirds of it from a national fund for coastal defences, and work on the first section of the quay is due to start in the spring.",
+];
+
+/// A long outlet footer, the same on every item of the outlet.
+const FOOTER: [&str; 3] = [
+    "This article first appeared on The Valley Gazette. It is republished here under a content-sharing agreement.",
+    "The Valley Gazette is an independent, reader-funded newsroom. Sign up for our free morning newsletter to get the day's top stories delivered to your inbox.",
+    "Copyright 2024 The Valley Gazette. All rights reserved. This material may not be published, broadcast, rewritten or redistributed without written permission.",
+];
+
+fn one(guid: &str, link: &str, title: &str, html: &str) -> String {
+    rss(
+        "en",
+        &[Item {
+            guid,
+            link,
+            title,
+            html,
+        }],
+    )
+}
+
+#[test]
+fn every_edit_kind_of_a_copy_is_caught() {
+    let env = Env::new("");
+    let lead = S[0];
+    let originals = rss(
+        "en",
+        &[
+            Item {
+                guid: "full",
+                link: "https://harbour.example/news/terminal",
+                title: "Port Elling to close grain terminal for quay repairs",
+                html: &paras(&S),
+            },
+            Item {
+                guid: "lead",
+                link: "https://harbour.example/brief/terminal",
+                title: "Grain terminal to close",
+                html: &paras(&[lead]),
+            },
+        ],
+    );
+    let typographic = |s: &str| {
+        let mut open = true;
+        s.chars()
+            .map(|c| match c {
+                '"' => {
+                    open = !open;
+                    if open { '”' } else { '“' }
+                }
+                '\'' => '’',
+                c => c,
+            })
+            .collect::<String>()
+    };
+    // wire edits: UPDATE prefix, a wire note, a dateline, typographic quotes, a credit line
+    let wire = format!(
+        "<p>(Adds farmers' reaction in paragraph 4)</p><p>PORT ELLING (Harbour Wire) - {}</p>{}<p>Reporting by Harbour Wire staff; editing by the night desk in the capital</p>",
+        S[0],
+        paras(
+            &S[1..]
+                .iter()
+                .map(|p| typographic(p))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        )
+    );
+    // a few words changed (about 4%)
+    let mut words = paras(&S);
+    for (from, to) in [
+        ("said on", "stated on"),
+        ("would close", "would shut"),
+        ("warned", "cautioned"),
+        ("expected", "likely"),
+        ("due to start", "due to begin"),
+        ("vessels", "ships"),
+        ("dearer", "costlier"),
+    ] {
+        words = words.replacen(from, to, 1);
+    }
+    // header, "Related:" list, share line and footer around the story
+    let wrapped = format!(
+        "<p>Home | News | Business | Sport | Weather | Opinion | Subscribe</p><p><strong>Breaking news</strong></p>{}\
+         <p>Related:</p><ul><li><a href=\"https://coast.example/a\">Storm surge floods the old town again</a></li>\
+         <li><a href=\"https://coast.example/b\">Ferry timetable changes for the winter season</a></li>\
+         <li><a href=\"https://coast.example/c\">Fishing quotas cut for the third year running</a></li></ul>\
+         <p>Share this article: Facebook | X | WhatsApp | Email | Print</p><p>{}</p><p>{}</p>",
+        paras(&S),
+        FOOTER[0].replace("Valley Gazette", "Coast Herald"),
+        FOOTER[1].replace("Valley Gazette", "Coast Herald"),
+    );
+    // the last paragraph dropped, paragraphs merged, inline markup and entities
+    let cut = format!(
+        "<p>{} <b>{}</b></p><p>{}<br/>{}</p>",
+        S[0],
+        S[1],
+        S[2].replace('"', "&quot;"),
+        S[3]
+    );
+    // a short item with a syndication footer
+    let short = format!(
+        "<p>{lead}</p><p>This brief first appeared on the Coastal Courier and is republished under a content-sharing agreement.</p>"
+    );
+    let kinds = [
+        (
+            "wire",
+            "UPDATE 1-Port Elling to close grain terminal for quay repairs",
+            wire,
+            "full",
+        ),
+        ("words", "Port Elling shuts grain terminal", words, "full"),
+        (
+            "boilerplate",
+            "Port Elling to close grain terminal | Coast Herald",
+            wrapped,
+            "full",
+        ),
+        ("cut", "Port Elling to close grain terminal", cut, "full"),
+        (
+            "short",
+            "Grain terminal to close | Coastal Courier",
+            short,
+            "lead",
+        ),
+    ];
+    let mut files = vec![("orig.xml".to_string(), originals)];
+    for (kind, title, html, _) in &kinds {
+        files.push((
+            format!("{kind}.xml"),
+            one(
+                kind,
+                &format!("https://{kind}.example/story?utm_source=rss"),
+                title,
+                html,
+            ),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_str()))
+        .collect();
+    let out = env.ingest(&refs);
+    let id_of = |guid: &str| out.iter().find(|o| o["guid"] == guid).unwrap()["id"].as_i64();
+    assert_eq!(out[0]["status"], "new");
+    assert_eq!(out[1]["status"], "new");
+    for (kind, _, _, orig) in &kinds {
+        let o = out.iter().find(|o| o["guid"] == *kind).unwrap();
+        assert_eq!(o["status"], "near_duplicate", "{kind}: {o}");
+        assert_eq!(o["duplicate_of"].as_i64(), id_of(orig), "{kind}: {o}");
+    }
+    assert_eq!(env.count("SELECT count(*) FROM articles"), 2);
+    assert_eq!(
+        env.count("SELECT sources FROM articles WHERE guid = 'full'"),
+        5
+    );
+}
+
+#[test]
+fn different_stories_sharing_a_long_outlet_footer_stay_apart() {
+    let env = Env::new("");
+    let with_footer = |body: &[&str]| {
+        let mut p: Vec<&str> =
+            vec!["Home | News | Region | Business | Sport | Culture | Opinion | Subscribe"];
+        p.extend(body);
+        p.extend(FOOTER);
+        p.push("Share this article: Facebook | X | WhatsApp | LinkedIn | Email | Print");
+        paras(&p)
+    };
+    // two teasers (the footer is longer than either) and two long stories, each alone in its feed
+    let t1 = "The town council of Brenmoor voted on Monday evening to keep the public library open on Sundays for another year, after more than two thousand residents signed a petition against the planned cuts.";
+    let t2 = "A lorry carrying frozen fish overturned on the coast road near Saltby early on Thursday, blocking both lanes for six hours while crews cleared the spill; the driver was taken to hospital with minor injuries.";
+    let out = env.ingest(&[
+        (
+            "t1.xml",
+            &one(
+                "t1",
+                "https://gazette.example/t1",
+                "Library stays open",
+                &with_footer(&[t1]),
+            ),
+        ),
+        (
+            "t2.xml",
+            &one(
+                "t2",
+                "https://partner.example/t2",
+                "Lorry overturns",
+                &with_footer(&[t2]),
+            ),
+        ),
+        (
+            "l1.xml",
+            &one(
+                "l1",
+                "https://gazette.example/l1",
+                "Terminal to close",
+                &with_footer(&S),
+            ),
+        ),
+        (
+            "l2.xml",
+            &one(
+                "l2",
+                "https://partner.example/l2",
+                "Summit",
+                &with_footer(&D),
+            ),
+        ),
+    ]);
+    for o in &out {
+        assert_eq!(o["status"], "new", "{o}");
+    }
+    assert_eq!(env.count("SELECT count(*) FROM articles"), 4);
+}
+
+#[test]
+fn every_item_seen_is_recognised_and_counted_once() {
+    let env = Env::new("");
+    let orig = one(
+        "o",
+        "https://harbour.example/news/terminal",
+        "Terminal",
+        &paras(&S),
+    );
+    // one feed carrying two items that are copies of the story, both linking to its front page
+    let footer = |n: u32| {
+        format!(
+            "<p>Republished by Feed Two, edition number {n}, with permission of the harbour authority press office.</p>"
+        )
+    };
+    let two = rss(
+        "en",
+        &[
+            Item {
+                guid: "x1",
+                link: "https://two.example/",
+                title: "Terminal",
+                html: &format!("{}{}", paras(&S), footer(1)),
+            },
+            Item {
+                guid: "x2",
+                link: "https://two.example/",
+                title: "Terminal (again)",
+                html: &format!("{}{}", paras(&S[..4]), footer(2)),
+            },
+        ],
+    );
+    let out = env.ingest(&[("orig.xml", &orig), ("two.xml", &two)]);
+    let id = out[0]["id"].as_i64();
+    assert_eq!(out[1]["status"], "near_duplicate", "{}", out[1]);
+    assert_eq!(out[2]["status"], "near_duplicate", "{}", out[2]);
+    assert_eq!(env.count("SELECT count(*) FROM sightings"), 2);
+    assert_eq!(env.count("SELECT count(DISTINCT item) FROM sightings"), 2);
+    assert_eq!(
+        env.count("SELECT sources FROM articles"),
+        2,
+        "each feed once"
+    );
+    // re-polled: recognised by identity, not compared again, nothing recorded
+    let again = env.ingest_paths(&[env.path("orig.xml"), env.path("two.xml")]);
+    for o in &again {
+        assert_eq!(o["status"], "unchanged", "{o}");
+        assert_eq!(o["id"].as_i64(), id, "{o}");
+    }
+    assert_eq!(again[1]["duplicate_of"].as_i64(), id);
+    assert_eq!(env.count("SELECT count(*) FROM sightings"), 2);
+    assert_eq!(env.count("SELECT sources FROM articles"), 2);
 }

@@ -336,10 +336,9 @@ fn page_done_rematches_and_queues_alerts() {
         matcher: &matcher,
         sinks_for: &sinks,
         window_ms: 86_400_000,
-        max_distance: 3,
         full_text: true,
     };
-    let mut a = Article {
+    let a = Article {
         guid: Some("g1".into()),
         link: Some("http://127.0.0.1:9/a/1".into()),
         title: "Airship story".into(),
@@ -347,7 +346,6 @@ fn page_done_rematches_and_queues_alerts() {
         content_hash: "h1".into(),
         ..Default::default()
     };
-    a.simhash = 12345;
     let out = store
         .commit_fetch(
             newswatch::store::FetchCommit {

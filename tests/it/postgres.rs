@@ -330,7 +330,6 @@ fn commit(store: &mut Store, feed_id: i64, articles: Vec<Article>) {
         matcher: &matcher,
         sinks_for: &sinks,
         window_ms: 86_400_000,
-        max_distance: 3,
         full_text: false,
     };
     store
@@ -418,7 +417,6 @@ fn due_alerts_are_leased_to_one_dispatcher() {
         matcher: &matcher,
         sinks_for: &sinks,
         window_ms: 86_400_000,
-        max_distance: 3,
         full_text: false,
     };
     let articles = (0..10)
@@ -427,7 +425,11 @@ fn due_alerts_are_leased_to_one_dispatcher() {
                 "z",
                 i,
                 &format!("Story {i}"),
-                &format!("{STORY} {i}{i}{i} extra words about item {i}"),
+                // Ten different stories (no two share a word), so each alerts on its own.
+                &(0..40)
+                    .map(|k| format!("w{i}x{k}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             )
         })
         .collect();

@@ -1,22 +1,21 @@
-//! Committing a fetch on PostgreSQL: the same decisions as `store::articles` (same identity →
-//! unchanged/updated; same canonical link or content hash → exact sighting; SimHash near copy
-//! verified by shingle overlap → near sighting; else new), made safe across daemons by advisory
+//! Committing a fetch on PostgreSQL: the same decisions as `store::articles` (an item seen before,
+//! as an article or a sighting → unchanged/updated; same canonical link or content hash → exact
+//! sighting; a MinHash candidate that passes `dedup::Verdict` → near sighting; else new), made safe
+//! across daemons by advisory
 //! locks taken, in one sorted order, on every key an item could collide on before anything is
 //! decided. Full-text pages: claimed with `FOR UPDATE SKIP LOCKED` and a lease.
 
 use postgres::error::SqlState;
 use postgres::{GenericClient, Transaction};
 
-use super::super::articles::{
-    NEAR_DUP_MIN_SIMILARITY, NEAR_DUP_MIN_WORDS, SHORT_DUP_MIN_SIMILARITY, SHORT_DUP_MIN_WORDS,
-    alert_uid, specific_link,
-};
+use super::super::articles::alert_uid;
 use super::super::{
     CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, PageOutcome, PendingPage,
     Result, matching_text,
 };
 use super::{Pg, apply_state, insert_log};
 use crate::dedup;
+use crate::dedup::specific_link;
 use crate::model::Article;
 use crate::util::now_ms;
 
@@ -36,9 +35,12 @@ fn lock_keys(feed_id: i64, a: &Article, keys: &mut Vec<i64>) {
     {
         keys.push(lock_key("l", l));
     }
-    if a.fingerprint_words >= SHORT_DUP_MIN_WORDS {
-        for (i, b) in dedup::bands(a.simhash).iter().enumerate() {
-            keys.push(lock_key("b", &format!("{i}:{b}")));
+    // Every MinHash value the item probes with: a copy found through a key shares that value.
+    if a.fingerprint.words >= dedup::SHORT_DUP_MIN_WORDS {
+        for i in 0..dedup::BANDS {
+            for v in a.fingerprint.probes(i) {
+                keys.push(lock_key("b", &format!("{i}:{v}")));
+            }
         }
     }
 }
@@ -133,16 +135,24 @@ fn store_article(
         duplicate_of: None,
         topics: Vec::new(),
     };
-    let b = dedup::bands(a.simhash);
+    let b = a.fingerprint.bands();
     let published = a.published_at.map(|d| d.timestamp_millis());
 
-    // 1. Same identity: unchanged, or updated in place (keeps its id).
+    // 1. An item seen before, in one lookup: as an article (unchanged, or updated in place,
+    //    keeping its id), or as a sighting (never compared again).
     if let Some(r) = tx.query_opt(
-        "SELECT id, content_hash FROM articles WHERE identity = $1",
+        "SELECT id, content_hash FROM articles WHERE identity = $1
+         UNION ALL SELECT article_id, NULL FROM sightings WHERE item = $1
+         LIMIT 1",
         &[&identity],
     )? {
-        let (id, hash): (i64, String) = (r.get(0), r.get(1));
+        let (id, hash): (i64, Option<String>) = (r.get(0), r.get(1));
         item.id = id;
+        let Some(hash) = hash else {
+            item.status = ItemStatus::Unchanged;
+            item.duplicate_of = Some(id);
+            return Ok(item);
+        };
         if hash == a.content_hash {
             item.status = ItemStatus::Unchanged;
             return Ok(item);
@@ -154,7 +164,7 @@ fn store_article(
              WHERE id = $1",
             &[
                 &id, &a.link, &a.canonical_link, &a.title, &a.text, &a.html, &a.lang, &published,
-                &now, &a.content_hash, &(a.simhash as i64), &b[0], &b[1], &b[2], &b[3],
+                &now, &a.content_hash, &b[0], &b[0], &b[1], &b[2], &b[3],
             ],
         )?;
         item.status = ItemStatus::Updated;
@@ -183,34 +193,21 @@ fn store_article(
             .map(|r| r.get(0));
     }
     if let Some(orig) = exact {
-        add_sighting(tx, orig, feed_id, a, "exact", None, now)?;
+        add_sighting(tx, orig, feed_id, &identity, a, "exact", None, now)?;
         item.id = orig;
         item.status = ItemStatus::Duplicate;
         item.duplicate_of = Some(orig);
         return Ok(item);
     }
 
-    // 3. A near-duplicate within the window, verified by shingle overlap.
-    let words = a.fingerprint_words;
-    if words >= SHORT_DUP_MIN_WORDS {
-        let (max_d, min_sim) = if words >= NEAR_DUP_MIN_WORDS {
-            (policy.max_distance, NEAR_DUP_MIN_SIMILARITY)
-        } else {
-            (0, SHORT_DUP_MIN_SIMILARITY)
-        };
-        for (orig, dist) in near_candidates(tx, a.simhash, now - policy.window_ms, max_d)? {
-            let text: String = tx
-                .query_one("SELECT text FROM articles WHERE id = $1", &[&orig])?
-                .get(0);
-            if dedup::similarity(&a.text, &text) < min_sim {
-                continue;
-            }
-            add_sighting(tx, orig, feed_id, a, "near", Some(dist), now)?;
-            item.id = orig;
-            item.status = ItemStatus::NearDuplicate;
-            item.duplicate_of = Some(orig);
-            return Ok(item);
-        }
+    // 3. A near-duplicate within the window: MinHash candidates, verified on the two texts.
+    if let Some((orig, v)) = near_duplicate(tx, a, now - policy.window_ms)? {
+        let distance = ((1.0 - v.score()) * 100.0).round() as i64;
+        add_sighting(tx, orig, feed_id, &identity, a, "near", Some(distance), now)?;
+        item.id = orig;
+        item.status = ItemStatus::NearDuplicate;
+        item.duplicate_of = Some(orig);
+        return Ok(item);
     }
 
     // 4. New. The identity lock makes a conflict impossible; ON CONFLICT keeps it a no-op anyway.
@@ -223,7 +220,7 @@ fn store_article(
          ON CONFLICT (identity) DO NOTHING RETURNING id",
         &[
             &feed_id, &identity, &a.guid, &a.link, &a.canonical_link, &a.title, &a.text, &a.html,
-            &a.lang, &published, &now, &a.content_hash, &(a.simhash as i64), &b[0], &b[1], &b[2],
+            &a.lang, &published, &now, &a.content_hash, &b[0], &b[0], &b[1], &b[2],
             &b[3], &page_status, &page_next,
         ],
     )?
@@ -239,50 +236,72 @@ fn store_article(
     Ok(item)
 }
 
-/// Stored articles within `max_distance` of `simhash` fetched after `since`, closest then oldest
-/// first, through the band indexes (exact bands up to distance 3, one-bit probes up to 7).
+/// Candidates verified per item, most shared keys first (as on SQLite).
+const MAX_VERIFIED: usize = 6;
+
+/// The stored article, fetched after `since`, that the article is a near-duplicate of: the best
+/// candidate sharing a MinHash key that passes `dedup::Verdict`.
+fn near_duplicate(
+    tx: &mut Transaction,
+    a: &Article,
+    since: i64,
+) -> Result<Option<(i64, dedup::Verdict)>> {
+    let words = a.fingerprint.words;
+    if words < dedup::SHORT_DUP_MIN_WORDS {
+        return Ok(None);
+    }
+    let candidates = near_candidates(tx, &a.fingerprint, since)?;
+    let core = dedup::Core::of(&a.text, &Default::default());
+    let mut best: Option<(i64, dedup::Verdict)> = None;
+    for &(id, _) in candidates.iter().take(MAX_VERIFIED) {
+        let text: String = tx
+            .query_one("SELECT text FROM articles WHERE id = $1", &[&id])?
+            .get(0);
+        let v = dedup::Verdict::of(&core, &dedup::Core::of(&text, &Default::default()));
+        if v.same_story(words) && best.is_none_or(|(_, b)| v.score() > b.score()) {
+            best = Some((id, v));
+        }
+    }
+    Ok(best)
+}
+
+/// Stored articles fetched after `since` sharing at least one MinHash key with the fingerprint
+/// (each key column probed with that function's smallest values), with how many they share: most
+/// first, then oldest first.
 pub(super) fn near_candidates(
     c: &mut impl GenericClient,
-    simhash: u64,
+    f: &dedup::Fingerprint,
     since: i64,
-    max_distance: u32,
 ) -> Result<Vec<(i64, u32)>> {
-    let max_distance = max_distance.min(7);
-    let b = dedup::bands(simhash);
-    let probes: Vec<Vec<i64>> = b
-        .iter()
-        .map(|&band| {
-            if max_distance <= 3 {
-                vec![band]
-            } else {
-                dedup::band_probes(band).into_iter().collect()
-            }
-        })
-        .collect();
+    let probes: Vec<Vec<i64>> = (0..dedup::BANDS).map(|i| f.probes(i).collect()).collect();
     let rows = c.query(
-        "SELECT id, simhash FROM articles
-         WHERE (band0 = ANY($1) OR band1 = ANY($2) OR band2 = ANY($3) OR band3 = ANY($4)) AND fetched_at >= $5",
+        "SELECT id FROM articles WHERE band0 = ANY($1) AND fetched_at >= $5
+         UNION ALL SELECT id FROM articles WHERE band1 = ANY($2) AND fetched_at >= $5
+         UNION ALL SELECT id FROM articles WHERE band2 = ANY($3) AND fetched_at >= $5
+         UNION ALL SELECT id FROM articles WHERE band3 = ANY($4) AND fetched_at >= $5",
         &[&probes[0], &probes[1], &probes[2], &probes[3], &since],
     )?;
-    let mut found: Vec<(i64, u32)> = rows
-        .iter()
-        .filter_map(|r| {
-            let d = dedup::hamming(simhash, r.get::<_, i64>(1) as u64);
-            (d <= max_distance).then(|| (r.get(0), d))
-        })
-        .collect();
-    found.sort_by_key(|&(id, d)| (d, id));
-    found.dedup_by_key(|x| x.0);
+    let mut found: Vec<(i64, u32)> = Vec::new();
+    for r in &rows {
+        let id: i64 = r.get(0);
+        match found.iter_mut().find(|(f, _)| *f == id) {
+            Some((_, n)) => *n += 1,
+            None => found.push((id, 1)),
+        }
+    }
+    found.sort_by_key(|&(id, n)| (std::cmp::Reverse(n), id));
     Ok(found)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn add_sighting(
     tx: &mut Transaction,
     article_id: i64,
     feed_id: i64,
+    item: &str,
     a: &Article,
     kind: &str,
-    distance: Option<u32>,
+    distance: Option<i64>,
     now: i64,
 ) -> Result<()> {
     let known_feed: bool = tx
@@ -293,15 +312,16 @@ fn add_sighting(
         )?
         .get(0);
     let inserted = tx.execute(
-        "INSERT INTO sightings (article_id, feed_id, link, title, kind, distance, seen_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        "INSERT INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         &[
             &article_id,
             &feed_id,
+            &item,
             &a.link,
             &a.title,
             &kind,
-            &distance.map(i64::from),
+            &distance,
             &now,
         ],
     )?;
@@ -396,7 +416,7 @@ impl Pg {
             "UPDATE articles SET page_title = $2, page_text = $3, page_status = 'done', page_error = NULL,
                  page_attempts = page_attempts + 1, page_next_at = NULL
              WHERE id = $1 AND page_status = 'pending'
-             RETURNING identity, guid, link, canonical_link, title, text, lang, content_hash, simhash",
+             RETURNING identity, guid, link, canonical_link, title, text, lang, content_hash",
             &[&id, &page_title, &page_text],
         )?
         else {
@@ -412,7 +432,6 @@ impl Pg {
             text: matching_text(&feed_text, page_text),
             lang: r.get(6),
             content_hash: r.get(7),
-            simhash: r.get::<_, i64>(8) as u64,
             ..Default::default()
         };
         let mut commit = CommitOutcome::default();

@@ -490,11 +490,10 @@ impl super::Read for Pg {
     }
     fn near_duplicates(
         &self,
-        simhash: u64,
+        fingerprint: &crate::dedup::Fingerprint,
         since: i64,
-        max_distance: u32,
     ) -> Result<Vec<(i64, u32)>> {
-        commit::near_candidates(&mut *self.c(), simhash, since, max_distance)
+        commit::near_candidates(&mut *self.c(), fingerprint, since)
     }
 }
 
