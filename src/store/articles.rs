@@ -65,6 +65,32 @@ pub struct CommitOutcome {
     pub alerts: u32,
 }
 
+impl CommitOutcome {
+    /// Counts one item's decision and keeps its line.
+    pub(super) fn record(&mut self, item: ItemOutcome) {
+        match item.status {
+            ItemStatus::New => self.new += 1,
+            ItemStatus::Updated => self.updated += 1,
+            ItemStatus::Duplicate | ItemStatus::NearDuplicate => self.duplicates += 1,
+            ItemStatus::Unchanged => {}
+        }
+        self.items.push(item);
+    }
+}
+
+impl FetchCommit {
+    /// The feed state and fetch log row to write once the items are decided (both backends).
+    pub(super) fn finished(&self, out: &CommitOutcome) -> (FeedState, FetchLog) {
+        let mut state = self.state.clone();
+        state.got_new = out.new > 0;
+        let mut log = self.log.clone();
+        log.new_items = out.new;
+        log.updated_items = out.updated;
+        log.duplicates = out.duplicates;
+        (state, log)
+    }
+}
+
 impl Sqlite {
     /// Commits one fetch: dedup, store, match, outbox, feed state, fetch log, in ONE transaction.
     pub fn commit_fetch(
@@ -136,21 +162,10 @@ fn commit_in(
     let now = now_ms();
     for a in &c.articles {
         let item = store_article(tx, c.feed_id, a, policy, now, &mut out, fts)?;
-        match item.status {
-            ItemStatus::New => out.new += 1,
-            ItemStatus::Updated => out.updated += 1,
-            ItemStatus::Duplicate | ItemStatus::NearDuplicate => out.duplicates += 1,
-            ItemStatus::Unchanged => {}
-        }
-        out.items.push(item);
+        out.record(item);
     }
-    let mut state = c.state.clone();
-    state.got_new = out.new > 0;
+    let (state, log) = c.finished(&out);
     apply_state(tx, c.feed_id, &state)?;
-    let mut log = c.log.clone();
-    log.new_items = out.new;
-    log.updated_items = out.updated;
-    log.duplicates = out.duplicates;
     insert_log(tx, c.feed_id, &log)?;
     Ok(out)
 }

@@ -98,21 +98,10 @@ fn commit_in(tx: &mut Transaction, c: &FetchCommit, policy: &MatchPolicy) -> Res
     let now = now_ms();
     for a in &c.articles {
         let item = store_article(tx, c.feed_id, a, policy, now, &mut out)?;
-        match item.status {
-            ItemStatus::New => out.new += 1,
-            ItemStatus::Updated => out.updated += 1,
-            ItemStatus::Duplicate | ItemStatus::NearDuplicate => out.duplicates += 1,
-            ItemStatus::Unchanged => {}
-        }
-        out.items.push(item);
+        out.record(item);
     }
-    let mut state = c.state.clone();
-    state.got_new = out.new > 0;
+    let (state, log) = c.finished(&out);
     apply_state(tx, c.feed_id, &state)?;
-    let mut log = c.log.clone();
-    log.new_items = out.new;
-    log.updated_items = out.updated;
-    log.duplicates = out.duplicates;
     insert_log(tx, c.feed_id, &log)?;
     Ok(out)
 }
