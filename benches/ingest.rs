@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use newswatch::clean::{self, CleanRules};
-use newswatch::commands::ingest::{BATCH, MIN_BATCH_ITEMS};
+use newswatch::commands::ingest::{BATCH, MIN_BATCH_ITEMS, file_commit};
 use newswatch::config::Config;
 use newswatch::dedup;
 use newswatch::model::{Article, ParsedFeed};
@@ -127,7 +127,7 @@ fn main() {
         for (k, (i, mut p)) in prepared.into_iter().enumerate() {
             n += p.articles.len();
             pre.extend(std::mem::take(&mut p.matches));
-            commits.push(p.into_commit(ids[i], &urls[i]));
+            commits.push(file_commit(p, ids[i], &urls[i]));
             if n >= MIN_BATCH_ITEMS || commits.len() >= BATCH || k == last {
                 pipeline
                     .with_precomputed(full_text, &pre, |policy| {

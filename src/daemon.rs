@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
@@ -20,7 +20,7 @@ use crate::fetch::Fetcher;
 use crate::pipeline::Pipeline;
 use crate::poller::{PollCtx, poll_feed};
 use crate::store::{NewFeed, Store, Writer};
-use crate::util::now_ms;
+use crate::util::{Burst, now_ms};
 
 /// Opens the store and registers the feeds listed in config.toml.
 pub fn open_store(config: &Config, db: &Path) -> anyhow::Result<Store> {
@@ -92,17 +92,22 @@ pub async fn run(
             &config.base_dir,
             writer.clone(),
         )?
+        .with_summary(config.log.summary)
         .run(shutdown.clone()),
     );
-    tracing::info!(db = %db.display(), feeds = config.feeds.len(), topics = config.topics.len(), "newswatch running");
+    // The store's enabled feeds (config ones and those added by `feeds add` or OPML), and how
+    // many of them are due now: `due_count` at the end of time counts every enabled feed.
+    let (feeds, due) = writer
+        .call(|s| Ok((s.due_count(i64::MAX)?, s.due_count(now_ms())?)))
+        .await?;
+    tracing::info!(db = %db.display(), feeds, due, topics = config.topics.len(), "newswatch running");
 
     tracker.spawn(crate::fulltext::run(ctx.clone(), shutdown.clone()));
     let mut sched = Scheduler {
         admission: Arc::new(Semaphore::new(ctx.max_in_flight())),
         in_flight: Arc::default(),
         watchdog: crate::notify::Watchdog::from_env(),
-        summary_every: config.log.summary.max(Duration::from_secs(1)),
-        last_summary: Instant::now(),
+        summary: Burst::new(config.log.summary.max(Duration::from_secs(1))),
     };
     crate::notify::ready();
     crate::notify::status("running; first poll cycle starting");
@@ -119,6 +124,8 @@ pub async fn run(
     crate::notify::stopping();
     tracker.close();
     tracker.wait().await;
+    let period = sched.summary.end();
+    sched.summarize(&ctx, period).await;
     // Let the writer finish what it was given: a no-op job queued behind them.
     let _ = writer.call(|_| Ok(())).await;
     if let Some(server) = server
@@ -137,8 +144,7 @@ struct Scheduler {
     admission: Arc<Semaphore>,
     in_flight: Arc<Mutex<HashSet<i64>>>,
     watchdog: crate::notify::Watchdog,
-    summary_every: Duration,
-    last_summary: Instant,
+    summary: Burst,
 }
 
 impl Scheduler {
@@ -198,11 +204,14 @@ impl Scheduler {
     /// The scheduler is alive: pings the watchdog, and logs the summary when it is time.
     async fn progress(&mut self, ctx: &PollCtx) {
         self.watchdog.ping();
-        if self.last_summary.elapsed() < self.summary_every {
-            return;
+        if let Some(period) = self.summary.due() {
+            self.summarize(ctx, period).await;
         }
-        let period = self.last_summary.elapsed();
-        self.last_summary = Instant::now();
+    }
+
+    /// One INFO line of what the polls of the period did (when there was or is work), and the
+    /// same as systemd's STATUS.
+    async fn summarize(&self, ctx: &PollCtx, period: Duration) {
         let s = ctx.stats.take();
         let due = ctx
             .writer

@@ -46,9 +46,75 @@ pub struct Response {
     pub truncated: bool,
 }
 
-impl Response {
-    pub fn not_modified(&self) -> bool {
-        self.status == 304
+/// A feed fetch classified by what its status means for the feed.
+#[derive(Debug)]
+pub enum FetchOutcome {
+    /// 2xx: the body is the feed.
+    Fresh(Response),
+    /// 304: nothing changed since the validators sent.
+    NotModified(Response),
+    /// 410: the feed is gone for good and gets disabled.
+    Gone(Response),
+    /// Any other status (the response is kept for its Retry-After), or no response at all.
+    Failed {
+        response: Option<Response>,
+        error: String,
+    },
+}
+
+impl FetchOutcome {
+    pub fn classify(r: Result<Response, FetchError>) -> FetchOutcome {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                return FetchOutcome::Failed {
+                    response: None,
+                    error: e.to_string(),
+                };
+            }
+        };
+        match r.status {
+            304 => FetchOutcome::NotModified(r),
+            410 => FetchOutcome::Gone(r),
+            200..=299 => FetchOutcome::Fresh(r),
+            s => {
+                let reason = StatusCode::from_u16(s)
+                    .ok()
+                    .and_then(|c| c.canonical_reason())
+                    .unwrap_or("");
+                FetchOutcome::Failed {
+                    error: format!("HTTP {s} {reason}").trim().to_string(),
+                    response: Some(r),
+                }
+            }
+        }
+    }
+
+    /// The response that arrived, whatever its status.
+    pub fn response(&self) -> Option<&Response> {
+        match self {
+            FetchOutcome::Fresh(r) | FetchOutcome::NotModified(r) | FetchOutcome::Gone(r) => {
+                Some(r)
+            }
+            FetchOutcome::Failed { response, .. } => response.as_ref(),
+        }
+    }
+
+    /// Why this fetch counts as failed, if it does.
+    pub fn error(&self) -> Option<String> {
+        match self {
+            FetchOutcome::Gone(_) => Some("HTTP 410 Gone: feed disabled".into()),
+            FetchOutcome::Failed { error, .. } => Some(error.clone()),
+            FetchOutcome::Fresh(_) | FetchOutcome::NotModified(_) => None,
+        }
+    }
+
+    /// Moves the body of a fresh response out (the response keeps its head).
+    pub fn take_body(&mut self) -> Option<Vec<u8>> {
+        match self {
+            FetchOutcome::Fresh(r) => Some(std::mem::take(&mut r.body)),
+            _ => None,
+        }
     }
 }
 
@@ -142,6 +208,11 @@ impl Fetcher {
             .await
             .expect("semaphore never closed");
         (h, g)
+    }
+
+    /// Fetches a feed: `get`, with the status classified.
+    pub async fn fetch_feed(&self, url: &str, validators: &Validators) -> FetchOutcome {
+        FetchOutcome::classify(self.get(url, validators).await)
     }
 
     /// GETs `url` (http, https or file) with the validators; follows redirects; caps the body.

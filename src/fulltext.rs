@@ -13,6 +13,9 @@
 //!   least `per_host_delay`.
 //! - robots.txt is fetched once per host and cached for `robots_ttl`; a missing one (4xx) allows
 //!   everything, an unreachable one (5xx, network error) postpones the page (RFC 9309 §2.3.1.4).
+//!
+//! Logs: one INFO "pages extracted" summary per `[log] summary` period, each page at DEBUG, a
+//! failed page at WARN with its `article_id`, link and reason.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -295,21 +298,63 @@ pub async fn process(ctx: &PollCtx, pf: &PageFetcher, page: PendingPage) -> Page
     });
     match &res {
         PageResult::Done { chars, topics } => {
-            tracing::info!(article = id, url = %page.link, chars, topics = ?topics, "page extracted")
+            tracing::debug!(article_id = id, url = %page.link, chars, topics = ?topics, "page extracted")
         }
         PageResult::Retry { error, .. } => {
-            tracing::warn!(article = id, url = %page.link, error = %error, "page fetch failed; will retry")
+            tracing::warn!(article_id = id, url = %page.link, error = %error, "page fetch failed; will retry")
         }
         PageResult::Failed { error } => {
-            tracing::warn!(article = id, url = %page.link, error = %error, "page fetch failed for good")
+            tracing::warn!(article_id = id, url = %page.link, error = %error, "page fetch failed for good")
         }
         PageResult::Gone => {}
     }
     res
 }
 
-/// One round: picks the due pages and processes them concurrently. Returns how many were picked.
-pub async fn run_once(ctx: &PollCtx, pf: &PageFetcher) -> anyhow::Result<usize> {
+/// What the page worker did: pages picked and what became of them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PageTally {
+    pub picked: u64,
+    pub extracted: u64,
+    pub retried: u64,
+    pub failed: u64,
+}
+
+impl PageTally {
+    fn count(&mut self, r: &PageResult) {
+        match r {
+            PageResult::Done { .. } => self.extracted += 1,
+            PageResult::Retry { .. } => self.retried += 1,
+            PageResult::Failed { .. } => self.failed += 1,
+            PageResult::Gone => {}
+        }
+    }
+
+    fn add(&mut self, o: PageTally) {
+        self.picked += o.picked;
+        self.extracted += o.extracted;
+        self.retried += o.retried;
+        self.failed += o.failed;
+    }
+
+    /// Logs the period's summary, if any page was picked, and starts again from zero.
+    fn log(&mut self, period: Duration) {
+        let t = std::mem::take(self);
+        if t.picked > 0 {
+            tracing::info!(
+                picked = t.picked,
+                extracted = t.extracted,
+                retried = t.retried,
+                failed = t.failed,
+                period_s = period.as_secs(),
+                "pages extracted"
+            );
+        }
+    }
+}
+
+/// One round: picks the due pages and processes them concurrently.
+pub async fn run_once(ctx: &PollCtx, pf: &PageFetcher) -> anyhow::Result<PageTally> {
     let cfg = pf.cfg.clone();
     let limit = cfg.concurrency.max(1) * 4;
     // A page stays leased for longer than a fetch can take, so no other round picks it meanwhile.
@@ -319,13 +364,19 @@ pub async fn run_once(ctx: &PollCtx, pf: &PageFetcher) -> anyhow::Result<usize> 
         .writer
         .call(move |s| s.claim_due_pages(now_ms(), limit, lease))
         .await?;
-    let n = due.len();
-    futures_util::stream::iter(due)
-        .for_each_concurrent(cfg.concurrency.max(1), |p| async move {
-            process(ctx, pf, p).await;
+    let tally = PageTally {
+        picked: due.len() as u64,
+        ..Default::default()
+    };
+    let tally = futures_util::stream::iter(due)
+        .map(|p| process(ctx, pf, p))
+        .buffer_unordered(cfg.concurrency.max(1))
+        .fold(tally, |mut t, r| async move {
+            t.count(&r);
+            t
         })
         .await;
-    Ok(n)
+    Ok(tally)
 }
 
 /// The page worker of the daemon: runs rounds until `shutdown`. A round cut short by shutdown
@@ -333,24 +384,33 @@ pub async fn run_once(ctx: &PollCtx, pf: &PageFetcher) -> anyhow::Result<usize> 
 pub async fn run(ctx: PollCtx, shutdown: CancellationToken) {
     let cfg = ctx.pipeline.config.fulltext.clone();
     let pf = PageFetcher::new(&ctx.fetcher, &cfg);
+    let mut burst = crate::util::Burst::new(ctx.pipeline.config.log.summary);
+    let mut tally = PageTally::default();
     loop {
-        let picked = tokio::select! {
+        let round = tokio::select! {
             _ = shutdown.cancelled() => break,
             r = run_once(&ctx, &pf) => r,
         };
-        let wait = match picked {
-            Ok(n) if n > 0 => Duration::ZERO,
+        let wait = match round {
+            Ok(t) if t.picked > 0 => {
+                tally.add(t);
+                Duration::ZERO
+            }
             Ok(_) => cfg.tick,
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "cannot read due pages");
                 cfg.tick
             }
         };
+        if let Some(period) = burst.due() {
+            tally.log(period);
+        }
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
         }
     }
+    tally.log(burst.end());
 }
 
 /// The rules of one robots.txt for one user agent.

@@ -9,10 +9,8 @@ use crate::config::Config;
 use crate::dedup;
 use crate::model::{Article, ParsedFeed};
 use crate::parse::{self, ParseError};
-use crate::store::feeds_log::FetchLog;
-use crate::store::{FeedState, FetchCommit, MatchPolicy};
+use crate::store::MatchPolicy;
 use crate::topics::{Doc, Matcher, TopicMatch};
-use crate::util::now_ms;
 
 /// Compiled, immutable pipeline state shared by all feeds. Rebuilt when the config changes.
 pub struct Pipeline {
@@ -31,30 +29,6 @@ pub struct Prepared {
     /// Topic matches of each article, computed with the other pure stages (in parallel, off the
     /// writer) and used by the commit for the articles that turn out new or updated.
     pub matches: Precomputed,
-}
-
-impl Prepared {
-    /// The commit of a local file's feed (`ingest`): its articles, its title, link and language,
-    /// and a fetch log row without HTTP status. Such a feed is never polled (`next_poll_at` max).
-    pub fn into_commit(self, feed_id: i64, url: &str) -> FetchCommit {
-        FetchCommit {
-            feed_id,
-            articles: self.articles,
-            state: FeedState {
-                title: self.feed.title,
-                site_url: self.feed.site_url,
-                lang: self.feed.language,
-                next_poll_at: i64::MAX,
-                ..Default::default()
-            },
-            log: FetchLog {
-                url: url.to_string(),
-                at: now_ms(),
-                status: None,
-                ..Default::default()
-            },
-        }
-    }
 }
 
 /// Matches computed ahead of the commit, keyed by what the matcher sees of an article.

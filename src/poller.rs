@@ -7,8 +7,13 @@
 //! `PollCtx::max_in_flight` polls at once, each holding its body or prepared result until its
 //! commit returns. A slow writer therefore slows fetching instead of filling memory.
 //!
-//! Logs: a poll writes one DEBUG line, or a WARN line with the feed and the reason when it fails;
-//! its counts go to `PollStats`, from which the daemon logs one INFO summary per interval.
+//! The flow (`poll_feed`): fetch (`FetchOutcome`) → `prepare_body` → the feed state →
+//! `commit_prepared`, with a `FetchCommit` built once from plain values. `prepare_body` and
+//! `commit_prepared` are the crate's one way from a fetched body to a commit.
+//!
+//! Logs: every line of a poll is inside a `poll{feed_id,url}` span; a poll writes one DEBUG line,
+//! or a WARN line with the reason when it fails; its counts go to `PollStats`, from which the
+//! daemon logs one INFO summary per interval.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,8 +23,10 @@ use tokio::sync::Semaphore;
 
 use serde::Serialize;
 
-use crate::fetch::{Fetcher, Validators};
-use crate::pipeline::Pipeline;
+use tracing::Instrument;
+
+use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::pipeline::{Pipeline, Precomputed, Prepared};
 use crate::schedule::{Observation, next_poll};
 use crate::store::feeds_log::FetchLog;
 use crate::store::{CommitOutcome, Feed, FeedState, FetchCommit, Writer};
@@ -144,190 +151,233 @@ pub struct PollReport {
     pub next_poll_in_secs: u64,
 }
 
+impl PollReport {
+    /// The report of a poll from what each step left: the fetch, the state written, the error
+    /// (fetch, pipeline or store), and the commit's counts.
+    fn new(
+        feed: &Feed,
+        fetched: &FetchOutcome,
+        state: &FeedState,
+        error: Option<String>,
+        out: Option<&CommitOutcome>,
+    ) -> PollReport {
+        let out = out.cloned().unwrap_or_default();
+        let next_at = match state.if_new {
+            Some((_, at)) if out.new > 0 => at,
+            _ => state.next_poll_at,
+        };
+        PollReport {
+            feed_id: feed.id,
+            url: feed.url.clone(),
+            status: fetched.response().map(|r| r.status),
+            new: out.new,
+            updated: out.updated,
+            duplicates: out.duplicates,
+            alerts: out.alerts,
+            not_modified: matches!(fetched, FetchOutcome::NotModified(_)),
+            moved_to: state.new_url.clone(),
+            disabled: state.disable.is_some(),
+            error,
+            next_poll_in_secs: ((next_at - now_ms()).max(0) as u64).div_ceil(1000),
+        }
+    }
+}
+
+/// Polls one feed: fetch, prepare, feed state, one commit, inside a `poll` span that names the
+/// feed. Never fails: what went wrong is in the report (and logged at WARN).
 pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
+    // A WARN-level span: every filter that shows a poll's failure also shows which feed it was.
+    let span = tracing::warn_span!("poll", feed_id = feed.id, url = %feed.url);
+    poll(ctx, &feed).instrument(span).await
+}
+
+async fn poll(ctx: &PollCtx, feed: &Feed) -> PollReport {
     let started = Instant::now();
     let at = now_ms();
+    let mut fetched = ctx.fetcher.fetch_feed(&feed.url, &validators(feed)).await;
+    let bytes = fetched.response().map_or(0, |r| r.body.len() as u64);
+    let mut error = fetched.error();
+    let mut prepared = None;
+    if let (Some(body), Some(r)) = (fetched.take_body(), fetched.response()) {
+        match prepare_body(ctx, body, &r.final_url, r.charset.as_deref()).await {
+            Ok(p) => prepared = Some(p),
+            Err(e) => error = Some(e),
+        }
+    }
+    let state = feed_state(ctx, feed, &fetched, prepared.as_ref(), error.as_deref());
+    let log = FetchLog {
+        url: feed.url.clone(),
+        at,
+        status: fetched.response().map(|r| r.status),
+        bytes,
+        duration_ms: started.elapsed().as_millis() as i64,
+        error: error.clone(),
+    };
+    let (articles, matches) = match prepared {
+        Some(p) => (p.articles, Some(p.matches)),
+        None => (Vec::new(), None),
+    };
+    let commit = FetchCommit {
+        feed_id: feed.id,
+        articles,
+        state: state.clone(),
+        log,
+    };
+    let full_text = ctx.pipeline.full_text_for(&feed.url, feed.full_text);
+    let out = match commit_prepared(ctx, commit, matches, full_text).await {
+        Ok(out) => Some(out),
+        Err(e) => {
+            error = Some(format!("store: {e:#}"));
+            None
+        }
+    };
+    let report = PollReport::new(feed, &fetched, &state, error, out.as_ref());
+    log_report(&report);
     // Lag counts only for feeds polled before (a new feed is due since "always").
     let lag_ms = match feed.last_polled_at {
         Some(_) => (at - feed.next_poll_at).max(0) as u64,
         None => 0,
     };
-    let cfg = &ctx.pipeline.config;
-    let validators = Validators {
-        etag: feed.etag.clone(),
-        last_modified: feed.last_modified.clone(),
-    };
-    let mut report = PollReport {
-        feed_id: feed.id,
-        url: feed.url.clone(),
-        status: None,
-        new: 0,
-        updated: 0,
-        duplicates: 0,
-        alerts: 0,
-        not_modified: false,
-        moved_to: None,
-        disabled: false,
-        error: None,
-        next_poll_in_secs: 0,
-    };
-    let mut obs = Observation {
-        interval: feed.interval_ms.map(|m| Duration::from_millis(m as u64)),
-        fixed: feed
-            .fixed_interval_ms
-            .map(|m| Duration::from_millis(m as u64))
-            .or_else(|| cfg.feed_config(&feed.url).and_then(|f| f.interval)),
-        floor: feed
-            .min_interval_ms
-            .map(|m| Duration::from_millis(m as u64)),
-        ..Default::default()
-    };
-    let mut state = FeedState::default();
-    let mut log = FetchLog {
-        url: feed.url.clone(),
-        at,
-        ..Default::default()
-    };
-
-    let mut commit: Option<FetchCommit> = None;
-    let mut precomputed = crate::pipeline::Precomputed::default();
-    match ctx.fetcher.get(&feed.url, &validators).await {
-        Err(e) => report.error = Some(e.to_string()),
-        Ok(resp) => {
-            report.status = Some(resp.status);
-            log.status = Some(resp.status);
-            log.bytes = resp.body.len() as u64;
-            report.moved_to = resp.moved_to.clone();
-            state.new_url = resp.moved_to.clone();
-            obs.retry_after = resp.retry_after;
-            if let Some(ma) = resp.max_age {
-                obs.floor = Some(obs.floor.unwrap_or_default().max(ma));
-            }
-            match resp.status {
-                304 => {
-                    report.not_modified = true;
-                }
-                410 => {
-                    report.disabled = true;
-                    state.disable =
-                        Some("410 Gone: the server says the feed is gone for good".into());
-                    report.error = Some("HTTP 410 Gone: feed disabled".into());
-                }
-                s if (200..300).contains(&s) => {
-                    state.etag = resp.etag.clone();
-                    state.last_modified = resp.last_modified.clone();
-                    let pipeline = ctx.pipeline.clone();
-                    let url = resp.final_url.clone();
-                    let charset = resp.charset.clone();
-                    let body = resp.body;
-                    let slot = ctx.prepare_slots.clone().acquire_owned().await;
-                    let prepared = tokio::task::spawn_blocking(move || {
-                        let _slot = slot;
-                        pipeline.prepare(&body, &url, charset.as_deref())
-                    })
-                    .await;
-                    match prepared {
-                        Ok(Ok(p)) => {
-                            if let Some(ttl) = p.feed.ttl_secs {
-                                let ttl = Duration::from_secs(ttl);
-                                obs.floor = Some(obs.floor.unwrap_or_default().max(ttl));
-                            }
-                            state.title = p.feed.title.clone();
-                            state.site_url = p.feed.site_url.clone();
-                            state.lang = p.feed.language.clone();
-                            precomputed = p.matches;
-                            commit = Some(FetchCommit {
-                                feed_id: feed.id,
-                                articles: p.articles,
-                                state: FeedState::default(),
-                                log: FetchLog::default(),
-                            });
-                        }
-                        Ok(Err(e)) => report.error = Some(e.to_string()),
-                        Err(e) => report.error = Some(format!("pipeline crashed: {e}")),
-                    }
-                }
-                s => {
-                    let reason = reqwest::StatusCode::from_u16(s)
-                        .ok()
-                        .and_then(|c| c.canonical_reason())
-                        .unwrap_or("");
-                    report.error = Some(format!("HTTP {s} {reason}").trim().to_string());
-                }
-            }
-        }
-    }
-
-    if report.disabled {
-        obs.errors = 0;
-    } else if report.error.is_some() {
-        obs.errors = feed.error_count as u32 + 1;
-        state.error = report.error.clone();
-    }
-    // Whether anything was new is known only inside the commit: compute both schedules, the
-    // commit picks one, and the feed state lands in the same transaction as the articles.
-    let jitter = fastrand::f64();
-    let (interval, delay) = next_poll(&cfg.poll, &obs, jitter);
-    let busy = next_poll(
-        &cfg.poll,
-        &Observation {
-            new_items: 1,
-            ..obs
-        },
-        jitter,
-    );
-    state.if_new = Some((
-        busy.0.as_millis() as i64,
-        now_ms() + busy.1.as_millis() as i64,
-    ));
-    state.interval_ms = Some(interval.as_millis() as i64);
-    state.min_interval_ms = obs.floor.map(|f| f.as_millis() as i64);
-    state.next_poll_at = now_ms() + delay.as_millis() as i64;
-    report.next_poll_in_secs = delay.as_secs();
-    log.duration_ms = started.elapsed().as_millis() as i64;
-    log.error = report.error.clone();
-
-    let full_text = ctx.pipeline.full_text_for(&feed.url, feed.full_text);
-    let result: anyhow::Result<Option<CommitOutcome>> = match commit {
-        Some(mut c) => {
-            c.state = state;
-            c.log = log;
-            let pipeline = ctx.pipeline.clone();
-            ctx.writer
-                .call(move |store| {
-                    pipeline
-                        .with_precomputed(full_text, &precomputed, |policy| {
-                            store.commit_fetch(c, policy)
-                        })
-                        .map(Some)
-                })
-                .await
-        }
-        None => {
-            let id = feed.id;
-            ctx.writer
-                .call(move |store| store.record_fetch(id, &state, &log).map(|_| None))
-                .await
-        }
-    };
-    match result {
-        Ok(Some(out)) => {
-            report.new = out.new;
-            report.updated = out.updated;
-            report.duplicates = out.duplicates;
-            report.alerts = out.alerts;
-        }
-        Ok(None) => {}
-        Err(e) => report.error = Some(format!("store: {e:#}")),
-    }
-    match &report.error {
-        Some(err) => {
-            tracing::warn!(feed = feed.id, url = %feed.url, status = ?report.status, error = %err, next_in_s = report.next_poll_in_secs, "poll failed")
-        }
-        None => {
-            tracing::debug!(feed = feed.id, url = %feed.url, status = ?report.status, new = report.new, updated = report.updated, duplicates = report.duplicates, next_in_s = report.next_poll_in_secs, "polled")
-        }
-    }
     ctx.stats.record(&report, lag_ms);
     report
+}
+
+fn validators(feed: &Feed) -> Validators {
+    Validators {
+        etag: feed.etag.clone(),
+        last_modified: feed.last_modified.clone(),
+    }
+}
+
+/// Runs the pure stages on a fetched body of a feed (`url`: where the body came from), on the
+/// blocking pool, at most one per core at a time. The one way a body becomes articles, for polls
+/// and pushes alike.
+pub(crate) async fn prepare_body(
+    ctx: &PollCtx,
+    body: Vec<u8>,
+    url: &str,
+    charset: Option<&str>,
+) -> Result<Prepared, String> {
+    let pipeline = ctx.pipeline.clone();
+    let (url, charset) = (url.to_string(), charset.map(str::to_string));
+    let slot = ctx.prepare_slots.clone().acquire_owned().await;
+    let prepared = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        pipeline.prepare(&body, &url, charset.as_deref())
+    })
+    .await;
+    match prepared {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(format!("pipeline crashed: {e}")),
+    }
+}
+
+/// Commits one fetch through the writer: with `matches` (a prepared body), its articles, their
+/// matches and alerts, the feed state and the log row in one transaction; without, only the state
+/// and the log row.
+pub(crate) async fn commit_prepared(
+    ctx: &PollCtx,
+    commit: FetchCommit,
+    matches: Option<Precomputed>,
+    full_text: bool,
+) -> anyhow::Result<CommitOutcome> {
+    let pipeline = ctx.pipeline.clone();
+    ctx.writer
+        .call(move |store| match matches {
+            Some(pre) => pipeline
+                .with_precomputed(full_text, &pre, |policy| store.commit_fetch(commit, policy)),
+            None => store
+                .record_fetch(commit.feed_id, &commit.state, &commit.log)
+                .map(|()| CommitOutcome::default()),
+        })
+        .await
+}
+
+/// The feed's state after this fetch. Whether anything was new is known only inside the commit,
+/// so both schedules are in it (`if_new`) and the commit picks one.
+fn feed_state(
+    ctx: &PollCtx,
+    feed: &Feed,
+    fetched: &FetchOutcome,
+    prepared: Option<&Prepared>,
+    error: Option<&str>,
+) -> FeedState {
+    let cfg = &ctx.pipeline.config;
+    let head = fetched.response();
+    let gone = matches!(fetched, FetchOutcome::Gone(_));
+    let mut obs = observation(cfg, feed);
+    obs.retry_after = head.and_then(|r| r.retry_after);
+    let ttl = prepared
+        .and_then(|p| p.feed.ttl_secs)
+        .map(Duration::from_secs);
+    for floor in [head.and_then(|r| r.max_age), ttl].into_iter().flatten() {
+        obs.floor = Some(obs.floor.unwrap_or_default().max(floor));
+    }
+    if error.is_some() && !gone {
+        obs.errors = feed.error_count as u32 + 1;
+    }
+    let jitter = fastrand::f64();
+    let (interval, delay) = next_poll(&cfg.poll, &obs, jitter);
+    let busy = Observation {
+        new_items: 1,
+        ..obs
+    };
+    let (busy_interval, busy_delay) = next_poll(&cfg.poll, &busy, jitter);
+    let fresh = match fetched {
+        FetchOutcome::Fresh(r) => Some(r),
+        _ => None,
+    };
+    let now = now_ms();
+    FeedState {
+        new_url: head.and_then(|r| r.moved_to.clone()),
+        title: prepared.and_then(|p| p.feed.title.clone()),
+        site_url: prepared.and_then(|p| p.feed.site_url.clone()),
+        lang: prepared.and_then(|p| p.feed.language.clone()),
+        etag: fresh.and_then(|r| r.etag.clone()),
+        last_modified: fresh.and_then(|r| r.last_modified.clone()),
+        interval_ms: Some(interval.as_millis() as i64),
+        min_interval_ms: obs.floor.map(|f| f.as_millis() as i64),
+        next_poll_at: now + delay.as_millis() as i64,
+        disable: gone.then(|| "410 Gone: the server says the feed is gone for good".into()),
+        error: error.filter(|_| !gone).map(str::to_string),
+        if_new: Some((
+            busy_interval.as_millis() as i64,
+            now + busy_delay.as_millis() as i64,
+        )),
+    }
+}
+
+/// The schedule's inputs before this fetch: the feed's interval, fixed interval and floor.
+fn observation(cfg: &crate::config::Config, feed: &Feed) -> Observation {
+    let ms = |m: i64| Duration::from_millis(m as u64);
+    Observation {
+        interval: feed.interval_ms.map(ms),
+        fixed: feed
+            .fixed_interval_ms
+            .map(ms)
+            .or_else(|| cfg.feed_config(&feed.url).and_then(|f| f.interval)),
+        floor: feed.min_interval_ms.map(ms),
+        ..Default::default()
+    }
+}
+
+/// One DEBUG line per poll, or WARN with the reason; the span names the feed.
+fn log_report(r: &PollReport) {
+    match &r.error {
+        Some(error) => tracing::warn!(
+            status = ?r.status,
+            error = %error,
+            next_in_s = r.next_poll_in_secs,
+            "poll failed"
+        ),
+        None => tracing::debug!(
+            status = ?r.status,
+            new = r.new,
+            updated = r.updated,
+            duplicates = r.duplicates,
+            next_in_s = r.next_poll_in_secs,
+            "polled"
+        ),
+    }
 }

@@ -95,6 +95,36 @@ pub fn count_noun(n: i64, noun: &str) -> String {
     }
 }
 
+/// The period of a summary log line: a busy loop counts what it does and logs one line per
+/// period (`[log] summary`) instead of one per event. Used by the scheduler, the alert dispatcher
+/// and the page worker.
+#[derive(Debug)]
+pub struct Burst {
+    every: std::time::Duration,
+    start: std::time::Instant,
+}
+
+impl Burst {
+    pub fn new(every: std::time::Duration) -> Burst {
+        Burst {
+            every: every.max(std::time::Duration::from_millis(100)),
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// When the period is over: its length (and the next period starts).
+    pub fn due(&mut self) -> Option<std::time::Duration> {
+        (self.start.elapsed() >= self.every).then(|| self.end())
+    }
+
+    /// Ends the period now (the last summary, at shutdown): its length.
+    pub fn end(&mut self) -> std::time::Duration {
+        let period = self.start.elapsed();
+        self.start = std::time::Instant::now();
+        period
+    }
+}
+
 /// `--since 30d` style: the timestamp (ms) that lies `d` before now.
 pub fn since_ms(spec: &str) -> Result<i64, String> {
     let d = parse_duration(spec)?;
@@ -118,5 +148,18 @@ mod tests {
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn burst_is_due_once_per_period() {
+        let mut b = Burst::new(Duration::from_secs(3600));
+        assert_eq!(b.due(), None);
+        assert!(b.end() < Duration::from_secs(3600));
+        // A period that started an hour ago (when the clock goes back that far).
+        if let Some(start) = b.start.checked_sub(Duration::from_secs(3601)) {
+            b.start = start;
+            assert!(b.due().is_some_and(|p| p > Duration::from_secs(3600)));
+            assert_eq!(b.due(), None, "a new period started");
+        }
     }
 }

@@ -15,24 +15,25 @@
 //!   wait behind the probe spend no attempts.
 //! - Shutdown stops starting deliveries, then waits for those in flight (each bounded by its
 //!   sink's timeout) and their records.
+//!
+//! Logs: one INFO "alerts delivered" summary per `[log] summary` period (and at shutdown), each
+//! delivery at DEBUG, a failed attempt at WARN and a given-up alert at ERROR, naming the sink and
+//! the `alert_uid`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::path::Path;
+
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Digest, Message, Sink, TopicPolicy, topic_policies};
-use std::path::Path;
-
-use super::{AlertsConfig, SinkConfig};
-use crate::store::Writer;
-use crate::store::{Attempt, DigestStep, DueRow};
-use crate::topics::Severity;
-use crate::topics::TopicConfig;
-use crate::util::now_ms;
+use super::{AlertsConfig, Digest, Message, Sink, SinkConfig, TopicPolicy, topic_policies};
+use crate::store::{Attempt, DigestStep, DueRow, Writer};
+use crate::topics::{Severity, TopicConfig};
+use crate::util::{Burst, now_ms};
 
 /// Deliveries in flight at once, over all sinks.
 const MAX_IN_FLIGHT: usize = 32;
@@ -45,6 +46,8 @@ pub struct Dispatcher {
     sinks: HashMap<String, Arc<Sink>>,
     policies: Arc<HashMap<String, TopicPolicy>>,
     cfg: AlertsConfig,
+    /// One INFO summary line per this period (`[log] summary`).
+    summary_every: Duration,
 }
 
 /// One delivery: a single alert, or a digest's members.
@@ -62,7 +65,54 @@ struct Done {
     key: String,
     sink: String,
     ok: bool,
+    /// Alerts in the message (a digest holds several).
+    alerts: usize,
+    /// The attempt was the last one: the alerts are marked failed.
+    given_up: bool,
     retry_after: Option<Duration>,
+}
+
+/// What the dispatcher did since its last summary line.
+#[derive(Default)]
+struct Tally {
+    messages: u64,
+    alerts: u64,
+    failed_attempts: u64,
+    given_up: u64,
+}
+
+impl Tally {
+    fn count(&mut self, d: &Done) {
+        if d.ok {
+            self.messages += 1;
+            self.alerts += d.alerts as u64;
+        } else {
+            self.failed_attempts += 1;
+            self.given_up += d.given_up as u64 * d.alerts as u64;
+        }
+    }
+
+    /// Logs the period's summary, if anything was attempted, and starts again from zero.
+    fn log(&mut self, period: Duration) {
+        if self.messages + self.failed_attempts == 0 {
+            return;
+        }
+        let Tally {
+            messages,
+            alerts,
+            failed_attempts,
+            given_up,
+        } = std::mem::take(self);
+        let period_s = period.as_secs();
+        tracing::info!(
+            alerts,
+            messages,
+            failed_attempts,
+            given_up,
+            period_s,
+            "alerts delivered"
+        );
+    }
 }
 
 #[derive(Default)]
@@ -76,6 +126,7 @@ struct State {
     /// key → (topic, sink) of deliveries in flight.
     in_flight: HashMap<String, (String, String)>,
     health: HashMap<String, Health>,
+    tally: Tally,
 }
 
 impl State {
@@ -123,7 +174,14 @@ impl Dispatcher {
             sinks,
             policies: Arc::new(policies),
             cfg,
+            summary_every: Duration::from_secs(60),
         })
+    }
+
+    /// The period of the "alerts delivered" summary line (default one minute).
+    pub fn with_summary(mut self, every: Duration) -> Dispatcher {
+        self.summary_every = every;
+        self
     }
 
     fn policy(&self, topic: &str) -> Option<&TopicPolicy> {
@@ -132,33 +190,21 @@ impl Dispatcher {
 
     /// Runs until `shutdown`, then lets in-flight deliveries finish.
     pub async fn run(self, shutdown: CancellationToken) {
-        let names: Vec<String> = self.sinks.keys().cloned().collect();
-        {
-            let names = names.clone();
-            match self.writer.call(move |s| s.orphaned_alerts(&names)).await {
-                Ok(o) => {
-                    for (sink, n) in o {
-                        tracing::warn!(sink = %sink, pending = n, "Pending alerts for a sink that is not configured; they wait until it is.");
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(error = %format!("{error:#}"), "Cannot read the alert outbox.")
-                }
-            }
-        }
+        self.warn_orphaned().await;
         if self.sinks.is_empty() {
             shutdown.cancelled().await;
             return;
         }
-        tracing::info!(sinks = names.len(), "Alert dispatcher running.");
+        tracing::info!(sinks = self.sinks.len(), "alert dispatcher running");
         let tasks = TaskTracker::new();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let mut st = State::default();
+        let mut burst = Burst::new(self.summary_every);
         loop {
             let wake = match self.pass(&mut st, &tasks, &done_tx).await {
                 Ok(w) => w,
                 Err(error) => {
-                    tracing::error!(error = %format!("{error:#}"), "Alert dispatch pass failed.");
+                    tracing::error!(error = %format!("{error:#}"), "alert dispatch pass failed");
                     now_ms() + self.cfg.tick.as_millis() as i64
                 }
             };
@@ -173,20 +219,43 @@ impl Dispatcher {
             while let Ok(d) = done_rx.try_recv() {
                 self.finish(&mut st, d);
             }
+            if let Some(period) = burst.due() {
+                st.tally.log(period);
+            }
         }
         tasks.close();
         if !tasks.is_empty() {
             tracing::info!(
                 in_flight = tasks.len(),
-                "Waiting for alert deliveries in flight."
+                "waiting for alert deliveries in flight"
             );
         }
         tasks.wait().await;
-        tracing::info!("Alert dispatcher stopped.");
+        while let Ok(d) = done_rx.try_recv() {
+            self.finish(&mut st, d);
+        }
+        st.tally.log(burst.end());
+        tracing::info!("alert dispatcher stopped");
+    }
+
+    /// Warns about pending alerts of sinks no longer configured (they wait, never dropped).
+    async fn warn_orphaned(&self) {
+        let names: Vec<String> = self.sinks.keys().cloned().collect();
+        match self.writer.call(move |s| s.orphaned_alerts(&names)).await {
+            Ok(o) => {
+                for (sink, n) in o {
+                    tracing::warn!(sink = %sink, pending = n, "pending alerts for a sink that is not configured; they wait until it is");
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "cannot read the alert outbox")
+            }
+        }
     }
 
     fn finish(&self, st: &mut State, d: Done) {
         st.in_flight.remove(&d.key);
+        st.tally.count(&d);
         let h = st.health.entry(d.sink).or_default();
         if d.ok {
             *h = Health::default();
@@ -197,7 +266,8 @@ impl Dispatcher {
         }
     }
 
-    /// One scheduling pass. Returns when the next pass is due (ms).
+    /// One scheduling pass: collect the due deliveries, hold back what the rate limits do not
+    /// allow yet, start the rest. Returns when the next pass is due (ms).
     async fn pass(
         &self,
         st: &mut State,
@@ -220,22 +290,76 @@ impl Dispatcher {
         if available.is_empty() || st.in_flight.len() >= MAX_IN_FLIGHT {
             return Ok(wake);
         }
-        let (rows, next) = {
-            let available = available.clone();
-            self.writer
-                .call(move |s| {
-                    Ok((
-                        s.due_alerts(now, &available, BATCH)?,
-                        s.next_alert_after(now, &available)?,
-                    ))
-                })
-                .await?
-        };
-        if let Some(n) = next {
-            wake = wake.min(n);
-        }
+        let deliveries = self.collect(st, available, now, &mut wake).await?;
+        let starting = self.rate_limit(st, deliveries, now, &mut wake).await?;
+        self.deliver(st, starting, tasks, done_tx).await?;
+        Ok(wake)
+    }
 
-        // Sort the rows into single alerts, formed digests, and digest topics' waiting rows.
+    /// The deliveries due now on the `available` sinks: single alerts, and digests (formed here
+    /// when a digest topic's window is over).
+    async fn collect(
+        &self,
+        st: &State,
+        available: Vec<String>,
+        now: i64,
+        wake: &mut i64,
+    ) -> anyhow::Result<Vec<Delivery>> {
+        let (rows, next) = self
+            .writer
+            .call(move |s| {
+                Ok((
+                    s.due_alerts(now, &available, BATCH)?,
+                    s.next_alert_after(now, &available)?,
+                ))
+            })
+            .await?;
+        if let Some(n) = next {
+            *wake = (*wake).min(n);
+        }
+        let (mut deliveries, mut digests, windows) = self.sort_rows(st, rows);
+        for (topic, sink) in windows {
+            let interval = self
+                .policy(&topic)
+                .and_then(|p| p.digest)
+                .unwrap_or_default()
+                .as_millis() as i64;
+            let (t, s) = (topic.clone(), sink.clone());
+            match self
+                .writer
+                .call(move |st| st.form_digest(&t, &s, interval, now))
+                .await?
+            {
+                DigestStep::Formed(uid) => {
+                    tracing::debug!(topic = %topic, sink = %sink, digest_uid = %uid, "digest formed");
+                    digests.push(uid);
+                }
+                DigestStep::Wait(at) => *wake = (*wake).min(at),
+                DigestStep::Nothing => {}
+            }
+        }
+        for uid in digests {
+            let u = uid.clone();
+            let rows = self.writer.call(move |s| s.digest_members(&u)).await?;
+            let Some(first) = rows.first() else { continue };
+            deliveries.push(Delivery {
+                key: uid,
+                topic: first.topic.clone(),
+                sink: first.sink.clone(),
+                rows,
+                digest: true,
+            });
+        }
+        Ok(deliveries)
+    }
+
+    /// Sorts due rows into single alerts, formed digests (their uids), and the (topic, sink)
+    /// windows of digest topics' waiting rows. Rows already in flight are left out.
+    fn sort_rows(
+        &self,
+        st: &State,
+        rows: Vec<DueRow>,
+    ) -> (Vec<Delivery>, Vec<String>, BTreeSet<(String, String)>) {
         let mut deliveries: Vec<Delivery> = Vec::new();
         let mut digests: Vec<String> = Vec::new();
         let mut windows: BTreeSet<(String, String)> = BTreeSet::new();
@@ -256,40 +380,18 @@ impl Dispatcher {
                 });
             }
         }
-        for (topic, sink) in windows {
-            let interval = self
-                .policy(&topic)
-                .and_then(|p| p.digest)
-                .unwrap_or_default()
-                .as_millis() as i64;
-            let (t, s) = (topic.clone(), sink.clone());
-            match self
-                .writer
-                .call(move |st| st.form_digest(&t, &s, interval, now))
-                .await?
-            {
-                DigestStep::Formed(uid) => {
-                    tracing::debug!(topic = %topic, sink = %sink, digest_uid = %uid, "Digest formed.");
-                    digests.push(uid);
-                }
-                DigestStep::Wait(at) => wake = wake.min(at),
-                DigestStep::Nothing => {}
-            }
-        }
-        for uid in digests {
-            let u = uid.clone();
-            let rows = self.writer.call(move |s| s.digest_members(&u)).await?;
-            let Some(first) = rows.first() else { continue };
-            deliveries.push(Delivery {
-                key: uid,
-                topic: first.topic.clone(),
-                sink: first.sink.clone(),
-                rows,
-                digest: true,
-            });
-        }
+        (deliveries, digests, windows)
+    }
 
-        // Capacity and rate limits.
+    /// The deliveries that may start now (marked in flight): within the sinks' capacity and the
+    /// topics' rate limits. Those a rate limit holds back are postponed to when a slot frees.
+    async fn rate_limit(
+        &self,
+        st: &mut State,
+        deliveries: Vec<Delivery>,
+        now: i64,
+        wake: &mut i64,
+    ) -> anyhow::Result<Vec<Delivery>> {
         let mut starting: Vec<Delivery> = Vec::new();
         let mut postpone: Vec<(String, i64)> = Vec::new();
         let mut recent: HashMap<(String, String), Vec<i64>> = HashMap::new();
@@ -304,24 +406,21 @@ impl Dispatcher {
             if let Some(rl) = self.policy(&d.topic).and_then(|p| p.rate_limit) {
                 let window = rl.window.as_millis() as i64;
                 let pair = (d.topic.clone(), d.sink.clone());
-                let times = match recent.get(&pair) {
-                    Some(t) => t.clone(),
-                    None => {
-                        let (t, s) = pair.clone();
-                        let v = self
-                            .writer
-                            .call(move |st| st.recent_deliveries(&t, &s, now - window))
-                            .await?;
-                        recent.insert(pair.clone(), v.clone());
-                        v
-                    }
-                };
+                if !recent.contains_key(&pair) {
+                    let (t, s) = pair.clone();
+                    let v = self
+                        .writer
+                        .call(move |st| st.recent_deliveries(&t, &s, now - window))
+                        .await?;
+                    recent.insert(pair.clone(), v);
+                }
+                let times = &recent[&pair];
                 let used = times.len() + st.per_pair(&d.topic, &d.sink);
                 if used >= rl.count as usize {
                     if times.len() >= rl.count as usize {
                         // The window frees a slot when the delivery `count` back leaves it.
                         let at = times[times.len() - rl.count as usize] + window;
-                        wake = wake.min(at);
+                        *wake = (*wake).min(at);
                         postpone.push((d.key.clone(), at));
                     }
                     continue;
@@ -334,7 +433,7 @@ impl Dispatcher {
         if !postpone.is_empty() {
             tracing::debug!(
                 deliveries = postpone.len(),
-                "Rate limit reached; alerts wait for the next window."
+                "rate limit reached; alerts wait for the next window"
             );
             self.writer
                 .call(move |s| {
@@ -345,11 +444,20 @@ impl Dispatcher {
                 })
                 .await?;
         }
-        if starting.is_empty() {
-            return Ok(wake);
-        }
+        Ok(starting)
+    }
 
-        // Load the payloads in one go, then start the deliveries.
+    /// Loads the payloads of the starting deliveries in one go and starts each as a task.
+    async fn deliver(
+        &self,
+        st: &mut State,
+        starting: Vec<Delivery>,
+        tasks: &TaskTracker,
+        done_tx: &mpsc::UnboundedSender<Done>,
+    ) -> anyhow::Result<()> {
+        if starting.is_empty() {
+            return Ok(());
+        }
         let ids: Vec<i64> = starting
             .iter()
             .flat_map(|d| d.rows.iter().map(|r| r.id))
@@ -389,15 +497,14 @@ impl Dispatcher {
             let sink = self.sinks[&d.sink].clone();
             let writer = self.writer.clone();
             let cfg = self.cfg.clone();
-            let done_tx = done_tx.clone();
-            tasks.spawn(deliver(d, msg, sink, writer, cfg, done_tx));
+            tasks.spawn(send(d, msg, sink, writer, cfg, done_tx.clone()));
         }
-        Ok(wake)
+        Ok(())
     }
 }
 
 /// Sends one message and records the attempt.
-async fn deliver(
+async fn send(
     d: Delivery,
     msg: Message,
     sink: Arc<Sink>,
@@ -433,24 +540,28 @@ async fn deliver(
             })
         })
         .await;
+    let mut given_up = false;
     match (&error, recorded) {
         (_, Err(e)) => {
-            tracing::error!(sink = %d.sink, alert_uid = %d.key, error = %format!("{e:#}"), "Cannot record an alert delivery; it will be sent again.")
+            tracing::error!(sink = %d.sink, alert_uid = %d.key, error = %format!("{e:#}"), "cannot record an alert delivery; it will be sent again")
         }
         (None, Ok(_)) => {
-            tracing::info!(sink = %d.sink, alert_uid = %d.key, topic = %d.topic, alerts = d.rows.len(), "Alert delivered.")
+            tracing::debug!(sink = %d.sink, alert_uid = %d.key, topic = %d.topic, alerts = d.rows.len(), "alert delivered")
         }
         (Some(e), Ok(failed)) if failed > 0 => {
-            tracing::error!(sink = %d.sink, alert_uid = %d.key, attempt, error = %e, "Alert delivery failed for the last time; marked failed (see `alerts retry`).")
+            given_up = true;
+            tracing::error!(sink = %d.sink, alert_uid = %d.key, attempt, error = %e, "alert delivery failed for the last time; marked failed (see `alerts retry`)")
         }
         (Some(e), Ok(_)) => {
-            tracing::warn!(sink = %d.sink, alert_uid = %d.key, attempt, error = %e, "Alert delivery failed; will retry.")
+            tracing::warn!(sink = %d.sink, alert_uid = %d.key, attempt, error = %e, "alert delivery failed; will retry")
         }
     }
     let _ = done_tx.send(Done {
         key: d.key,
         sink: d.sink,
         ok: error.is_none(),
+        alerts: d.rows.len(),
+        given_up,
         retry_after,
     });
 }

@@ -14,7 +14,9 @@ use crate::commands::{Ctx, print_table};
 use crate::error::{CliError, CliResult};
 use crate::fetch::read_file_capped;
 use crate::pipeline::{Pipeline, Prepared};
-use crate::store::{CommitOutcome, Store};
+use crate::store::feeds_log::FetchLog;
+use crate::store::{CommitOutcome, FeedState, FetchCommit, Store};
+use crate::util::now_ms;
 
 /// Most files committed in one transaction.
 pub const BATCH: usize = 256;
@@ -183,7 +185,7 @@ fn commit_run(
         match res {
             Ok(mut p) => {
                 pre.extend(std::mem::take(&mut p.matches));
-                commits.push(p.into_commit(feed_ids[k], &urls[k]));
+                commits.push(file_commit(p, feed_ids[k], &urls[k]));
                 slots.push(k);
                 results.push(None);
             }
@@ -211,6 +213,27 @@ fn commit_run(
         .into_iter()
         .map(|r| r.expect("every slot filled"))
         .collect()
+}
+
+/// The commit of a local file's feed: its articles, its title, link and language, and a fetch log
+/// row without HTTP status. Such a feed is never polled (`next_poll_at` max).
+pub fn file_commit(p: Prepared, feed_id: i64, url: &str) -> FetchCommit {
+    FetchCommit {
+        feed_id,
+        articles: p.articles,
+        state: FeedState {
+            title: p.feed.title,
+            site_url: p.feed.site_url,
+            lang: p.feed.language,
+            next_poll_at: i64::MAX,
+            ..Default::default()
+        },
+        log: FetchLog {
+            url: url.to_string(),
+            at: now_ms(),
+            ..Default::default()
+        },
+    }
 }
 
 fn file_url(p: &Path) -> String {

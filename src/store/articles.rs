@@ -78,19 +78,6 @@ impl CommitOutcome {
     }
 }
 
-impl FetchCommit {
-    /// The feed state and fetch log row to write once the items are decided (both backends).
-    pub(super) fn finished(&self, out: &CommitOutcome) -> (FeedState, FetchLog) {
-        let mut state = self.state.clone();
-        state.got_new = out.new > 0;
-        let mut log = self.log.clone();
-        log.new_items = out.new;
-        log.updated_items = out.updated;
-        log.duplicates = out.duplicates;
-        (state, log)
-    }
-}
-
 impl Sqlite {
     /// Commits one fetch: dedup, store, match, outbox, feed state, fetch log, in ONE transaction.
     pub fn commit_fetch(
@@ -164,9 +151,8 @@ fn commit_in(
         let item = store_article(tx, c.feed_id, a, policy, now, &mut out, fts)?;
         out.record(item);
     }
-    let (state, log) = c.finished(&out);
-    apply_state(tx, c.feed_id, &state)?;
-    insert_log(tx, c.feed_id, &log)?;
+    apply_state(tx, c.feed_id, &c.state, out.new > 0)?;
+    insert_log(tx, c.feed_id, &c.log, &out)?;
     Ok(out)
 }
 

@@ -3,6 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
+use super::articles::CommitOutcome;
 use super::sqlite::Sqlite;
 use crate::util::now_ms;
 
@@ -123,7 +124,6 @@ pub struct FeedState {
     pub disable: Option<String>,
     /// `None`: success (error count reset). `Some`: the error of this fetch.
     pub error: Option<String>,
-    pub got_new: bool,
     /// (interval_ms, next_poll_at) to use instead when the commit finds new articles: the
     /// schedule adapts to what was new, which is known only inside the transaction.
     pub if_new: Option<(i64, i64)>,
@@ -209,22 +209,19 @@ impl Sqlite {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        apply_state(&tx, feed_id, state)?;
-        insert_log(&tx, feed_id, log)?;
+        apply_state(&tx, feed_id, state, false)?;
+        insert_log(&tx, feed_id, log, &CommitOutcome::default())?;
         tx.commit()
     }
 }
 
-/// One row of the fetch log.
+/// One row of the fetch log, as the fetch saw it (the item counts come from the commit).
 #[derive(Debug, Clone, Default)]
 pub struct FetchLog {
     pub url: String,
     pub at: i64,
     pub status: Option<u16>,
     pub bytes: u64,
-    pub new_items: u32,
-    pub updated_items: u32,
-    pub duplicates: u32,
     pub duration_ms: i64,
     pub error: Option<String>,
 }
@@ -233,6 +230,7 @@ pub(crate) fn insert_log(
     conn: &rusqlite::Connection,
     feed_id: i64,
     l: &FetchLog,
+    out: &CommitOutcome,
 ) -> rusqlite::Result<()> {
     exec(
         conn,
@@ -244,9 +242,9 @@ pub(crate) fn insert_log(
             l.at,
             l.status,
             l.bytes as i64,
-            l.new_items,
-            l.updated_items,
-            l.duplicates,
+            out.new,
+            out.updated,
+            out.duplicates,
             l.duration_ms,
             l.error
         ],
@@ -267,10 +265,11 @@ pub(crate) fn apply_state(
     conn: &rusqlite::Connection,
     feed_id: i64,
     s: &FeedState,
+    got_new: bool,
 ) -> rusqlite::Result<()> {
     let now = now_ms();
     let (interval_ms, next_poll_at) = match s.if_new {
-        Some((i, n)) if s.got_new => (Some(i), n),
+        Some((i, n)) if got_new => (Some(i), n),
         _ => (s.interval_ms, s.next_poll_at),
     };
     if let Some(url) = &s.new_url {
@@ -317,7 +316,7 @@ pub(crate) fn apply_state(
             next_poll_at,
             s.error,
             now,
-            s.got_new,
+            got_new,
             s.disable
         ],
     )?;

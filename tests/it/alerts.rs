@@ -205,6 +205,33 @@ fn count(path: &Path, sql: &str) -> i64 {
     db(path).query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
+/// Alerts in the outbox with this status.
+fn status_count(e: &Env, status: &str) -> i64 {
+    count(
+        &e.db,
+        &format!("SELECT COUNT(*) FROM alerts WHERE status = '{status}'"),
+    )
+}
+
+/// Waits up to `secs` seconds until `n` alerts are delivered.
+async fn wait_delivered(e: &Env, n: i64, secs: u64) {
+    wait_for_async(&format!("{n} deliveries"), secs, || {
+        status_count(e, "delivered") == n
+    })
+    .await;
+}
+
+/// `newswatch run` on the test's config, its logs discarded.
+fn spawn_run(e: &Env) -> std::process::Child {
+    bin()
+        .arg("--config")
+        .arg(&e.config_path)
+        .arg("run")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// The daemon in-process: returns its token and join handle.
 fn start_daemon(
     e: &Env,
@@ -286,13 +313,7 @@ async fn webhook_gets_each_alert_once_signed() {
     let out = commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(0..3));
     assert_eq!((out.new, out.alerts), (3, 3));
     let (token, h) = start_daemon(&e);
-    wait_for_async("3 deliveries", 20, || {
-        count(
-            &e.db,
-            "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
-        ) == 3
-    })
-    .await;
+    wait_delivered(&e, 3, 20).await;
     let sentinel = deliver_sentinel(&e).await;
     token.cancel();
     h.await.unwrap().unwrap();
@@ -345,13 +366,7 @@ async fn webhook_failing_then_recovering_gets_each_alert_exactly_once_more() {
     let e = env("", &webhook_sink("hook", &url), &["hook"]);
     commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(0..4));
     let (token, h) = start_daemon(&e);
-    wait_for_async("4 deliveries", 30, || {
-        count(
-            &e.db,
-            "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
-        ) == 4
-    })
-    .await;
+    wait_delivered(&e, 4, 30).await;
     let sentinel = deliver_sentinel(&e).await;
     token.cancel();
     h.await.unwrap().unwrap();
@@ -395,13 +410,7 @@ async fn syndicated_copy_does_not_alert_again() {
     assert_eq!(count(&e.db, "SELECT COUNT(*) FROM alerts"), 1);
 
     let (token, h) = start_daemon(&e);
-    wait_for_async("the delivery", 20, || {
-        count(
-            &e.db,
-            "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
-        ) == 1
-    })
-    .await;
+    wait_delivered(&e, 1, 20).await;
     let sentinel = deliver_sentinel(&e).await;
     token.cancel();
     h.await.unwrap().unwrap();
@@ -425,13 +434,7 @@ async fn rate_limit_delays_but_never_drops() {
     commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(0..5));
     let started = Instant::now();
     let (token, h) = start_daemon(&e);
-    wait_for_async("5 deliveries", 30, || {
-        count(
-            &e.db,
-            "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
-        ) == 5
-    })
-    .await;
+    wait_delivered(&e, 5, 30).await;
     token.cancel();
     h.await.unwrap().unwrap();
 
@@ -458,13 +461,7 @@ async fn digest_groups_matches_per_interval() {
     wait_for_async("the first digest", 20, || log.lock().unwrap().len() == 1).await;
     commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(3..5));
     wait_for_async("the second digest", 20, || log.lock().unwrap().len() == 2).await;
-    wait_for_async("all delivered", 20, || {
-        count(
-            &e.db,
-            "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
-        ) == 5
-    })
-    .await;
+    wait_delivered(&e, 5, 20).await;
     let sentinel = deliver_sentinel(&e).await;
     token.cancel();
     h.await.unwrap().unwrap();
@@ -588,13 +585,7 @@ async fn email_goes_through_a_real_smtp_conversation() {
     let e = env("", &sink, &["mail"]);
     commit_feed(&e.cfg, &e.db, "https://wire.example/feed.xml", &items(0..1));
     let (token, h) = start_daemon(&e);
-    wait_for_async("the mail", 20, || {
-        count(
-            &e.db,
-            "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
-        ) == 1
-    })
-    .await;
+    wait_delivered(&e, 1, 20).await;
     token.cancel();
     h.await.unwrap().unwrap();
 
@@ -710,13 +701,7 @@ async fn shutdown_lets_an_in_flight_delivery_finish() {
     token.cancel();
     h.await.unwrap().unwrap();
     assert_eq!(log.lock().unwrap().len(), 1);
-    assert_eq!(
-        count(
-            &e.db,
-            "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'"
-        ),
-        1
-    );
+    assert_eq!(status_count(&e, "delivered"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -755,46 +740,22 @@ async fn kill_9_between_commit_and_delivery_then_restart_delivers() {
     let uids = db_uids(&e.db);
 
     // 1. The daemon runs with the receiver down, tries, fails; then it is killed with SIGKILL.
-    let mut child = bin()
-        .arg("--config")
-        .arg(&e.config_path)
-        .arg("run")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&e);
     wait_for_async("a failed attempt", 30, || {
         count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE ok = 0") >= 1
     })
     .await;
     signal(&child, SIGKILL);
     child.wait().unwrap();
-    assert_eq!(
-        count(
-            &e.db,
-            "SELECT COUNT(*) FROM alerts WHERE status = 'pending'"
-        ),
-        2
-    );
+    assert_eq!(status_count(&e, "pending"), 2);
 
     // 2. The receiver comes up; the daemon restarts and delivers both, once each.
     let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap();
     let log = http_receiver_on(l, |_| (200, Duration::ZERO)).await;
-    let mut child = bin()
-        .arg("--config")
-        .arg(&e.config_path)
-        .arg("run")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_async("delivery after restart", 30, || {
-        count(
-            &e.db,
-            "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
-        ) == 2
-    })
-    .await;
+    let mut child = spawn_run(&e);
+    wait_delivered(&e, 2, 30).await;
     let sentinel = deliver_sentinel(&e).await;
     signal(&child, SIGTERM);
     let status = child.wait().unwrap();
@@ -823,10 +784,7 @@ async fn alerts_list_retry_and_tail() {
 
     // The receiver is down and one attempt is allowed: the alert fails.
     let (token, h) = start_daemon(&e);
-    wait_for_async("the failure", 20, || {
-        count(&e.db, "SELECT COUNT(*) FROM alerts WHERE status = 'failed'") == 1
-    })
-    .await;
+    wait_for_async("the failure", 20, || status_count(&e, "failed") == 1).await;
     token.cancel();
     h.await.unwrap().unwrap();
 
@@ -924,20 +882,8 @@ async fn ingest_then_run_delivers() {
         .unwrap();
     assert!(o.status.success());
     assert_eq!(count(&e.db, "SELECT COUNT(*) FROM alerts"), 2);
-    let mut child = bin()
-        .arg("--config")
-        .arg(&e.config_path)
-        .arg("run")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_async("deliveries", 30, || {
-        count(
-            &e.db,
-            "SELECT COUNT(*) FROM alerts WHERE status = 'delivered'",
-        ) == 2
-    })
-    .await;
+    let mut child = spawn_run(&e);
+    wait_delivered(&e, 2, 30).await;
     signal(&child, SIGTERM);
     assert!(child.wait().unwrap().success());
     assert_eq!(ok_uids(&log), db_uids(&e.db));

@@ -187,3 +187,70 @@ fn poll_once_over_many_feeds_stores_each_feed() {
         150
     );
 }
+
+/// The daemon's logs as an operator reads them: deliveries summed up in one INFO line, a failing
+/// feed and a failing sink named at WARN with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_logs_a_delivery_summary_and_names_failing_feeds_and_sinks() {
+    let (good_url, good) = receiver::http_receiver(|_| (200, Duration::ZERO)).await;
+    let down = format!("http://127.0.0.1:{}/hook", free_port());
+    let (srv, mut urls) = farm(2);
+    urls.push(srv.url("/missing.xml"));
+    let extra = format!(
+        "[log]\nsummary = \"1h\"\n\n[alerts]\ntick = \"50ms\"\nbackoff = \"50ms\"\nmax_backoff = \"200ms\"\nmax_attempts = 50\n\n\
+         [[topic]]\nid = \"harbour\"\nquery = \"harbour\"\nsinks = [\"good\", \"down\"]\n\n\
+         [[sink]]\nname = \"good\"\ntype = \"webhook\"\nurl = \"{good_url}\"\n\n\
+         [[sink]]\nname = \"down\"\ntype = \"webhook\"\nurl = \"{down}\"\ntimeout = \"1s\"\n"
+    );
+    let env = Env::new(&config_with(&urls, &extra));
+    let mut child = env.spawn_logged(&["run"], "info");
+    let failed_attempt = "SELECT count(*) FROM alert_attempts WHERE ok = 0";
+    wait_for_async(
+        "deliveries to the good sink and a failure of the other",
+        60,
+        || {
+            env.logs().contains("newswatch running")
+                && good.lock().unwrap().len() >= 3
+                && env.count(failed_attempt) >= 1
+                && env.logs().contains("poll failed")
+        },
+    )
+    .await;
+    signal(&child, SIGTERM);
+    assert!(child.wait().unwrap().success());
+    let logs = env.logs();
+    let info: Vec<&str> = logs.lines().filter(|l| l.contains(" INFO ")).collect();
+    let summaries: Vec<&&str> = info
+        .iter()
+        .filter(|l| l.contains("alerts delivered"))
+        .collect();
+    assert_eq!(summaries.len(), 1, "one summary for the run: {logs}");
+    let delivered = good.lock().unwrap().len();
+    assert!(
+        summaries[0].contains(&format!("alerts={delivered}")),
+        "{delivered} delivered: {logs}"
+    );
+    assert!(
+        !info.iter().any(|l| l.contains("alert delivered")),
+        "no INFO line per alert: {logs}"
+    );
+    let warn = |what: &str| -> Vec<&str> {
+        logs.lines()
+            .filter(|l| l.contains(" WARN ") && l.contains(what))
+            .collect()
+    };
+    let feed = warn("poll failed");
+    assert!(
+        feed.iter()
+            .all(|l| l.contains("feed_id=") && l.contains("/missing.xml") && l.contains("404")),
+        "the failing feed and the reason: {logs}"
+    );
+    let sink = warn("alert delivery failed");
+    assert!(
+        !sink.is_empty()
+            && sink
+                .iter()
+                .all(|l| l.contains("sink=down") && l.contains("alert_uid=")),
+        "the failing sink and the alert: {logs}"
+    );
+}

@@ -59,7 +59,7 @@ impl LogSink {
                         link = %link,
                         terms = %terms,
                         sources = a.sources,
-                        "Topic alert."
+                        "topic alert"
                     )
                 };
             }

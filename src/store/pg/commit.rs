@@ -100,9 +100,8 @@ fn commit_in(tx: &mut Transaction, c: &FetchCommit, policy: &MatchPolicy) -> Res
         let item = store_article(tx, c.feed_id, a, policy, now, &mut out)?;
         out.record(item);
     }
-    let (state, log) = c.finished(&out);
-    apply_state(tx, c.feed_id, &state)?;
-    insert_log(tx, c.feed_id, &log)?;
+    apply_state(tx, c.feed_id, &c.state, out.new > 0)?;
+    insert_log(tx, c.feed_id, &c.log, &out)?;
     Ok(out)
 }
 

@@ -297,18 +297,23 @@ impl Pg {
 
     fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()> {
         let mut tx = self.c.get_mut().transaction()?;
-        apply_state(&mut tx, feed_id, state)?;
-        insert_log(&mut tx, feed_id, log)?;
+        apply_state(&mut tx, feed_id, state, false)?;
+        insert_log(&mut tx, feed_id, log, &super::CommitOutcome::default())?;
         tx.commit()?;
         Ok(())
     }
 }
 
 /// The feed's state after a fetch; releases the feed's lease.
-pub(super) fn apply_state(c: &mut impl GenericClient, feed_id: i64, s: &FeedState) -> Result<()> {
+pub(super) fn apply_state(
+    c: &mut impl GenericClient,
+    feed_id: i64,
+    s: &FeedState,
+    got_new: bool,
+) -> Result<()> {
     let now = now_ms();
     let (interval_ms, next_poll_at) = match s.if_new {
-        Some((i, n)) if s.got_new => (Some(i), n),
+        Some((i, n)) if got_new => (Some(i), n),
         _ => (s.interval_ms, s.next_poll_at),
     };
     if let Some(url) = &s.new_url {
@@ -346,14 +351,19 @@ pub(super) fn apply_state(c: &mut impl GenericClient, feed_id: i64, s: &FeedStat
             &ok,
             &s.error,
             &now,
-            &s.got_new,
+            &got_new,
             &s.disable,
         ],
     )?;
     Ok(())
 }
 
-pub(super) fn insert_log(c: &mut impl GenericClient, feed_id: i64, l: &FetchLog) -> Result<()> {
+pub(super) fn insert_log(
+    c: &mut impl GenericClient,
+    feed_id: i64,
+    l: &FetchLog,
+    out: &super::CommitOutcome,
+) -> Result<()> {
     c.execute(
         "INSERT INTO fetch_log (feed_id, url, at, status, bytes, new_items, updated_items, duplicates, duration_ms, error)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -363,9 +373,9 @@ pub(super) fn insert_log(c: &mut impl GenericClient, feed_id: i64, l: &FetchLog)
             &l.at,
             &l.status.map(i64::from),
             &(l.bytes as i64),
-            &i64::from(l.new_items),
-            &i64::from(l.updated_items),
-            &i64::from(l.duplicates),
+            &i64::from(out.new),
+            &i64::from(out.updated),
+            &i64::from(out.duplicates),
             &l.duration_ms,
             &l.error,
         ],

@@ -124,6 +124,23 @@ impl Env {
         c
     }
 
+    /// Starts the binary with args, its stderr (logs at `rust_log`) going to a file of the temp
+    /// dir that `logs` reads.
+    pub fn spawn_logged(&self, args: &[&str], rust_log: &str) -> std::process::Child {
+        let err = std::fs::File::create(self.path("stderr.log")).unwrap();
+        self.cmd()
+            .args(args)
+            .env("RUST_LOG", rust_log)
+            .stderr(err)
+            .spawn()
+            .unwrap()
+    }
+
+    /// What a `spawn_logged` child wrote to stderr so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.path("stderr.log")).unwrap_or_default()
+    }
+
     /// Runs the binary with args; returns the output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()
