@@ -397,6 +397,15 @@ impl Config {
                 .map(|l| format!("line {l}: "))
                 .unwrap_or_default()
         };
+        self.validate_limits(&at)?;
+        self.validate_feeds(&at)?;
+        self.validate_sinks(&at)?;
+        self.validate_topics(&at)?;
+        self.validate_sink_settings(&at)
+    }
+
+    /// The store URL and the numeric limits of `[http]` and `[poll]`. `at` names the line of a key.
+    fn validate_limits(&self, at: &dyn Fn(&str) -> String) -> Result<(), String> {
         if let Some(url) = &self.store.url
             && crate::store::postgres_url(Path::new(url)).is_none()
         {
@@ -423,6 +432,11 @@ impl Config {
                 at("min_interval")
             ));
         }
+        Ok(())
+    }
+
+    /// Feed URLs: valid, each listed once.
+    fn validate_feeds(&self, at: &dyn Fn(&str) -> String) -> Result<(), String> {
         let mut seen = BTreeMap::new();
         for f in &self.feeds {
             if let Err(e) = validate_feed_url(&f.url) {
@@ -436,6 +450,11 @@ impl Config {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Sinks: each name once, the default sinks defined.
+    fn validate_sinks(&self, at: &dyn Fn(&str) -> String) -> Result<(), String> {
         let sink_names: Vec<&str> = self.sinks.iter().map(|s| s.name()).collect();
         let mut seen_sinks = BTreeMap::new();
         for s in &sink_names {
@@ -454,6 +473,12 @@ impl Config {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Topics: each id once, their sinks defined, their queries compiled, rate limits and digests.
+    fn validate_topics(&self, at: &dyn Fn(&str) -> String) -> Result<(), String> {
+        let sink_names: Vec<&str> = self.sinks.iter().map(|s| s.name()).collect();
         let mut seen_topics = BTreeMap::new();
         for t in &self.topics {
             if seen_topics.insert(t.id.clone(), ()).is_some() {
@@ -484,6 +509,11 @@ impl Config {
             };
             format!("{}{e}", at(key))
         })?;
+        Ok(())
+    }
+
+    /// `[alerts]` and every sink's own settings.
+    fn validate_sink_settings(&self, at: &dyn Fn(&str) -> String) -> Result<(), String> {
         self.alerts
             .validate()
             .map_err(|e| format!("{}alerts.{e}", at(e.split(' ').next().unwrap_or(""))))?;

@@ -520,11 +520,9 @@ pub fn render_md(r: &Report) -> String {
             t.matches
         );
         for s in &t.stories {
-            let title = match &s.link {
-                Some(l) if l.starts_with("http://") || l.starts_with("https://") => {
-                    format!("[{}]({})", md(&s.title), md_url(l))
-                }
-                _ => md(&s.title),
+            let title = match web_link(s) {
+                Some(l) => format!("[{}]({})", md(&s.title), md_url(l)),
+                None => md(&s.title),
             };
             let _ = writeln!(
                 o,
@@ -537,11 +535,21 @@ pub fn render_md(r: &Report) -> String {
     o
 }
 
+/// A story's link when a reader can follow it (http or https), for the Markdown and HTML
+/// renderers.
+fn web_link(s: &Story) -> Option<&str> {
+    s.link
+        .as_deref()
+        .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
+}
+
 const PALETTE: [&str; 8] = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 ];
 
 /// The chart: matches per day, one line per topic, hand-written SVG (no scripts, no external refs).
+// Long (about 110 lines) for a reason: one SVG document written top to bottom (frame, y grid, day
+// labels, a series and a legend entry per topic), every part placed with the same plot geometry.
 pub fn svg_chart(r: &Report) -> String {
     let days: Vec<String> = {
         let mut d: BTreeSet<String> = r.daily.iter().map(|x| x.day.clone()).collect();
@@ -702,15 +710,13 @@ mark{{background:#ffe58a}}.meta{{color:#666;font-size:.9em}}</style></head><body
             t.matches
         );
         for s in &t.stories {
-            let title = match &s.link {
-                Some(l) if l.starts_with("http://") || l.starts_with("https://") => {
-                    format!(
-                        "<a href=\"{}\" rel=\"noopener noreferrer\">{}</a>",
-                        escape(l),
-                        escape(&s.title)
-                    )
-                }
-                _ => escape(&s.title),
+            let title = match web_link(s) {
+                Some(l) => format!(
+                    "<a href=\"{}\" rel=\"noopener noreferrer\">{}</a>",
+                    escape(l),
+                    escape(&s.title)
+                ),
+                None => escape(&s.title),
             };
             let _ = writeln!(
                 o,

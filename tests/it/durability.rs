@@ -80,6 +80,13 @@ fn kill_9_mid_ingest_then_restart_stores_everything_once() {
         .collect();
     let mut args = vec!["ingest".to_string()];
     args.extend(files.iter().cloned());
+    let ingest_jsonl = || {
+        env.cmd()
+            .args(&args)
+            .args(["--format", "jsonl"])
+            .output()
+            .unwrap()
+    };
     let mut child = env.cmd().args(&args).spawn().unwrap();
     // Wait until some but not all files are committed, then kill -9.
     let started = wait_for(
@@ -106,13 +113,7 @@ fn kill_9_mid_ingest_then_restart_stores_everything_once() {
     assert_eq!(env.count("SELECT count(*) FROM fetch_log") * 30, committed);
 
     // Restart: ingest everything again.
-    let o = env
-        .cmd()
-        .args(&args)
-        .arg("--format")
-        .arg("jsonl")
-        .output()
-        .unwrap();
+    let o = ingest_jsonl();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(env.count("SELECT count(*) FROM articles"), 6_000);
     assert_eq!(
@@ -133,13 +134,7 @@ fn kill_9_mid_ingest_then_restart_stores_everything_once() {
     );
 
     // And once more: nothing new.
-    let o = env
-        .cmd()
-        .args(&args)
-        .arg("--format")
-        .arg("jsonl")
-        .output()
-        .unwrap();
+    let o = ingest_jsonl();
     assert!(
         stdout(&o)
             .lines()

@@ -46,6 +46,23 @@ async fn get_text(base: &str, path: &str) -> String {
         .unwrap()
 }
 
+/// The status of a GET of `path`.
+async fn get_status(base: &str, path: &str) -> u16 {
+    let r = client().get(format!("{base}{path}")).send().await.unwrap();
+    r.status().as_u16()
+}
+
+/// The status of a GET of `path` with a bearer token.
+async fn get_status_auth(base: &str, path: &str, token: &str) -> u16 {
+    let r = client().get(format!("{base}{path}")).bearer_auth(token);
+    r.send().await.unwrap().status().as_u16()
+}
+
+async fn get_bytes(base: &str, path: &str) -> Vec<u8> {
+    let r = client().get(format!("{base}{path}")).send().await.unwrap();
+    r.bytes().await.unwrap().to_vec()
+}
+
 async fn get_json(base: &str, path: &str) -> Value {
     let r = client().get(format!("{base}{path}")).send().await.unwrap();
     assert_eq!(r.status(), 200, "{path}");
@@ -101,26 +118,16 @@ async fn api_pages_and_filters() {
         count(&get_json(&base, "/api/articles?feed=https://b.example/feed.xml").await),
         3
     );
-    let bad = client()
-        .get(format!("{base}/api/articles?since=yesterday"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        get_status(&base, "/api/articles?since=yesterday").await,
+        400
+    );
 
     let a = get_json(&base, &format!("/api/articles/{}", ids[0])).await;
     assert_eq!(a["sources"], 2);
     assert_eq!(a["sightings"].as_array().unwrap().len(), 1);
     assert_eq!(a["matches"][0]["topic"], "missiles");
-    assert_eq!(
-        client()
-            .get(format!("{base}/api/articles/999999"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(get_status(&base, "/api/articles/999999").await, 404);
 
     let m = get_json(&base, "/api/matches?topic=arms-deals").await;
     assert_eq!(count(&m), 2);
@@ -133,15 +140,7 @@ async fn api_pages_and_filters() {
         count(&get_json(&base, "/api/alerts?topic=arms-deals").await),
         2
     );
-    assert_eq!(
-        client()
-            .get(format!("{base}/api/alerts?status=bogus"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
+    assert_eq!(get_status(&base, "/api/alerts?status=bogus").await, 400);
     let feeds = get_json(&base, "/api/feeds").await;
     assert_eq!(count(&feeds), 3);
     // The dashboard shows each feed's health in the words of `feeds status`.
@@ -177,12 +176,7 @@ async fn api_pages_and_filters() {
     let s = get_json(&base, "/api/search?q=missile&lang=de").await;
     assert_eq!(count(&s), 1);
 
-    let h = client()
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(h.status(), 200);
+    assert_eq!(get_status(&base, "/healthz").await, 200);
     let metrics = get_text(&base, "/metrics").await;
     for line in [
         "newswatch_fetches_total 8",
@@ -258,47 +252,17 @@ async fn topic_atom_feed_is_valid_and_holds_the_alerts() {
             .any(|l| l.href.ends_with(&format!("/articles/{}", ids[0])))
     );
     // Stable across requests.
-    let again = client()
-        .get(format!("{base}/topics/missiles.atom"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let again = get_bytes(&base, "/topics/missiles.atom").await;
     let again = feed_rs::parser::parse(&again[..]).unwrap();
     assert_eq!(
         again.entries.iter().map(|e| &e.id).collect::<Vec<_>>(),
         feed.entries.iter().map(|e| &e.id).collect::<Vec<_>>()
     );
     // A configured topic without matches is an empty, valid feed; an unknown one is 404.
-    let quiet = client()
-        .get(format!("{base}/topics/quiet.atom"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let quiet = get_bytes(&base, "/topics/quiet.atom").await;
     assert_eq!(feed_rs::parser::parse(&quiet[..]).unwrap().entries.len(), 0);
-    assert_eq!(
-        client()
-            .get(format!("{base}/topics/nope.atom"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    assert_eq!(
-        client()
-            .get(format!("{base}/topics/missiles"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(get_status(&base, "/topics/nope.atom").await, 404);
+    assert_eq!(get_status(&base, "/topics/missiles").await, 404);
     stop.cancel();
     srv.wait().await.unwrap();
 }
@@ -381,38 +345,13 @@ async fn token_required_on_non_loopback_bind() {
         let r = client().get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(r.status(), 401, "{path}");
         assert!(r.headers().contains_key("www-authenticate"));
-        let r = client()
-            .get(format!("{base}{path}"))
-            .bearer_auth("wrong")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 401, "{path}");
+        assert_eq!(get_status_auth(&base, path, "wrong").await, 401, "{path}");
     }
-    let r = client()
-        .get(format!("{base}/api/articles"))
-        .bearer_auth("s3cret-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = client()
-        .get(format!("{base}/"))
-        .bearer_auth("s3cret-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    for path in ["/api/articles", "/"] {
+        assert_eq!(get_status_auth(&base, path, "s3cret-token").await, 200);
+    }
     // Health probes need no token.
-    assert_eq!(
-        client()
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(get_status(&base, "/healthz").await, 200);
     stop.cancel();
     srv.wait().await.unwrap();
 
@@ -428,25 +367,8 @@ async fn token_required_on_non_loopback_bind() {
         .await
         .unwrap();
     let base = format!("http://{}", srv.addr);
-    assert_eq!(
-        client()
-            .get(format!("{base}/api/feeds"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_eq!(
-        client()
-            .get(format!("{base}/api/feeds"))
-            .bearer_auth("from-file")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(get_status(&base, "/api/feeds").await, 401);
+    assert_eq!(get_status_auth(&base, "/api/feeds", "from-file").await, 200);
     stop.cancel();
     srv.wait().await.unwrap();
 }
@@ -505,4 +427,40 @@ async fn daemon_serves_and_shuts_down() {
         .unwrap_err();
     assert!(format!("{e:#}").contains("server.token"), "{e:#}");
     drop(d);
+}
+
+/// What a reader follows is the canonical link: the feed's tracking parameters reach neither the
+/// dashboard, the article page nor the Atom feed; a story carried once reads "1 source".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_atom_show_the_canonical_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("test.db");
+    let mut it = fill::item(
+        "https://a.example/feed.xml",
+        "t1",
+        "Missile test over the sea",
+        "A missile was fired into the sea on Tuesday.",
+        "en",
+        fill::days_ago(1),
+    );
+    it.link = "https://news.example/t1?utm_source=rss&utm_medium=feed".into();
+    let ids = fill::fill(&db, &[it]);
+    let (srv, stop) = serve(&db, "127.0.0.1:0", None).await.unwrap();
+    let base = format!("http://{}", srv.addr);
+    let article = format!("/articles/{}", ids[0]);
+    for path in ["/", "/topics/missiles.atom", article.as_str()] {
+        let body = get_text(&base, path).await;
+        assert!(!body.contains("utm_"), "{path}: {body}");
+    }
+    let page = get_text(&base, &article).await;
+    assert!(page.contains("href=\"https://news.example/t1\""), "{page}");
+    assert!(
+        page.contains("carried by 1 source") && !page.contains("1 sources"),
+        "{page}"
+    );
+    let atom = get_bytes(&base, "/topics/missiles.atom").await;
+    let feed = feed_rs::parser::parse(&atom[..]).unwrap();
+    assert_eq!(feed.entries[0].links[0].href, "https://news.example/t1");
+    stop.cancel();
+    srv.wait().await.unwrap();
 }

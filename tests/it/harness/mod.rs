@@ -103,7 +103,11 @@ pub struct Env {
 
 impl Env {
     pub fn new(config_toml: &str) -> Env {
-        let dir = tempfile::tempdir().unwrap();
+        Env::with_dir(tempfile::tempdir().unwrap(), config_toml)
+    }
+
+    /// An `Env` in a temp dir the test made (and may have filled) itself.
+    pub fn with_dir(dir: tempfile::TempDir, config_toml: &str) -> Env {
         let config = dir.path().join("config.toml");
         std::fs::write(&config, config_toml).unwrap();
         let db = dir.path().join("test.db");
