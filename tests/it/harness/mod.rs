@@ -5,6 +5,7 @@
 //! clean/dedup).
 #![allow(dead_code)]
 
+pub mod db;
 pub mod feeds;
 pub mod fill;
 pub mod receiver;
@@ -94,20 +95,27 @@ impl Log {
     }
 }
 
-/// A temp dir with a config file and a database path.
+/// A temp dir with a config file and a database (`db::fresh`: a SQLite file in the dir, or a
+/// PostgreSQL database of its own).
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub db: PathBuf,
+    pub pg: Option<db::PgDb>,
 }
 
 impl Env {
     pub fn new(config_toml: &str) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
-        std::fs::write(&config, config_toml).unwrap();
-        let db = dir.path().join("test.db");
-        Env { dir, config, db }
+        let (db, pg) = db::fresh(dir.path(), "test.db");
+        std::fs::write(&config, db::config_for(config_toml, &db)).unwrap();
+        Env {
+            dir,
+            config,
+            db,
+            pg,
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -129,12 +137,12 @@ impl Env {
         self.cmd().args(args).output().unwrap()
     }
 
-    pub fn conn(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(&self.db).unwrap()
+    pub fn conn(&self) -> db::Conn {
+        db::Conn::open(&self.db)
     }
 
     pub fn count(&self, sql: &str) -> i64 {
-        self.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+        db::count(&self.db, sql)
     }
 }
 
