@@ -126,8 +126,11 @@ pub async fn run(
     tracker.wait().await;
     let period = sched.summary.end();
     sched.summarize(&ctx, period).await;
-    // Let the writer finish what it was given: a no-op job queued behind them.
-    let _ = writer.call(|_| Ok(())).await;
+    // Let the writer finish what it was given, then hand back what this process still holds
+    // (PostgreSQL leases), so another daemon takes it over now rather than when it expires.
+    if let Err(e) = writer.call(|s| s.release_leases()).await {
+        tracing::warn!(error = %format!("{e:#}"), "could not release leases");
+    }
     if let Some(server) = server
         && let Err(e) = server.wait().await
     {

@@ -1,5 +1,7 @@
 //! Readers' marks on alerts (migration 0007): `alerts mark`, the dashboard's mark form,
-//! `topics test --feedback` and `topics export-labels` read and write them only here.
+//! `topics test --feedback` and `topics export-labels` read and write them only here (SQLite) and
+//! in `pg::marks` (PostgreSQL). The statements are the same on both (the `SQL_*` constants, `?N`
+//! placeholders that `pg::dollars` writes as `$N`); only reading the rows differs.
 //!
 //! Invariants:
 //! - A mark belongs to the match (article, topic), not to one outbox row: every alert of a match
@@ -61,6 +63,45 @@ pub struct Marked {
     pub marked_at: i64,
 }
 
+/// The alert `key` names (row id ?1 or uid ?2), its match, article, topic and current mark.
+pub(super) const SQL_FIND_ALERT: &str =
+    "SELECT al.id, al.uid, al.match_id, m.article_id, m.topic, f.label
+     FROM alerts al JOIN matches m ON m.id = al.match_id
+     LEFT JOIN feedback f ON f.match_id = al.match_id
+     WHERE al.id = ?1 OR al.uid = ?2 ORDER BY al.id LIMIT 1";
+/// Writes (match ?1, label ?2, alert ?3, via ?4, time ?5), replacing the match's mark.
+pub(super) const SQL_UPSERT_MARK: &str =
+    "INSERT INTO feedback (match_id, label, alert_id, via, marked_at) VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (match_id) DO UPDATE SET label = excluded.label, alert_id = excluded.alert_id,
+         via = excluded.via, marked_at = excluded.marked_at";
+/// The mark of the match of alert ?1.
+pub(super) const SQL_ALERT_LABEL: &str =
+    "SELECT f.label FROM alerts al JOIN feedback f ON f.match_id = al.match_id WHERE al.id = ?1";
+/// Each alerted match of article ?1: (match id, first alert id, mark).
+pub(super) const SQL_ARTICLE_MARKS: &str =
+    "SELECT m.id, MIN(al.id), f.label FROM matches m JOIN alerts al ON al.match_id = m.id
+     LEFT JOIN feedback f ON f.match_id = m.id WHERE m.article_id = ?1 GROUP BY m.id, f.label";
+/// The marked matches of topic ?1 marked since ?2, oldest mark first.
+pub(super) const SQL_MARKED_MATCHES: &str =
+    "SELECT m.id, f.alert_id, m.article_id, f.label, f.marked_at, m.terms, m.snippet,
+            a.title, a.text, a.page_text, a.lang, a.link
+     FROM feedback f JOIN matches m ON m.id = f.match_id JOIN articles a ON a.id = m.article_id
+     WHERE m.topic = ?1 AND f.marked_at >= ?2 ORDER BY f.marked_at, m.id";
+/// Every topic of every article with a mark: (id, title, text, page text, lang, feed, link,
+/// topic, mark), by article then topic.
+pub(super) const SQL_LABELLED: &str =
+    "SELECT a.id, a.title, a.text, a.page_text, a.lang, coalesce(fe.name, fe.title), a.link,
+            m.topic, f.label
+     FROM articles a
+     JOIN matches m ON m.article_id = a.id
+     LEFT JOIN feedback f ON f.match_id = m.id
+     LEFT JOIN feeds fe ON fe.id = a.feed_id
+     WHERE a.id IN (SELECT m2.article_id FROM feedback f2 JOIN matches m2 ON m2.id = f2.match_id)
+     ORDER BY a.id, m.topic";
+/// The topics with at least one mark.
+pub(super) const SQL_MARKED_TOPICS: &str =
+    "SELECT DISTINCT m.topic FROM feedback f JOIN matches m ON m.id = f.match_id ORDER BY m.topic";
+
 /// Marks the match of the alert `key` (a row id or an alert uid). `via` says where the mark came
 /// from (`cli`, `web`). `None` when there is no such alert.
 pub fn mark(
@@ -73,33 +114,24 @@ pub fn mark(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let id: Option<i64> = key.parse().ok();
     let found = tx
-        .query_row(
-            "SELECT al.id, al.uid, al.match_id, m.article_id, m.topic, f.label
-             FROM alerts al JOIN matches m ON m.id = al.match_id
-             LEFT JOIN feedback f ON f.match_id = al.match_id
-             WHERE al.id = ?1 OR al.uid = ?2 ORDER BY al.id LIMIT 1",
-            params![id, key],
-            |r| {
-                Ok(Marked {
-                    alert_id: r.get(0)?,
-                    alert_uid: r.get(1)?,
-                    match_id: r.get(2)?,
-                    article_id: r.get(3)?,
-                    topic: r.get(4)?,
-                    label,
-                    previous: r.get(5)?,
-                    marked_at: now,
-                })
-            },
-        )
+        .query_row(SQL_FIND_ALERT, params![id, key], |r| {
+            Ok(Marked {
+                alert_id: r.get(0)?,
+                alert_uid: r.get(1)?,
+                match_id: r.get(2)?,
+                article_id: r.get(3)?,
+                topic: r.get(4)?,
+                label,
+                previous: r.get(5)?,
+                marked_at: now,
+            })
+        })
         .optional()?;
     let Some(m) = found else {
         return Ok(None);
     };
     tx.execute(
-        "INSERT INTO feedback (match_id, label, alert_id, via, marked_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (match_id) DO UPDATE SET label = excluded.label, alert_id = excluded.alert_id,
-             via = excluded.via, marked_at = excluded.marked_at",
+        SQL_UPSERT_MARK,
         params![m.match_id, label.as_str(), m.alert_id, via, now],
     )?;
     tx.commit()?;
@@ -111,9 +143,7 @@ pub fn labels_of_alerts(
     conn: &Connection,
     alert_ids: &[i64],
 ) -> rusqlite::Result<HashMap<i64, Label>> {
-    let mut st = conn.prepare_cached(
-        "SELECT f.label FROM alerts al JOIN feedback f ON f.match_id = al.match_id WHERE al.id = ?1",
-    )?;
+    let mut st = conn.prepare_cached(SQL_ALERT_LABEL)?;
     let mut out = HashMap::new();
     for &id in alert_ids {
         if let Some(l) = st.query_row([id], |r| r.get(0)).optional()? {
@@ -129,10 +159,7 @@ pub fn alerts_of_article(
     conn: &Connection,
     article_id: i64,
 ) -> rusqlite::Result<HashMap<i64, (i64, Option<Label>)>> {
-    let mut st = conn.prepare_cached(
-        "SELECT m.id, MIN(al.id), f.label FROM matches m JOIN alerts al ON al.match_id = m.id
-         LEFT JOIN feedback f ON f.match_id = m.id WHERE m.article_id = ?1 GROUP BY m.id",
-    )?;
+    let mut st = conn.prepare_cached(SQL_ARTICLE_MARKS)?;
     let rows = st.query_map([article_id], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
     rows.collect()
 }
@@ -163,12 +190,7 @@ pub fn marked_matches(
     topic: &str,
     since_ms: Option<i64>,
 ) -> rusqlite::Result<Vec<MarkedMatch>> {
-    let mut st = conn.prepare(
-        "SELECT m.id, f.alert_id, m.article_id, f.label, f.marked_at, m.terms, m.snippet,
-                a.title, a.text, a.page_text, a.lang, a.link
-         FROM feedback f JOIN matches m ON m.id = f.match_id JOIN articles a ON a.id = m.article_id
-         WHERE m.topic = ?1 AND f.marked_at >= ?2 ORDER BY f.marked_at, m.id",
-    )?;
+    let mut st = conn.prepare(SQL_MARKED_MATCHES)?;
     let rows = st.query_map(params![topic, since_ms.unwrap_or(i64::MIN)], |r| {
         let terms: String = r.get(5)?;
         let text: String = r.get(8)?;
@@ -207,16 +229,7 @@ pub struct LabelledArticle {
 
 /// Every article with at least one mark, oldest article first.
 pub fn labelled_articles(conn: &Connection) -> rusqlite::Result<Vec<LabelledArticle>> {
-    let mut st = conn.prepare(
-        "SELECT a.id, a.title, a.text, a.page_text, a.lang, coalesce(fe.name, fe.title), a.link,
-                m.topic, f.label
-         FROM articles a
-         JOIN matches m ON m.article_id = a.id
-         LEFT JOIN feedback f ON f.match_id = m.id
-         LEFT JOIN feeds fe ON fe.id = a.feed_id
-         WHERE a.id IN (SELECT m2.article_id FROM feedback f2 JOIN matches m2 ON m2.id = f2.match_id)
-         ORDER BY a.id, m.topic",
-    )?;
+    let mut st = conn.prepare(SQL_LABELLED)?;
     let mut rows = st.query([])?;
     let mut out: Vec<LabelledArticle> = Vec::new();
     while let Some(r) = rows.next()? {
@@ -246,8 +259,6 @@ pub fn labelled_articles(conn: &Connection) -> rusqlite::Result<Vec<LabelledArti
 
 /// The topics that have at least one mark (a topic since removed from the config included).
 pub fn marked_topics(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut st = conn.prepare(
-        "SELECT DISTINCT m.topic FROM feedback f JOIN matches m ON m.id = f.match_id ORDER BY m.topic",
-    )?;
+    let mut st = conn.prepare(SQL_MARKED_TOPICS)?;
     st.query_map([], |r| r.get(0))?.collect()
 }

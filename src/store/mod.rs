@@ -224,6 +224,11 @@ pub trait Write: Read {
     ) -> Result<Vec<OutboxRow>>;
     /// `alerts retry KEY`: failed rows become pending, pending rows due now.
     fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<RetryResult>>;
+    /// Hands back every lease this store holds (feeds, alerts) so that another daemon takes the
+    /// work over at once: the daemon's last call at shutdown. SQLite has none.
+    fn release_leases(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// `alerts mark KEY`: marks the match of the alert KEY (row id or uid), replacing its mark;
     /// `via` is where the mark came from (`cli`, `web`). `None` when there is no such alert.
     fn mark_alert(
@@ -239,6 +244,21 @@ pub trait Write: Read {
 /// `postgresql://`); anything else is a SQLite file.
 pub fn postgres_url(db: &Path) -> Option<&str> {
     db.to_str().filter(|s| pg::is_url(s))
+}
+
+/// SQL written with `?N` placeholders (what SQLite and PostgreSQL agree on, the store's shared
+/// statements) as PostgreSQL writes them, `$N`. Public for the tests' own SQL on either backend.
+pub fn postgres_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The write side of the store, migrated. Used from one thread at a time.

@@ -14,10 +14,10 @@ use newswatch::pipeline::Pipeline;
 use newswatch::store::feeds_log::FetchLog;
 use newswatch::store::{CommitOutcome, FeedState, FetchCommit, MatchPolicy, Store};
 use newswatch::topics::TopicMatch;
-use rusqlite::Connection;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
+use crate::harness::db::{Conn, PgDb};
 use crate::harness::receiver::{Log, Req, http_receiver, http_receiver_on};
 use crate::harness::{SIGKILL, SIGTERM, free_port, signal, wait_for_async};
 
@@ -89,6 +89,11 @@ fn keyword_matches(a: &newswatch::model::Article) -> Vec<TopicMatch> {
 
 /// Parses and cleans the feed with the real pipeline, then commits it with the real store path.
 fn commit_feed(cfg: &Arc<Config>, db: &Path, feed_url: &str, xml: &str) -> CommitOutcome {
+    // A thread of its own: the tests are async, and a PostgreSQL client cannot run there.
+    crate::harness::db::blocking(|| commit_feed_now(cfg, db, feed_url, xml))
+}
+
+fn commit_feed_now(cfg: &Arc<Config>, db: &Path, feed_url: &str, xml: &str) -> CommitOutcome {
     let mut store = Store::open(db).unwrap();
     let pipeline = Pipeline::new(cfg.clone()).unwrap();
     let prepared = pipeline.prepare(xml.as_bytes(), feed_url, None).unwrap();
@@ -142,6 +147,7 @@ fn items(range: std::ops::Range<usize>) -> String {
 }
 
 struct Env {
+    _pg: Option<PgDb>,
     _dir: tempfile::TempDir,
     dir: PathBuf,
     db: PathBuf,
@@ -180,10 +186,12 @@ sinks = [{}]
             .join(", ")
     );
     let config_path = path.join("config.toml");
-    std::fs::write(&config_path, &text).unwrap();
+    let (db, pg) = crate::harness::db::fresh(&path, "test.db");
+    std::fs::write(&config_path, crate::harness::db::config_for(&text, &db)).unwrap();
     let cfg = Arc::new(Config::load(&config_path).unwrap());
     Env {
-        db: path.join("test.db"),
+        _pg: pg,
+        db,
         dir: path,
         _dir: dir,
         cfg,
@@ -197,12 +205,12 @@ fn webhook_sink(name: &str, url: &str) -> String {
     )
 }
 
-fn db(path: &Path) -> Connection {
-    Connection::open(path).unwrap()
+fn db(path: &Path) -> Conn {
+    Conn::open(path)
 }
 
 fn count(path: &Path, sql: &str) -> i64 {
-    db(path).query_row(sql, [], |r| r.get(0)).unwrap()
+    crate::harness::db::count(path, sql)
 }
 
 /// Alerts in the outbox with this status.
@@ -268,12 +276,7 @@ fn ok_uids(log: &Log) -> Vec<String> {
 }
 
 fn db_uids(path: &Path) -> Vec<String> {
-    let c = db(path);
-    let mut st = c.prepare("SELECT uid FROM alerts ORDER BY uid").unwrap();
-    st.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect()
+    db(path).column("SELECT uid FROM alerts ORDER BY uid", &[])
 }
 
 /// The definite event behind "nothing more was sent": one more alert (the sentinel) is committed
@@ -354,7 +357,7 @@ async fn webhook_gets_each_alert_once_signed() {
             .starts_with("2026-11-27T08:00:00")
     );
     assert_eq!(
-        count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE ok = 1"),
+        count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE ok"),
         3 + 1 // the sentinel
     );
 }
@@ -379,11 +382,11 @@ async fn webhook_failing_then_recovering_gets_each_alert_exactly_once_more() {
     assert!(reqs.iter().all(Req::signed));
     // Every attempt recorded: 5 failures and 4 successes.
     assert_eq!(
-        count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE ok = 0"),
+        count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE NOT ok"),
         5
     );
     assert_eq!(
-        count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE ok = 1"),
+        count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE ok"),
         4 + 1 // the sentinel
     );
     assert_eq!(count(&e.db, "SELECT SUM(attempts) FROM alerts"), 9 + 1);
@@ -650,19 +653,9 @@ async fn command_sink_gets_json_on_stdin_and_a_hanging_one_is_killed() {
     let line = std::fs::read_to_string(&out).unwrap();
     let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
     assert_eq!(v["topic"], "missiles");
-    let uid: String = db(&e.db)
-        .query_row("SELECT uid FROM alerts WHERE sink = 'run'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let uid: String = db(&e.db).one("SELECT uid FROM alerts WHERE sink = 'run'", &[]);
     assert_eq!(v["uid"], uid.as_str());
-    let err: String = db(&e.db)
-        .query_row(
-            "SELECT last_error FROM alerts WHERE sink = 'hang'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let err: String = db(&e.db).one("SELECT last_error FROM alerts WHERE sink = 'hang'", &[]);
     assert!(err.contains("timed out"), "{err}");
     assert_eq!(
         count(
@@ -742,7 +735,7 @@ async fn kill_9_between_commit_and_delivery_then_restart_delivers() {
     // 1. The daemon runs with the receiver down, tries, fails; then it is killed with SIGKILL.
     let mut child = spawn_run(&e);
     wait_for_async("a failed attempt", 30, || {
-        count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE ok = 0") >= 1
+        count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE NOT ok") >= 1
     })
     .await;
     signal(&child, SIGKILL);
@@ -832,10 +825,17 @@ async fn alerts_list_retry_and_tail() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    // `tail` prints what is delivered after it started: wait until it has the database open.
-    let db = std::fs::canonicalize(&e.db).unwrap();
+    // `tail` prints what is delivered after it started: wait until it has the database open (the
+    // file among its descriptors; on PostgreSQL, a session of its own on the database).
     let fds = format!("/proc/{}/fd", tail.id().unwrap());
     wait_for_async("tail to open the database", 20, || {
+        if crate::harness::db::on_postgres() {
+            return count(
+                &e.db,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            ) > 0;
+        }
+        let db = std::fs::canonicalize(&e.db).unwrap();
         std::fs::read_dir(&fds)
             .into_iter()
             .flatten()

@@ -69,8 +69,8 @@ fn dashboard_alert_leads_to_highlighted_article() {
     let Some(browser) = chromium() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("test.db");
+    let dir = crate::harness::db::Scratch::new();
+    let db = dir.db.clone();
     let ids = fill::standard(&db);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

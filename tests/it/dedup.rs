@@ -300,8 +300,8 @@ fn key_lookup_ranks_candidates_by_shared_keys_within_the_window() {
     use newswatch::store::feeds_log::FetchLog;
     use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store};
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+    let scratch = crate::harness::db::Scratch::new();
+    let mut store = Store::open(&scratch.db).unwrap();
     let feed = store
         .ensure_ingest_feeds(&["file:///t.xml".to_string()])
         .unwrap()[0];

@@ -114,17 +114,11 @@ fn key(title: &str, topic: &str, sink: &str) -> (String, String, String) {
 
 /// The marks in the database: (article title, topic, label).
 fn marks(e: &Env) -> Vec<(String, String, String)> {
-    let c = e.conn();
-    let mut st = c
-        .prepare(
-            "SELECT a.title, m.topic, f.label FROM feedback f JOIN matches m ON m.id = f.match_id
-             JOIN articles a ON a.id = m.article_id ORDER BY a.title, m.topic",
-        )
-        .unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    e.conn().rows(
+        "SELECT a.title, m.topic, f.label FROM feedback f JOIN matches m ON m.id = f.match_id
+         JOIN articles a ON a.id = m.article_id ORDER BY a.title, m.topic",
+        &[],
+    )
 }
 
 fn mark(e: &Env, id: &str, label: &str) -> std::process::Output {
@@ -161,14 +155,10 @@ fn marks_from_the_command_line_key_on_the_match() {
             (FANS.into(), "missile-launches".into(), "irrelevant".into()),
         ]
     );
-    let c = e.conn();
-    let (alert, via, at): (i64, String, i64) = c
-        .query_row(
-            "SELECT alert_id, via, marked_at FROM feedback WHERE alert_id IN (?1, ?2)",
-            [fans_a, fans_b],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let (alert, via, at): (i64, String, i64) = e.conn().row(
+        "SELECT alert_id, via, marked_at FROM feedback WHERE alert_id IN (?1, ?2)",
+        &[fans_a, fans_b],
+    );
     assert_eq!(
         (alert, via.as_str()),
         (*fans_b, "cli"),
@@ -483,10 +473,7 @@ async fn dashboard_form_marks_with_a_csrf_token_only() {
         marks(&e),
         vec![(FANS.into(), "missile-launches".into(), "irrelevant".into())]
     );
-    let via: String = e
-        .conn()
-        .query_row("SELECT via FROM feedback", [], |r| r.get(0))
-        .unwrap();
+    let via: String = e.conn().one("SELECT via FROM feedback", &[]);
     assert_eq!(via, "web");
     let page = get_text(&format!("{base}/"), None).await;
     assert!(
@@ -514,10 +501,7 @@ async fn dashboard_form_marks_with_a_csrf_token_only() {
     // The article page has a form per alerted match, returning to the article.
     let article: i64 = e
         .conn()
-        .query_row("SELECT id FROM articles WHERE title = ?1", [DEAL], |r| {
-            r.get(0)
-        })
-        .unwrap();
+        .one("SELECT id FROM articles WHERE title = ?1", &[&DEAL]);
     let page = get_text(&format!("{base}/articles/{article}"), None).await;
     let art_forms = forms(&page);
     assert_eq!(art_forms.len(), 2, "{page}");

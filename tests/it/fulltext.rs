@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::harness::db::{Conn, Scratch};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
 
 use newswatch::config::Config;
@@ -136,22 +136,19 @@ struct PageRow {
     page_error: Option<String>,
 }
 
-fn page_row(conn: &Connection, link_suffix: &str) -> PageRow {
-    conn.query_row(
+fn page_row(conn: &mut Conn, link_suffix: &str) -> PageRow {
+    let (text, page_text, page_status, page_attempts, page_next_at, page_error) = conn.row(
         "SELECT text, page_text, page_status, page_attempts, page_next_at, page_error FROM articles WHERE link LIKE ?1",
-        [format!("%{link_suffix}")],
-        |r| {
-            Ok(PageRow {
-                text: r.get(0)?,
-                page_text: r.get(1)?,
-                page_status: r.get(2)?,
-                page_attempts: r.get(3)?,
-                page_next_at: r.get(4)?,
-                page_error: r.get(5)?,
-            })
-        },
-    )
-    .unwrap()
+        &[&format!("%{link_suffix}")],
+    );
+    PageRow {
+        text,
+        page_text,
+        page_status,
+        page_attempts,
+        page_next_at,
+        page_error,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,8 +156,8 @@ async fn daemon_fetches_pages_of_full_text_feeds() {
     let hits = Hits::default();
     let srv = serve(hits.clone());
     let base = srv.url("");
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("nw.db");
+    let scratch = Scratch::new();
+    let db = scratch.db.clone();
     let config = Config::parse(&format!(
         r#"
 [http]
@@ -190,20 +187,13 @@ query = "zeppelin"
 
     // Wait until every page has an outcome: done, failed, or a retry scheduled.
     wait_for_async("every page to have an outcome", 30, || {
-        if !db.exists() {
-            return false;
-        }
-        let conn = Connection::open(&db).unwrap();
-        let open: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM articles WHERE page_status = 'pending' AND page_attempts = 0",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap_or(-1);
-        let total: i64 = conn
-            .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
-            .unwrap_or(0);
+        let open = crate::harness::db::try_count(
+            &db,
+            "SELECT count(*) FROM articles WHERE page_status = 'pending' AND page_attempts = 0",
+        )
+        .unwrap_or(-1);
+        let total =
+            crate::harness::db::try_count(&db, "SELECT count(*) FROM articles").unwrap_or(0);
         total == 5 && open == 0
     })
     .await;
@@ -214,9 +204,9 @@ query = "zeppelin"
         .unwrap()
         .unwrap();
 
-    let conn = Connection::open(&db).unwrap();
+    let conn = &mut Conn::open(&db);
     // The good page: its text is stored next to the feed's teaser.
-    let good = page_row(&conn, "/a/good");
+    let good = page_row(conn, "/a/good");
     assert_eq!(good.page_status.as_deref(), Some("done"));
     assert_eq!(good.text, "Teaser for Airship story.");
     let pt = good.page_text.unwrap();
@@ -227,18 +217,19 @@ query = "zeppelin"
     );
     assert_eq!(hits.good.load(Ordering::SeqCst), 1, "fetched once");
     // The FTS index sees the page text.
-    let fts: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'zeppelin'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let fts: i64 = conn.one(
+        if conn.is_pg() {
+            "SELECT count(*) FROM articles WHERE fts @@ to_tsquery('simple', 'zeppelin')"
+        } else {
+            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'zeppelin'"
+        },
+        &[],
+    );
     assert!(fts >= 1);
 
     // A hanging page and a 500: stored with the feed text, a retry scheduled (backoff 1h).
     for slug in ["/a/slow", "/a/error"] {
-        let r = page_row(&conn, slug);
+        let r = page_row(conn, slug);
         assert_eq!(r.page_status.as_deref(), Some("pending"), "{slug}");
         assert_eq!(r.page_attempts, 1, "{slug}");
         assert!(r.page_text.is_none());
@@ -250,20 +241,20 @@ query = "zeppelin"
         assert!(r.page_error.is_some(), "{slug}");
     }
     assert!(
-        page_row(&conn, "/a/error")
+        page_row(conn, "/a/error")
             .page_error
             .unwrap()
             .contains("500")
     );
     assert!(
-        page_row(&conn, "/a/slow")
+        page_row(conn, "/a/slow")
             .page_error
             .unwrap()
             .contains("timed out")
     );
 
     // The endless page was cut at max_page_bytes and extracted.
-    let endless = page_row(&conn, "/a/endless");
+    let endless = page_row(conn, "/a/endless");
     assert_eq!(
         endless.page_status.as_deref(),
         Some("done"),
@@ -275,7 +266,7 @@ query = "zeppelin"
     assert!(et.len() < 65536);
 
     // robots.txt disallows /private/: never fetched, failed for good; robots.txt fetched once.
-    let private = page_row(&conn, "/private/secret");
+    let private = page_row(conn, "/private/secret");
     assert_eq!(private.page_status.as_deref(), Some("failed"));
     assert!(private.page_error.unwrap().contains("robots.txt"));
     assert_eq!(hits.private.load(Ordering::SeqCst), 0);
@@ -285,21 +276,13 @@ query = "zeppelin"
     // so the match comes from re-matching with the page text.
     assert!(!feed_xml(&base).contains("zeppelin"));
     let matched: Vec<String> = conn
-        .prepare("SELECT m.topic FROM matches m JOIN articles a ON a.id = m.article_id WHERE a.link LIKE '%/a/good'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+        .column("SELECT m.topic FROM matches m JOIN articles a ON a.id = m.article_id WHERE a.link LIKE '%/a/good'", &[]);
     assert_eq!(matched, vec!["airships".to_string()]);
     // The failed and pending pages made no match.
-    let others: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM matches m JOIN articles a ON a.id = m.article_id WHERE a.page_status != 'done'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let others: i64 = conn.one(
+        "SELECT count(*) FROM matches m JOIN articles a ON a.id = m.article_id WHERE a.page_status != 'done'",
+        &[],
+    );
     assert_eq!(others, 0);
 }
 
@@ -307,17 +290,14 @@ query = "zeppelin"
 /// the policy's matcher, and writes matches and outbox alerts in one go; a second result is ignored.
 #[test]
 fn page_done_rematches_and_queues_alerts() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("nw.db");
+    let scratch = Scratch::new();
+    let db = scratch.db.clone();
     let config = Config::parse(
         "[clean]\nfull_text = true\n[[feed]]\nurl = \"http://127.0.0.1:9/feed.xml\"\n",
     )
     .unwrap();
     let mut store = newswatch::daemon::open_store(&config, &db).unwrap();
-    let feed_id: i64 = Connection::open(&db)
-        .unwrap()
-        .query_row("SELECT id FROM feeds", [], |r| r.get(0))
-        .unwrap();
+    let feed_id: i64 = Conn::open(&db).one("SELECT id FROM feeds", &[]);
     let seen = std::sync::Mutex::new(Vec::<String>::new());
     let matcher = |a: &Article| {
         seen.lock().unwrap().push(a.text.clone());
@@ -388,14 +368,8 @@ fn page_done_rematches_and_queues_alerts() {
         seen.lock().unwrap().last().unwrap(),
         "A short teaser.\n\nThe zeppelin rose.\n\nMore text."
     );
-    let alerts: i64 = Connection::open(&db)
-        .unwrap()
-        .query_row(
-            "SELECT count(*) FROM alerts WHERE status = 'pending'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let alerts =
+        crate::harness::db::count(&db, "SELECT count(*) FROM alerts WHERE status = 'pending'");
     assert_eq!(alerts, 2);
     // A late second result (or a failure report) for the same page changes nothing.
     assert!(
@@ -405,14 +379,10 @@ fn page_done_rematches_and_queues_alerts() {
             .stored
     );
     assert!(!store.page_failed(id, "late", None).unwrap());
-    let (status, text): (String, String) = Connection::open(&db)
-        .unwrap()
-        .query_row(
-            "SELECT page_status, page_text FROM articles WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let (status, text): (String, String) = Conn::open(&db).row(
+        "SELECT page_status, page_text FROM articles WHERE id = ?1",
+        &[&id],
+    );
     assert_eq!(
         (status.as_str(), text.as_str()),
         ("done", "The zeppelin rose.\n\nMore text.")

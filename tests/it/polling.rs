@@ -94,8 +94,7 @@ fn poll_search_then_conditional_get_without_duplicates() {
 
     // A full re-fetch of the same items (no validators) stores nothing twice either.
     env.conn()
-        .execute("UPDATE feeds SET etag = NULL, last_modified = NULL", [])
-        .unwrap();
+        .execute("UPDATE feeds SET etag = NULL, last_modified = NULL", &[]);
     let o = env.run(&["poll", "--once", "--format", "json"]);
     assert!(o.status.success());
     let report: serde_json::Value =
@@ -143,14 +142,7 @@ fn permanent_redirect_moves_the_feed_url_temporary_does_not() {
     );
     let o = env.run(&["poll", "--once"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let urls: Vec<String> = {
-        let c = env.conn();
-        let mut st = c.prepare("SELECT url FROM feeds ORDER BY id").unwrap();
-        st.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect()
-    };
+    let urls: Vec<String> = env.conn().column("SELECT url FROM feeds ORDER BY id", &[]);
     assert_eq!(urls, vec![srv.url("/new.xml"), srv.url("/tmp.xml")]);
 }
 
@@ -181,25 +173,17 @@ fn retry_after_pushes_next_poll_out_and_410_disables() {
         stderr(&o)
     );
     let now = chrono::Utc::now().timestamp_millis();
-    let (next, errors, err): (i64, i64, String) = env
-        .conn()
-        .query_row(
-            "SELECT next_poll_at, error_count, last_error FROM feeds WHERE url LIKE '%busy%'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let (next, errors, err): (i64, i64, String) = env.conn().row(
+        "SELECT next_poll_at, error_count, last_error FROM feeds WHERE url LIKE '%busy%'",
+        &[],
+    );
     assert!(next - now >= 7_100_000, "next poll in {} ms", next - now);
     assert_eq!(errors, 1);
     assert!(err.contains("429"), "{err}");
-    let (enabled, reason): (bool, String) = env
-        .conn()
-        .query_row(
-            "SELECT enabled, disabled_reason FROM feeds WHERE url LIKE '%gone%'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let (enabled, reason): (bool, String) = env.conn().row(
+        "SELECT enabled, disabled_reason FROM feeds WHERE url LIKE '%gone%'",
+        &[],
+    );
     assert!(!enabled);
     assert!(reason.contains("410"));
     // A disabled feed is not polled again.
@@ -245,17 +229,10 @@ fn hanging_server_times_out_and_the_daemon_carries_on() {
     let mut child = env.cmd().arg("run").spawn().unwrap();
     let ok = wait_for(
         || {
-            env.db.exists()
-                && rusqlite::Connection::open(&env.db)
-                    .and_then(|c| {
-                        c.query_row(
-                            "SELECT count(*) FROM feeds WHERE error_count > 0",
-                            [],
-                            |r| r.get::<_, i64>(0),
-                        )
-                    })
-                    .unwrap_or(0)
-                    == 2
+            crate::harness::db::try_count(
+                &env.db,
+                "SELECT count(*) FROM feeds WHERE error_count > 0",
+            ) == Some(2)
         },
         20,
     );
@@ -268,16 +245,9 @@ fn hanging_server_times_out_and_the_daemon_carries_on() {
         status.success(),
         "SIGTERM ends the daemon with exit 0: {status:?}"
     );
-    let errs: Vec<String> = {
-        let c = env.conn();
-        let mut st = c
-            .prepare("SELECT last_error FROM feeds WHERE error_count > 0")
-            .unwrap();
-        st.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect()
-    };
+    let errs: Vec<String> = env
+        .conn()
+        .column("SELECT last_error FROM feeds WHERE error_count > 0", &[]);
     assert!(
         errs.iter()
             .all(|e| e.contains("timed out") || e.contains("timeout")),
@@ -450,10 +420,7 @@ fn bad_bodies_get_clear_errors_and_cp1251_is_decoded() {
     );
     assert_eq!(by_url("/empty.xml")["error"], "empty body");
     assert!(by_url("/ru.xml")["error"].is_null());
-    let title: String = env
-        .conn()
-        .query_row("SELECT title FROM articles", [], |r| r.get(0))
-        .unwrap();
+    let title: String = env.conn().one("SELECT title FROM articles", &[]);
     assert_eq!(title, "Северная Корея запустила баллистическую ракету");
     let o = env.run(&["search", "ракету", "--format", "json"]);
     let hits: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 
+use crate::harness::db::PgDb;
 use crate::harness::{Env, Server, config_with, rss, stderr, stdout};
 use newswatch::config::Config;
 use newswatch::model::Article;
@@ -15,57 +16,19 @@ use newswatch::pipeline::Pipeline;
 use newswatch::store::feeds_log::FetchLog;
 use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store};
 
-/// A database of its own on the server named by `NEWSWATCH_TEST_PG`, dropped at the end.
-struct PgDb {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl PgDb {
-    fn new(test: &str) -> Option<PgDb> {
-        let Ok(admin) = std::env::var("NEWSWATCH_TEST_PG") else {
-            // Past the test harness's capture, so a plain `cargo test` shows it.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "PostgreSQL tests skipped ({test}): NEWSWATCH_TEST_PG is not set"
-            );
-            return None;
-        };
-        let name = format!("nw_test_{}_{test}", std::process::id());
-        let mut c = postgres::Client::connect(&admin, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("NEWSWATCH_TEST_PG={admin}: cannot connect: {e}"));
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .unwrap();
-        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let mut u = url::Url::parse(&admin).unwrap();
-        u.set_path(&format!("/{name}"));
-        Some(PgDb {
-            admin,
-            name,
-            url: u.to_string(),
-        })
-    }
-
-    fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
-    }
-
-    fn count(&self, sql: &str) -> i64 {
-        self.client().query_one(sql, &[]).unwrap().get(0)
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
+/// A database of its own on the server named by `NEWSWATCH_TEST_PG`, dropped at the end; `None`
+/// (with the skip printed) when no server is named.
+fn pg_db(test: &str) -> Option<PgDb> {
+    let Some(admin) = crate::harness::db::pg_admin() else {
+        // Past the test harness's capture, so a plain `cargo test` shows it.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "PostgreSQL tests skipped ({test}): NEWSWATCH_TEST_PG is not set"
+        );
+        return None;
+    };
+    Some(PgDb::create(&admin))
 }
 
 /// An env whose `--db` is the given database (a SQLite file in the env, or a PostgreSQL URL).
@@ -182,7 +145,7 @@ fn ingest_dedup_search_report_sqlite() {
 
 #[test]
 fn ingest_dedup_search_report_postgres() {
-    if let Some(pg) = PgDb::new("ingest") {
+    if let Some(pg) = pg_db("ingest") {
         ingest_and_read(Some(&pg));
     }
 }
@@ -218,7 +181,7 @@ fn poll_sqlite() {
 
 #[test]
 fn poll_postgres() {
-    if let Some(pg) = PgDb::new("poll") {
+    if let Some(pg) = pg_db("poll") {
         poll_twice(Some(&pg));
         assert_eq!(pg.count("SELECT count(*) FROM fetch_log"), 2);
         assert_eq!(
@@ -230,7 +193,7 @@ fn poll_postgres() {
 
 #[test]
 fn migrations_started_together_apply_once_and_readers_never_migrate() {
-    let Some(pg) = PgDb::new("migrate") else {
+    let Some(pg) = pg_db("migrate") else {
         return;
     };
     let db = PathBuf::from(&pg.url);
@@ -275,7 +238,7 @@ fn migrations_started_together_apply_once_and_readers_never_migrate() {
 
 #[test]
 fn due_feeds_are_leased_to_one_store_until_the_lease_expires() {
-    let Some(pg) = PgDb::new("lease") else { return };
+    let Some(pg) = pg_db("lease") else { return };
     let db = PathBuf::from(&pg.url);
     let mut a = Store::open(&db).unwrap();
     let mut b = Store::open(&db).unwrap();
@@ -350,7 +313,7 @@ fn commit(store: &mut Store, feed_id: i64, articles: Vec<Article>) {
 
 #[test]
 fn two_stores_committing_copies_of_one_story_at_once_store_it_once() {
-    let Some(pg) = PgDb::new("race") else { return };
+    let Some(pg) = pg_db("race") else { return };
     let db = PathBuf::from(&pg.url);
     let mut setup = Store::open(&db).unwrap();
     let feeds = setup
@@ -399,7 +362,7 @@ fn two_stores_committing_copies_of_one_story_at_once_store_it_once() {
 
 #[test]
 fn due_alerts_are_leased_to_one_dispatcher() {
-    let Some(pg) = PgDb::new("alerts") else {
+    let Some(pg) = pg_db("alerts") else {
         return;
     };
     let db = PathBuf::from(&pg.url);
@@ -451,11 +414,58 @@ fn due_alerts_are_leased_to_one_dispatcher() {
     assert_eq!(got_a.len(), 6);
     assert_eq!(got_b.len(), 4, "the rest, none twice");
     assert!(got_a.iter().all(|x| got_b.iter().all(|y| y.uid != x.uid)));
-    assert!(b.due_alerts(now, &sinks, 100).unwrap().is_empty());
+    // Each dispatcher gets its own leased rows back (one it could not start yet is not stuck for
+    // the lease's length), never the other's.
+    let uids = |v: &[newswatch::store::DueRow]| {
+        let mut u: Vec<String> = v.iter().map(|r| r.uid.clone()).collect();
+        u.sort();
+        u
+    };
+    assert_eq!(uids(&b.due_alerts(now, &sinks, 100).unwrap()), uids(&got_b));
+    assert_eq!(uids(&a.due_alerts(now, &sinks, 100).unwrap()), uids(&got_a));
     let later = now + newswatch::store::LEASE_MS + 1;
     assert_eq!(
         b.due_alerts(later, &sinks, 100).unwrap().len(),
         10,
         "expired leases are taken over"
     );
+}
+
+#[test]
+fn sigterm_hands_the_leases_to_the_other_daemon() {
+    let Some(pg) = pg_db("sigterm") else { return };
+    // Feeds that never answer: the daemon holds their leases until it stops.
+    let app = axum::Router::new().route(
+        "/hang/{i}",
+        axum::routing::get(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            "never"
+        }),
+    );
+    let server = Server::start(app);
+    let feeds: Vec<String> = (0..5).map(|i| server.url(&format!("/hang/{i}"))).collect();
+    let mut config = config_with(&feeds, "");
+    config = config.replace("timeout = \"3s\"", "timeout = \"60s\"");
+    config = config.replace("read_timeout = \"2s\"", "read_timeout = \"60s\"");
+    let env = env_on(&config, Some(&pg));
+    let mut child = env.cmd().arg("run").spawn().unwrap();
+    let leased = crate::harness::wait_for(
+        || {
+            crate::harness::db::try_count(
+                &env.db,
+                "SELECT count(*) FROM feeds WHERE lease_until IS NOT NULL",
+            ) == Some(5)
+        },
+        30,
+    );
+    let now = newswatch::util::now_ms();
+    let mut other = Store::open(&env.db).unwrap();
+    let before = other.due_feeds(now, 100).unwrap().len();
+    crate::harness::signal(&child, crate::harness::SIGTERM);
+    let status = child.wait().unwrap();
+    assert!(leased, "the daemon took the five feeds");
+    assert_eq!(before, 0, "leased feeds are not handed out twice");
+    assert!(status.success(), "{status:?}");
+    // At the same moment, before any lease could have expired, the other daemon gets them all.
+    assert_eq!(other.due_feeds(now, 100).unwrap().len(), 5);
 }

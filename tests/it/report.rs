@@ -1,5 +1,6 @@
 //! `newswatch report` and `newswatch search` against a store filled through the real write path.
 
+use crate::harness::db::Scratch;
 use crate::harness::fill;
 
 use std::process::Command;
@@ -20,11 +21,11 @@ fn run(cfg: &std::path::Path, args: &[&str]) -> (String, String, i32) {
     )
 }
 
-fn setup(extra: &str) -> (tempfile::TempDir, std::path::PathBuf, Vec<i64>) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = fill::config(dir.path(), extra);
-    let ids = fill::standard(&dir.path().join("test.db"));
-    (dir, cfg, ids)
+fn setup(extra: &str) -> (Scratch, std::path::PathBuf, Vec<i64>) {
+    let s = Scratch::new();
+    let cfg = fill::config(&s, extra);
+    let ids = fill::standard(&s.db);
+    (s, cfg, ids)
 }
 
 #[test]
@@ -213,7 +214,7 @@ fn html_and_markdown_escape_feed_content() {
     let (_, err, code) = run(&cfg, &["report", "--since", "soon"]);
     assert_eq!(code, 2, "{err}");
     let (_, err, code) = run(
-        &fill::config(_d.path(), "[report]\ntimezone = \"Mars/Olympus\"\n"),
+        &fill::config(&_d, "[report]\ntimezone = \"Mars/Olympus\"\n"),
         &["report"],
     );
     assert_eq!(code, 2);

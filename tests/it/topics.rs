@@ -529,8 +529,8 @@ fn a_broken_query_exits_2_with_topic_field_position_and_caret() {
 
 #[test]
 fn topics_test_backtests_the_archive() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("test.db");
+    let scratch = crate::harness::db::Scratch::new();
+    let db = scratch.db.clone();
     // An empty but migrated store: `feeds list` creates it.
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_newswatch"))
@@ -555,16 +555,15 @@ fn topics_test_backtests_the_archive() {
     // A real store with three articles: two recent (one about a launch), one old launch story.
     {
         drop(newswatch::store::Store::open(&db).unwrap());
-        let conn = rusqlite::Connection::open(&db).unwrap();
+        let mut conn = crate::harness::db::Conn::open(&db);
         let now = chrono::Utc::now().timestamp_millis();
         let old = now - 90 * 86_400_000;
-        let insert = |id: i64, title: &str, text: &str, at: i64| {
+        let mut insert = |id: i64, title: &str, text: &str, at: i64| {
             conn.execute(
-                    "INSERT INTO articles (id, identity, link, title, text, lang, fetched_at, content_hash, simhash,
-                     band0, band1, band2, band3) VALUES (?1, ?2, ?3, ?4, ?5, 'en', ?6, ?2, 0, 0, 0, 0, 0)",
-                    rusqlite::params![id, format!("h:{id}"), format!("https://example.com/{id}"), title, text, at],
-                )
-                .unwrap();
+                "INSERT INTO articles (id, identity, link, title, text, lang, fetched_at, content_hash, simhash,
+                 band0, band1, band2, band3) VALUES (?1, ?2, ?3, ?4, ?5, 'en', ?6, ?2, 0, 0, 0, 0, 0)",
+                &[&id, &format!("h:{id}"), &format!("https://example.com/{id}"), &title, &text, &at],
+            );
         };
         insert(
             1,

@@ -2,6 +2,7 @@
 //! Atom feed of a topic parsed back with feed-rs, escaping of hostile titles on every page, the
 //! bearer token on a non-loopback bind, and the server inside `daemon::run` with a clean shutdown.
 
+use crate::harness::db::Scratch;
 use crate::harness::fill;
 
 use std::path::Path;
@@ -69,11 +70,11 @@ async fn get_json(base: &str, path: &str) -> Value {
     r.json().await.unwrap()
 }
 
-fn store() -> (tempfile::TempDir, std::path::PathBuf, Vec<i64>) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("test.db");
+fn store() -> (Scratch, std::path::PathBuf, Vec<i64>) {
+    let s = Scratch::new();
+    let db = s.db.clone();
     let ids = fill::standard(&db);
-    (dir, db, ids)
+    (s, db, ids)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,11 @@ use crate::util::now_ms;
 
 /// Attempts of a commit that lost a deadlock or a serialisation race.
 const ATTEMPTS: usize = 5;
+/// Every commit holds this advisory key, shared; one with more item keys than `MAX_KEY_LOCKS` (a
+/// bulk ingest batch) holds it exclusively instead of locking each key, since PostgreSQL's lock
+/// table (`max_locks_per_transaction` × connections, 6,400 by default) runs out.
+const COMMIT_LOCK: i64 = 0x6e77_636f_6d6d; // "nwcomm"
+const MAX_KEY_LOCKS: usize = 1000;
 
 fn lock_key(kind: &str, v: &str) -> i64 {
     xxhash_rust::xxh3::xxh3_64(format!("{kind}\u{0}{v}").as_bytes()) as i64
@@ -62,7 +67,7 @@ impl Pg {
         let mut tries = 0;
         loop {
             tries += 1;
-            let mut tx = self.c.get_mut().transaction()?;
+            let mut tx = self.cm().transaction()?;
             let mut keys = Vec::new();
             for c in batch {
                 for a in &c.articles {
@@ -72,10 +77,15 @@ impl Pg {
             keys.sort_unstable();
             keys.dedup();
             let run = (|| {
-                tx.execute(
-                    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) s",
-                    &[&keys],
-                )?;
+                if keys.len() > MAX_KEY_LOCKS {
+                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&COMMIT_LOCK])?;
+                } else {
+                    tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&COMMIT_LOCK])?;
+                    tx.execute(
+                        "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) s",
+                        &[&keys],
+                    )?;
+                }
                 let outs = batch
                     .iter()
                     .map(|c| commit_in(&mut tx, c, policy))
@@ -364,7 +374,7 @@ impl Pg {
         limit: usize,
         lease_ms: i64,
     ) -> Result<Vec<PendingPage>> {
-        let mut tx = self.c.get_mut().transaction()?;
+        let mut tx = self.cm().transaction()?;
         tx.execute(
             "UPDATE articles SET page_status = 'failed', page_error = 'the article has no link'
              WHERE page_status = 'pending' AND page_next_at <= $1 AND coalesce(link, canonical_link) IS NULL",
@@ -399,7 +409,7 @@ impl Pg {
         policy: &MatchPolicy,
     ) -> Result<PageOutcome> {
         let now = now_ms();
-        let mut tx = self.c.get_mut().transaction()?;
+        let mut tx = self.cm().transaction()?;
         let Some(r) = tx.query_opt(
             "UPDATE articles SET page_title = $2, page_text = $3, page_status = 'done', page_error = NULL,
                  page_attempts = page_attempts + 1, page_next_at = NULL
@@ -438,7 +448,7 @@ impl Pg {
         error: &str,
         retry_at: Option<i64>,
     ) -> Result<bool> {
-        let c = self.c.get_mut();
+        let c = self.cm();
         let n = match retry_at {
             Some(at) => c.execute(
                 "UPDATE articles SET page_attempts = page_attempts + 1, page_next_at = $3, page_error = $2

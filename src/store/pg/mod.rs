@@ -8,20 +8,24 @@
 //!   transaction with its row in `newswatch_migrations`, under a session advisory lock: daemons
 //!   starting together migrate once. A newer schema is refused; a `Reader` never migrates.
 //! - Several daemons share one database. Due feeds, due alerts and due pages are leased
-//!   (`FOR UPDATE SKIP LOCKED`, lease time in the row): one daemon at a time works on each, and
-//!   the leases of a daemon that died expire and are taken over.
+//!   (`FOR UPDATE SKIP LOCKED`, lease time in the row, feeds and alerts with the holder's name):
+//!   one daemon at a time works on each, a daemon stopping hands its leases back
+//!   (`release_leases`), and the leases of a daemon that died expire and are taken over.
+//! - The client is dropped on a thread of its own when an async runtime is current (`Owned`).
 //! - Dedup is a database guarantee across daemons: `commit_fetch` takes transaction advisory locks
-//!   on every key an item could collide on (identity, content hash, canonical link, SimHash bands)
+//!   on every key an item could collide on (identity, content hash, canonical link, MinHash probes)
 //!   in one sorted order before deciding, so two daemons committing copies of one story at once are
 //!   serialised and the second sees the first; unique keys back it (identity, match per topic,
 //!   alert per sink); a deadlock or serialisation failure retries the whole commit.
 
 mod commit;
+mod marks;
 mod outbox;
 mod query;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 
 use anyhow::Context;
 use postgres::{Client, GenericClient, NoTls, Row};
@@ -43,10 +47,55 @@ pub fn is_url(s: &str) -> bool {
     s.starts_with("postgres://") || s.starts_with("postgresql://")
 }
 
-/// One PostgreSQL connection (a `RefCell`: reads take `&self`, the client wants `&mut`).
+/// One PostgreSQL connection (a `RefCell`: reads take `&self`, the client wants `&mut`) and the
+/// name its leases carry.
 pub(crate) struct Pg {
-    c: RefCell<Client>,
+    c: RefCell<Owned>,
+    owner: String,
 }
+
+/// A client that is dropped on a thread of its own: the synchronous client owns a runtime, and
+/// dropping one inside an async context (a reader of the HTTP server, a store dropped by a task)
+/// panics.
+struct Owned(Option<Client>);
+
+impl Deref for Owned {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.0.as_ref().expect("the client lives until drop")
+    }
+}
+
+impl DerefMut for Owned {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0.as_mut().expect("the client lives until drop")
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            std::thread::spawn(move || drop(c));
+        }
+    }
+}
+
+/// A name for this connection's leases: host, process and a per-process count.
+fn owner_name() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!(
+        "{}:{}:{}:{}",
+        host.trim(),
+        std::process::id(),
+        now_ms(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+pub(super) use super::postgres_placeholders as dollars;
 
 fn connect(url: &str) -> Result<Client> {
     Client::connect(url, NoTls).with_context(|| format!("cannot connect to {}", redact(url)))
@@ -67,7 +116,7 @@ impl Pg {
     pub(in crate::store) fn open_write(url: &str) -> Result<Pg> {
         let mut c = connect(url)?;
         migrate(&mut c).with_context(|| format!("database {}", redact(url)))?;
-        Ok(Pg { c: RefCell::new(c) })
+        Ok(Pg::new(c))
     }
 
     pub(in crate::store) fn open_read(url: &str) -> Result<Pg> {
@@ -80,11 +129,22 @@ impl Pg {
             )
         })?;
         super::sqlite::check_version(&redact(url), v, PG_SCHEMA_VERSION)?;
-        Ok(Pg { c: RefCell::new(c) })
+        Ok(Pg::new(c))
+    }
+
+    fn new(c: Client) -> Pg {
+        Pg {
+            c: RefCell::new(Owned(Some(c))),
+            owner: owner_name(),
+        }
     }
 
     fn c(&self) -> std::cell::RefMut<'_, Client> {
-        self.c.borrow_mut()
+        std::cell::RefMut::map(self.c.borrow_mut(), |c| &mut **c)
+    }
+
+    fn cm(&mut self) -> &mut Client {
+        self.c.get_mut()
     }
 }
 
@@ -227,7 +287,7 @@ impl Pg {
     }
 
     fn upsert_feed(&mut self, f: &NewFeed) -> Result<i64> {
-        let c = self.c.get_mut();
+        let c = self.cm();
         c.execute(
             "INSERT INTO feeds (url, name, fixed_interval_ms, full_text, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (url) DO UPDATE SET name = coalesce(excluded.name, feeds.name),
@@ -238,7 +298,7 @@ impl Pg {
     }
 
     fn ensure_feed(&mut self, url: &str) -> Result<i64> {
-        let c = self.c.get_mut();
+        let c = self.cm();
         c.execute(
             "INSERT INTO feeds (url, created_at) VALUES ($1, $2) ON CONFLICT (url) DO NOTHING",
             &[&url, &now_ms()],
@@ -247,7 +307,7 @@ impl Pg {
     }
 
     fn ensure_ingest_feeds(&mut self, urls: &[String]) -> Result<Vec<i64>> {
-        let mut tx = self.c.get_mut().transaction()?;
+        let mut tx = self.cm().transaction()?;
         let ins = tx.prepare(
             "INSERT INTO feeds (url, enabled, disabled_reason, created_at) VALUES ($1, FALSE, 'ingested from a local file', $2)
              ON CONFLICT (url) DO NOTHING",
@@ -264,7 +324,7 @@ impl Pg {
     }
 
     fn import_feeds(&mut self, feeds: &[(String, Option<String>)]) -> Result<usize> {
-        let mut tx = self.c.get_mut().transaction()?;
+        let mut tx = self.cm().transaction()?;
         let st = tx.prepare(
             "INSERT INTO feeds (url, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (url) DO NOTHING",
         )?;
@@ -280,15 +340,16 @@ impl Pg {
     /// Leases up to `limit` (at most `FEED_BATCH`) due feeds that no live daemon holds.
     fn due_feeds(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>> {
         let limit = (limit as i64).min(FEED_BATCH);
-        let rows = self.c.get_mut().query(
+        let owner = self.owner.clone();
+        let rows = self.cm().query(
             &format!(
-                "UPDATE feeds SET lease_until = $2 WHERE id IN (
+                "UPDATE feeds SET lease_until = $2, lease_owner = $4 WHERE id IN (
                      SELECT id FROM feeds
                      WHERE enabled AND next_poll_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
                      ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED)
                  RETURNING {FEED_COLS}"
             ),
-            &[&now, &(now + LEASE_MS), &limit],
+            &[&now, &(now + LEASE_MS), &limit, &owner],
         )?;
         let mut feeds: Vec<Feed> = rows.iter().map(feed_from_row).collect();
         feeds.sort_by_key(|f| (f.next_poll_at, f.id));
@@ -296,7 +357,7 @@ impl Pg {
     }
 
     fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()> {
-        let mut tx = self.c.get_mut().transaction()?;
+        let mut tx = self.cm().transaction()?;
         apply_state(&mut tx, feed_id, state, false)?;
         insert_log(&mut tx, feed_id, log, &super::CommitOutcome::default())?;
         tx.commit()?;
@@ -336,7 +397,7 @@ pub(super) fn apply_state(
             last_new_at = CASE WHEN $13 THEN $12 ELSE last_new_at END,
             enabled = CASE WHEN $14::text IS NULL THEN enabled ELSE FALSE END,
             disabled_reason = coalesce($14, disabled_reason),
-            lease_until = NULL
+            lease_until = NULL, lease_owner = NULL
          WHERE id = $1",
         &[
             &feed_id,
@@ -384,21 +445,20 @@ pub(super) fn insert_log(
 }
 
 impl super::Read for Pg {
-    // Readers' marks are not kept on PostgreSQL yet (`mark_alert` refuses): there are none to read.
-    fn alert_labels(&self, _alert_ids: &[i64]) -> Result<HashMap<i64, Label>> {
-        Ok(HashMap::new())
+    fn alert_labels(&self, alert_ids: &[i64]) -> Result<HashMap<i64, Label>> {
+        Pg::alert_labels(self, alert_ids)
     }
-    fn article_alert_marks(&self, _article_id: i64) -> Result<HashMap<i64, (i64, Option<Label>)>> {
-        Ok(HashMap::new())
+    fn article_alert_marks(&self, article_id: i64) -> Result<HashMap<i64, (i64, Option<Label>)>> {
+        Pg::article_alert_marks(self, article_id)
     }
-    fn marked_matches(&self, _topic: &str, _since_ms: Option<i64>) -> Result<Vec<MarkedMatch>> {
-        Ok(Vec::new())
+    fn marked_matches(&self, topic: &str, since_ms: Option<i64>) -> Result<Vec<MarkedMatch>> {
+        Pg::marked_matches(self, topic, since_ms)
     }
     fn labelled_articles(&self) -> Result<Vec<LabelledArticle>> {
-        Ok(Vec::new())
+        Pg::labelled_articles(self)
     }
     fn marked_topics(&self) -> Result<Vec<String>> {
-        Ok(Vec::new())
+        Pg::marked_topics(self)
     }
     fn feeds(&self) -> Result<Vec<Feed>> {
         Pg::feeds(self)
@@ -519,8 +579,7 @@ impl super::Write for Pg {
     }
     fn remove_feed(&mut self, id: i64) -> Result<bool> {
         Ok(self
-            .c
-            .get_mut()
+            .cm()
             .execute("DELETE FROM feeds WHERE id = $1", &[&id])?
             > 0)
     }
@@ -532,8 +591,7 @@ impl super::Write for Pg {
     }
     fn due_count(&mut self, now: i64) -> Result<i64> {
         Ok(self
-            .c
-            .get_mut()
+            .cm()
             .query_one(
                 "SELECT count(*) FROM feeds WHERE enabled AND next_poll_at <= $1",
                 &[&now],
@@ -542,14 +600,26 @@ impl super::Write for Pg {
     }
     fn mark_alert(
         &mut self,
-        _key: &str,
-        _label: Label,
-        _via: &str,
-        _now: i64,
+        key: &str,
+        label: Label,
+        via: &str,
+        now: i64,
     ) -> Result<Option<Marked>> {
-        anyhow::bail!(
-            "readers' marks are not stored on PostgreSQL yet: use a SQLite store for marks"
-        )
+        self.mark(key, label, via, now)
+    }
+    fn release_leases(&mut self) -> Result<()> {
+        let owner = self.owner.clone();
+        let mut tx = self.cm().transaction()?;
+        tx.execute(
+            "UPDATE feeds SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = $1",
+            &[&owner],
+        )?;
+        tx.execute(
+            "UPDATE alerts SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = $1",
+            &[&owner],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
     fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()> {
         Pg::record_fetch(self, feed_id, state, log)

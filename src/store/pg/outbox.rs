@@ -1,6 +1,8 @@
-//! PostgreSQL outbox: listings, and due alerts leased across daemons (the lease moves the row's
-//! attempt time forward until the attempt is recorded, so a dispatcher that died loses them when
-//! it expires).
+//! PostgreSQL outbox: listings, and due alerts leased across daemons: a row taken by a dispatcher
+//! carries its owner and a lease time (`lease_owner`, `lease_until`) until its attempt is recorded
+//! or it is postponed; other dispatchers skip it meanwhile, its owner gets it back on every pass
+//! (as on SQLite, where the dispatcher skips what it has in flight), and a dispatcher that died
+//! loses it when the lease expires. A digest is leased whole: its members go to one dispatcher.
 
 use postgres::Row;
 
@@ -10,6 +12,7 @@ use super::super::{Attempt, DigestStep, DueRow, OutboxRow, Result, RetryResult};
 use super::{LEASE_MS, Pg};
 use crate::alerts::Alert;
 use crate::topics::Severity;
+use crate::util::now_ms;
 
 fn outbox_row(r: &Row, severity_of: &dyn Fn(&str) -> Severity) -> OutboxRow {
     let topic: String = r.get(2);
@@ -91,8 +94,8 @@ impl Pg {
             .collect())
     }
 
-    /// Takes up to `limit` due rows for these sinks: their attempt time moves forward by the lease,
-    /// so another dispatcher does not take them until this one records the attempt or dies.
+    /// Takes up to `limit` due rows for these sinks that no other live dispatcher holds, and leases
+    /// them to this one.
     pub(super) fn due_alerts(
         &mut self,
         now: i64,
@@ -102,17 +105,18 @@ impl Pg {
         if sinks.is_empty() {
             return Ok(Vec::new());
         }
+        let owner = self.owner.clone();
         let mut rows: Vec<(i64, DueRow)> = self
-            .c
-            .get_mut()
+            .cm()
             .query(
                 "WITH due AS (
-                     SELECT id, next_attempt_at FROM alerts
+                     SELECT id FROM alerts
                      WHERE status = 'pending' AND next_attempt_at <= $1 AND sink = ANY($2)
+                       AND (lease_until IS NULL OR lease_until <= $1 OR lease_owner = $5)
                      ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-                 UPDATE alerts al SET next_attempt_at = $4 FROM due WHERE al.id = due.id
-                 RETURNING al.id, al.uid, al.topic, al.sink, al.attempts, al.digest_uid, due.next_attempt_at",
-                &[&now, &sinks, &(limit as i64), &(now + LEASE_MS)],
+                 UPDATE alerts al SET lease_until = $4, lease_owner = $5 FROM due WHERE al.id = due.id
+                 RETURNING al.id, al.uid, al.topic, al.sink, al.attempts, al.digest_uid, al.next_attempt_at",
+                &[&now, &sinks, &(limit as i64), &(now + LEASE_MS), &owner],
             )?
             .iter()
             .map(|r| (r.get(6), due_row(r)))
@@ -126,8 +130,7 @@ impl Pg {
             return Ok(None);
         }
         Ok(self
-            .c
-            .get_mut()
+            .cm()
             .query_one(
                 "SELECT min(next_attempt_at) FROM alerts WHERE status = 'pending' AND next_attempt_at > $1 AND sink = ANY($2)",
                 &[&now, &sinks],
@@ -137,8 +140,7 @@ impl Pg {
 
     pub(super) fn orphaned_alerts(&mut self, sinks: &[String]) -> Result<Vec<(String, i64)>> {
         Ok(self
-            .c
-            .get_mut()
+            .cm()
             .query(
                 "SELECT sink, count(*) FROM alerts WHERE status = 'pending' AND NOT (sink = ANY($1)) GROUP BY sink",
                 &[&sinks],
@@ -148,18 +150,30 @@ impl Pg {
             .collect())
     }
 
+    /// The pending rows of a digest, leased to this dispatcher; none while another live one holds
+    /// any of them (it delivers the digest).
     pub(super) fn digest_members(&mut self, digest_uid: &str) -> Result<Vec<DueRow>> {
-        Ok(self
-            .c
-            .get_mut()
-            .query(
-                "SELECT id, uid, topic, sink, attempts, digest_uid FROM alerts
-                 WHERE digest_uid = $1 AND status = 'pending' ORDER BY id",
-                &[&digest_uid],
-            )?
-            .iter()
-            .map(due_row)
-            .collect())
+        let (owner, now) = (self.owner.clone(), now_ms());
+        let mut tx = self.cm().transaction()?;
+        let rows = tx.query(
+            "SELECT id, uid, topic, sink, attempts, digest_uid, lease_owner, lease_until FROM alerts
+             WHERE digest_uid = $1 AND status = 'pending' ORDER BY id FOR UPDATE",
+            &[&digest_uid],
+        )?;
+        let held = rows.iter().any(|r| {
+            r.get::<_, Option<i64>>(7).is_some_and(|t| t > now)
+                && r.get::<_, Option<String>>(6).as_deref() != Some(owner.as_str())
+        });
+        if held {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        tx.execute(
+            "UPDATE alerts SET lease_owner = $2, lease_until = $3 WHERE id = ANY($1)",
+            &[&ids, &owner, &(now + LEASE_MS)],
+        )?;
+        tx.commit()?;
+        Ok(rows.iter().map(due_row).collect())
     }
 
     /// As `store::outbox::form_digest`, with the pair's rows locked for the decision.
@@ -170,7 +184,8 @@ impl Pg {
         interval_ms: i64,
         now: i64,
     ) -> Result<DigestStep> {
-        let mut tx = self.c.get_mut().transaction()?;
+        let owner = self.owner.clone();
+        let mut tx = self.cm().transaction()?;
         let rows: Vec<(i64, String, i64)> = tx
             .query(
                 "SELECT id, uid, created_at FROM alerts
@@ -197,8 +212,9 @@ impl Pg {
             super::super::outbox::digest_uid(topic, sink, now, rows.iter().map(|r| r.1.as_str()));
         let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
         tx.execute(
-            "UPDATE alerts SET digest_uid = $2, next_attempt_at = $3 WHERE id = ANY($1)",
-            &[&ids, &uid, &now],
+            "UPDATE alerts SET digest_uid = $2, next_attempt_at = $3, lease_owner = $4, lease_until = $5
+             WHERE id = ANY($1)",
+            &[&ids, &uid, &now, &owner, &(now + LEASE_MS)],
         )?;
         tx.commit()?;
         Ok(DigestStep::Formed(uid))
@@ -211,8 +227,7 @@ impl Pg {
         since: i64,
     ) -> Result<Vec<i64>> {
         Ok(self
-            .c
-            .get_mut()
+            .cm()
             .query(
                 "SELECT max(delivered_at) AS t FROM alerts
                  WHERE topic = $1 AND sink = $2 AND status = 'delivered' AND delivered_at > $3
@@ -225,14 +240,15 @@ impl Pg {
     }
 
     pub(super) fn postpone_alerts(&mut self, key: &str, until: i64) -> Result<usize> {
-        Ok(self.c.get_mut().execute(
-            "UPDATE alerts SET next_attempt_at = $2 WHERE (uid = $1 OR digest_uid = $1) AND status = 'pending'",
+        Ok(self.cm().execute(
+            "UPDATE alerts SET next_attempt_at = $2, lease_until = NULL, lease_owner = NULL
+             WHERE (uid = $1 OR digest_uid = $1) AND status = 'pending'",
             &[&key, &until],
         )? as usize)
     }
 
     pub(super) fn record_attempt(&mut self, a: &Attempt) -> Result<usize> {
-        let mut tx = self.c.get_mut().transaction()?;
+        let mut tx = self.cm().transaction()?;
         let mut failed = 0;
         for &id in a.ids {
             tx.execute(
@@ -242,7 +258,8 @@ impl Pg {
             match a.error {
                 None => {
                     tx.execute(
-                        "UPDATE alerts SET status = 'delivered', attempts = attempts + 1, delivered_at = $2, last_error = NULL
+                        "UPDATE alerts SET status = 'delivered', attempts = attempts + 1, delivered_at = $2, last_error = NULL,
+                             lease_until = NULL, lease_owner = NULL
                          WHERE id = $1 AND status = 'pending'",
                         &[&id, &a.at],
                     )?;
@@ -250,6 +267,7 @@ impl Pg {
                 Some(e) => {
                     let s = tx.query_opt(
                         "UPDATE alerts SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3,
+                             lease_until = NULL, lease_owner = NULL,
                              status = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END
                          WHERE id = $1 AND status = 'pending' RETURNING status",
                         &[&id, &e, &a.retry_at, &i64::from(a.max_attempts)],
@@ -269,7 +287,7 @@ impl Pg {
         ids: &[i64],
         severity_of: &dyn Fn(&str) -> Severity,
     ) -> Result<Vec<OutboxRow>> {
-        let rows = self.c.get_mut().query(
+        let rows = self.cm().query(
             &format!("SELECT {OUTBOX_COLS} {OUTBOX_FROM} WHERE a.id = ANY($1)"),
             &[&ids],
         )?;
@@ -281,7 +299,7 @@ impl Pg {
     }
 
     pub(super) fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<RetryResult>> {
-        let mut tx = self.c.get_mut().transaction()?;
+        let mut tx = self.cm().transaction()?;
         let id: Option<i64> = key.parse().ok();
         let rows: Vec<RetryResult> = tx
             .query(
@@ -295,13 +313,14 @@ impl Pg {
             match r.was.as_str() {
                 "failed" => {
                     tx.execute(
-                        "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt_at = $2, digest_uid = NULL WHERE id = $1",
+                        "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt_at = $2, digest_uid = NULL,
+                             lease_until = NULL, lease_owner = NULL WHERE id = $1",
                         &[&r.id, &now],
                     )?;
                 }
                 "pending" => {
                     tx.execute(
-                        "UPDATE alerts SET next_attempt_at = $2 WHERE id = $1",
+                        "UPDATE alerts SET next_attempt_at = $2, lease_until = NULL, lease_owner = NULL WHERE id = $1",
                         &[&r.id, &now],
                     )?;
                 }

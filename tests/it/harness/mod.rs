@@ -5,6 +5,7 @@
 //! clean/dedup).
 #![allow(dead_code)]
 
+pub mod db;
 pub mod feeds;
 pub mod fill;
 pub mod receiver;
@@ -94,11 +95,13 @@ impl Log {
     }
 }
 
-/// A temp dir with a config file and a database path.
+/// A temp dir with a config file and a database (`db::fresh`: a SQLite file in the dir, or a
+/// PostgreSQL database of its own).
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub db: PathBuf,
+    pub pg: Option<db::PgDb>,
 }
 
 impl Env {
@@ -109,9 +112,14 @@ impl Env {
     /// An `Env` in a temp dir the test made (and may have filled) itself.
     pub fn with_dir(dir: tempfile::TempDir, config_toml: &str) -> Env {
         let config = dir.path().join("config.toml");
-        std::fs::write(&config, config_toml).unwrap();
-        let db = dir.path().join("test.db");
-        Env { dir, config, db }
+        let (db, pg) = db::fresh(dir.path(), "test.db");
+        std::fs::write(&config, db::config_for(config_toml, &db)).unwrap();
+        Env {
+            dir,
+            config,
+            db,
+            pg,
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -150,12 +158,12 @@ impl Env {
         self.cmd().args(args).output().unwrap()
     }
 
-    pub fn conn(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(&self.db).unwrap()
+    pub fn conn(&self) -> db::Conn {
+        db::Conn::open(&self.db)
     }
 
     pub fn count(&self, sql: &str) -> i64 {
-        self.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+        db::count(&self.db, sql)
     }
 }
 
