@@ -447,21 +447,13 @@ pub fn render_table(r: &Report) -> String {
         let k: String = plain(&g.key).chars().take(60).collect();
         let _ = writeln!(o, "{k:<w$}  {:>8}  {:>8}", g.articles, g.matches);
     }
-    for t in &r.top {
-        let _ = writeln!(
-            o,
-            "\ntop stories: {} ({} matches)",
-            plain(&t.topic),
-            t.matches
-        );
-        for s in &t.stories {
-            let title: String = plain(&s.title).chars().take(90).collect();
-            let _ = writeln!(o, "  {:>3} src  {}  {title}", s.sources, s.time);
-            if let Some(l) = &s.link {
-                let _ = writeln!(o, "           {}", plain(l));
-            }
+    write_top(&mut o, r, ("\ntop stories: ", "", ""), plain, |o, s| {
+        let title: String = plain(&s.title).chars().take(90).collect();
+        let _ = writeln!(o, "  {:>3} src  {}  {title}", s.sources, s.time);
+        if let Some(l) = &s.link {
+            let _ = writeln!(o, "           {}", plain(l));
         }
-    }
+    });
     o
 }
 
@@ -512,27 +504,43 @@ pub fn render_md(r: &Report) -> String {
     for g in &r.groups {
         let _ = writeln!(o, "| {} | {} | {} |", md(&g.key), g.articles, g.matches);
     }
+    write_top(&mut o, r, ("\n## Top stories: ", "\n", ""), md, |o, s| {
+        let title = match web_link(s) {
+            Some(l) => format!("[{}]({})", md(&s.title), md_url(l)),
+            None => md(&s.title),
+        };
+        let _ = writeln!(
+            o,
+            "- {title} — {}, {}",
+            count_noun(s.sources, "source"),
+            md(&s.time)
+        );
+    });
+    o
+}
+
+/// Writes each topic's top stories, for every renderer: a heading line
+/// `{before}{topic} ({n} matches){after}` (the topic through the renderer's `esc`), `story` for
+/// each story, then `end`.
+fn write_top(
+    o: &mut String,
+    r: &Report,
+    (before, after, end): (&str, &str, &str),
+    esc: fn(&str) -> String,
+    mut story: impl FnMut(&mut String, &Story),
+) {
     for t in &r.top {
         let _ = writeln!(
             o,
-            "\n## Top stories: {} ({} matches)\n",
-            md(&t.topic),
+            "{before}{} ({} matches){after}",
+            esc(&t.topic),
             t.matches
         );
         for s in &t.stories {
-            let title = match web_link(s) {
-                Some(l) => format!("[{}]({})", md(&s.title), md_url(l)),
-                None => md(&s.title),
-            };
-            let _ = writeln!(
-                o,
-                "- {title} — {}, {}",
-                count_noun(s.sources, "source"),
-                md(&s.time)
-            );
+            story(o, s);
         }
+        o.push_str(end);
     }
-    o
 }
 
 /// A story's link when a reader can follow it (http or https), for the Markdown and HTML
@@ -702,33 +710,25 @@ mark{{background:#ffe58a}}.meta{{color:#666;font-size:.9em}}</style></head><body
         );
     }
     o.push_str("</tbody></table>\n");
-    for t in &r.top {
+    let heading = ("<h2>Top stories: ", "</h2>\n<ol>", "</ol>\n");
+    write_top(&mut o, r, heading, escape, |o, s| {
+        let title = match web_link(s) {
+            Some(l) => format!(
+                "<a href=\"{}\" rel=\"noopener noreferrer\">{}</a>",
+                escape(l),
+                escape(&s.title)
+            ),
+            None => escape(&s.title),
+        };
         let _ = writeln!(
             o,
-            "<h2>Top stories: {} ({} matches)</h2>\n<ol>",
-            escape(&t.topic),
-            t.matches
+            "<li>{title} <span class=\"meta\">— {} · {} · {}</span><br><small>{}</small></li>",
+            count_noun(s.sources, "source"),
+            escape(&s.time),
+            escape(s.feed.as_deref().unwrap_or("")),
+            marks_to_html(&s.snippet)
         );
-        for s in &t.stories {
-            let title = match web_link(s) {
-                Some(l) => format!(
-                    "<a href=\"{}\" rel=\"noopener noreferrer\">{}</a>",
-                    escape(l),
-                    escape(&s.title)
-                ),
-                None => escape(&s.title),
-            };
-            let _ = writeln!(
-                o,
-                "<li>{title} <span class=\"meta\">— {} · {} · {}</span><br><small>{}</small></li>",
-                count_noun(s.sources, "source"),
-                escape(&s.time),
-                escape(s.feed.as_deref().unwrap_or("")),
-                marks_to_html(&s.snippet)
-            );
-        }
-        o.push_str("</ol>\n");
-    }
+    });
     o.push_str("</body></html>\n");
     o
 }

@@ -67,17 +67,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = Writer::spawn(Store::open(&dir.path().join("t.db")).unwrap());
         let (gate, wait) = std::sync::mpsc::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel::<()>();
         // The writer thread takes this job and blocks in it until the gate opens.
         let first = tokio::spawn({
             let w = w.clone();
             async move {
                 w.call(move |_| {
+                    let _ = started.send(());
                     wait.recv().ok();
                     Ok(())
                 })
                 .await
             }
         });
+        // The callers start only once the writer is blocked: spawned together, a caller's job
+        // could run first and the queue would never fill (a loaded machine did that).
+        running.await.unwrap();
         let done = Arc::new(AtomicUsize::new(0));
         let callers: Vec<_> = (0..QUEUE + 8)
             .map(|_| {

@@ -297,22 +297,13 @@ fn near_duplicate_found_among_ten_thousand_articles() {
 fn key_lookup_ranks_candidates_by_shared_keys_within_the_window() {
     use newswatch::dedup::{BANDS, Fingerprint, PROBES};
     use newswatch::model::Article;
-    use newswatch::store::feeds_log::FetchLog;
-    use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store};
+    use newswatch::store::Store;
 
     let scratch = crate::harness::db::Scratch::new();
     let mut store = Store::open(&scratch.db).unwrap();
     let feed = store
         .ensure_ingest_feeds(&["file:///t.xml".to_string()])
         .unwrap()[0];
-    let matcher = |_: &Article| Vec::new();
-    let sinks = |_: &str| Vec::new();
-    let policy = MatchPolicy {
-        matcher: &matcher,
-        sinks_for: &sinks,
-        window_ms: 86_400_000,
-        full_text: false,
-    };
     // Stored keys: 0 shares all four minimums with the query, 1 shares two (one of them as the
     // query's second smallest value), 2 none.
     let fp = |k: [u64; BANDS]| Fingerprint {
@@ -332,16 +323,7 @@ fn key_lookup_ranks_candidates_by_shared_keys_within_the_window() {
             ..Default::default()
         })
         .collect();
-    let c = FetchCommit {
-        feed_id: feed,
-        articles,
-        state: FeedState::default(),
-        log: FetchLog {
-            url: "file:///t.xml".into(),
-            ..Default::default()
-        },
-    };
-    let out = store.commit_fetch(c, &policy).unwrap();
+    let out = crate::harness::fill::commit_unmatched(&mut store, feed, articles);
     let ids: Vec<i64> = out.items.iter().map(|i| i.id).collect();
     let mut query = fp([10, 20, 30, 40]);
     query.mins[1] = [5, 21, 22];

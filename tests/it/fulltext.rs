@@ -17,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 use newswatch::config::Config;
 use newswatch::model::Article;
-use newswatch::store::MatchPolicy;
 use newswatch::topics::TopicMatch;
 
 use crate::harness::{Server, wait_for_async};
@@ -312,12 +311,7 @@ fn page_done_rematches_and_queues_alerts() {
         }
     };
     let sinks = |_: &str| vec!["log".to_string(), "hook".to_string()];
-    let policy = MatchPolicy {
-        matcher: &matcher,
-        sinks_for: &sinks,
-        window_ms: 86_400_000,
-        full_text: true,
-    };
+    let policy = crate::harness::fill::policy(&matcher, &sinks, true);
     let a = Article {
         guid: Some("g1".into()),
         link: Some("http://127.0.0.1:9/a/1".into()),

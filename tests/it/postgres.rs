@@ -287,28 +287,7 @@ fn article(feed: &str, n: usize, title: &str, text: &str) -> Article {
 }
 
 fn commit(store: &mut Store, feed_id: i64, articles: Vec<Article>) {
-    let matcher = |_: &Article| Vec::new();
-    let sinks = |_: &str| Vec::new();
-    let policy = MatchPolicy {
-        matcher: &matcher,
-        sinks_for: &sinks,
-        window_ms: 86_400_000,
-        full_text: false,
-    };
-    store
-        .commit_fetch(
-            FetchCommit {
-                feed_id,
-                articles,
-                state: FeedState {
-                    next_poll_at: i64::MAX,
-                    ..Default::default()
-                },
-                log: FetchLog::default(),
-            },
-            &policy,
-        )
-        .unwrap();
+    crate::harness::fill::commit_unmatched(store, feed_id, articles);
 }
 
 #[test]
