@@ -35,6 +35,9 @@ pub struct PollCtx {
     pub prepare_slots: Arc<Semaphore>,
     cores: usize,
     pub stats: Arc<PollStats>,
+    /// The daemon's WebSub side, when on: told of each poll's hub, and stretches the schedule of
+    /// feeds with an active subscription.
+    pub websub: Option<Arc<crate::websub::WebSub>>,
 }
 
 impl PollCtx {
@@ -47,6 +50,7 @@ impl PollCtx {
             prepare_slots: Arc::new(Semaphore::new(cores)),
             cores,
             stats: Arc::default(),
+            websub: None,
         }
     }
 
@@ -220,6 +224,7 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
                     let url = resp.final_url.clone();
                     let charset = resp.charset.clone();
                     let body = resp.body;
+                    let links = resp.links;
                     let slot = ctx.prepare_slots.clone().acquire_owned().await;
                     let prepared = tokio::task::spawn_blocking(move || {
                         let _slot = slot;
@@ -228,6 +233,9 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
                     .await;
                     match prepared {
                         Ok(Ok(p)) => {
+                            if let Some(ws) = &ctx.websub {
+                                ws.discovered(&feed, &links, &p.feed);
+                            }
                             if let Some(ttl) = p.feed.ttl_secs {
                                 let ttl = Duration::from_secs(ttl);
                                 obs.floor = Some(obs.floor.unwrap_or_default().max(ttl));
@@ -283,7 +291,10 @@ pub async fn poll_feed(ctx: &PollCtx, feed: Feed) -> PollReport {
     state.interval_ms = Some(interval.as_millis() as i64);
     state.min_interval_ms = obs.floor.map(|f| f.as_millis() as i64);
     state.next_poll_at = now_ms() + delay.as_millis() as i64;
-    report.next_poll_in_secs = delay.as_secs();
+    if let Some(ws) = &ctx.websub {
+        ws.stretch(feed.id, &mut state);
+    }
+    report.next_poll_in_secs = ((state.next_poll_at - now_ms()).max(0) / 1000) as u64;
     log.duration_ms = started.elapsed().as_millis() as i64;
     log.error = report.error.clone();
 

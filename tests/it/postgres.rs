@@ -15,15 +15,16 @@ use newswatch::pipeline::Pipeline;
 use newswatch::store::feeds_log::FetchLog;
 use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store};
 
-/// A database of its own on the server named by `NEWSWATCH_TEST_PG`, dropped at the end.
-struct PgDb {
+/// A database of its own on the server named by `NEWSWATCH_TEST_PG`, dropped at the end (also
+/// used by other areas' PostgreSQL halves).
+pub(crate) struct PgDb {
     admin: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl PgDb {
-    fn new(test: &str) -> Option<PgDb> {
+    pub(crate) fn new(test: &str) -> Option<PgDb> {
         let Ok(admin) = std::env::var("NEWSWATCH_TEST_PG") else {
             // Past the test harness's capture, so a plain `cargo test` shows it.
             use std::io::Write;
@@ -52,7 +53,7 @@ impl PgDb {
         postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
     }
 
-    fn count(&self, sql: &str) -> i64 {
+    pub(crate) fn count(&self, sql: &str) -> i64 {
         self.client().query_one(sql, &[]).unwrap().get(0)
     }
 }

@@ -1,0 +1,100 @@
+//! WebSub subscriptions on PostgreSQL: the SQL of `store::websub`, same rows and meaning.
+
+use postgres::types::ToSql;
+use postgres::{GenericClient, Row};
+
+use super::super::Result;
+use super::super::websub::{
+    ACTIVATE, ACTIVE, DELETE, INSERT, ORPHAN, POLL_FLOOR, SET, SUB_COLS, SUB_FROM, SubState,
+    Subscription, WebSubStore, due_sql,
+};
+use super::Pg;
+use crate::util::now_ms;
+
+fn sub_from_row(r: &Row) -> Subscription {
+    Subscription {
+        id: r.get(0),
+        feed_id: r.get(1),
+        feed_url: r.get(2),
+        hub: r.get(3),
+        topic: r.get(4),
+        secret: r.get(5),
+        state: SubState::parse(r.get(6)),
+        lease_until: r.get(7),
+        next_at: r.get(8),
+    }
+}
+
+fn get(c: &mut impl GenericClient, clause: &str, key: i64) -> Result<Option<Subscription>> {
+    Ok(c.query_opt(
+        &format!("SELECT {SUB_COLS} FROM {SUB_FROM} WHERE {clause} = $1"),
+        &[&key],
+    )?
+    .map(|r| sub_from_row(&r)))
+}
+
+impl WebSubStore for Pg {
+    fn websub_get(&mut self, id: i64) -> Result<Option<Subscription>> {
+        get(self.c.get_mut(), "s.id", id)
+    }
+
+    fn websub_request(
+        &mut self,
+        feed_id: i64,
+        hub: &str,
+        topic: &str,
+        secret: &str,
+        retry_at: i64,
+    ) -> Result<(Subscription, bool)> {
+        let mut tx = self.c.get_mut().transaction()?;
+        // The feed row locked: two daemons discovering the same hub at once make one request.
+        tx.execute("SELECT 1 FROM feeds WHERE id = $1 FOR UPDATE", &[&feed_id])?;
+        if let Some(s) = get(&mut tx, "s.feed_id", feed_id)? {
+            if s.hub == hub && s.topic == topic {
+                return Ok((s, false));
+            }
+            tx.execute(ORPHAN, &[&s.id])?;
+        }
+        let args: [&(dyn ToSql + Sync); 6] =
+            [&feed_id, &hub, &topic, &secret, &retry_at, &now_ms()];
+        let id: i64 = tx.query_one(INSERT, &args)?.get(0);
+        let s = get(&mut tx, "s.id", id)?.expect("the row just inserted");
+        tx.commit()?;
+        Ok((s, true))
+    }
+
+    fn websub_activate(
+        &mut self,
+        id: i64,
+        lease_until: i64,
+        renew_at: i64,
+        poll_floor: i64,
+    ) -> Result<()> {
+        let mut tx = self.c.get_mut().transaction()?;
+        tx.execute(ACTIVATE, &[&lease_until, &renew_at, &id])?;
+        tx.execute(POLL_FLOOR, &[&poll_floor, &id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn websub_set(&mut self, id: i64, state: SubState, next_at: i64) -> Result<()> {
+        self.c
+            .get_mut()
+            .execute(SET, &[&state.as_str(), &next_at, &id])?;
+        Ok(())
+    }
+
+    fn websub_delete(&mut self, id: i64) -> Result<bool> {
+        Ok(self.c.get_mut().execute(DELETE, &[&id])? > 0)
+    }
+
+    fn websub_due(&mut self, now: i64) -> Result<Vec<Subscription>> {
+        let rows = self.c.get_mut().query(&due_sql(), &[&now])?;
+        Ok(rows.iter().map(sub_from_row).collect())
+    }
+
+    fn websub_active(&mut self) -> Result<Vec<(i64, i64)>> {
+        let rows = self.c.get_mut().query(ACTIVE, &[])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
