@@ -54,7 +54,7 @@ pub use query::{
     SearchFilter, StoreMetrics, TopicEntry, TopicStats,
 };
 pub use report::{CountBy, GroupKey, ReportHit, StoryRow};
-pub use websub::{SubState, Subscription, WebSubStore};
+pub use websub::{Activation, SubRequest, SubState, Subscription, WebSubStore};
 pub use writer::{QUEUE as WRITER_QUEUE, Writer};
 
 use crate::topics::Severity;

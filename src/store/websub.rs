@@ -52,32 +52,37 @@ pub struct Subscription {
     pub next_at: i64,
 }
 
+/// A subscription to record (`WebSubStore::websub_request`).
+#[derive(Debug, Clone)]
+pub struct SubRequest {
+    pub feed_id: i64,
+    pub hub: String,
+    pub topic: String,
+    pub secret: String,
+    pub retry_at: i64,
+}
+
+/// A verified subscription's times (`WebSubStore::websub_activate`).
+#[derive(Debug, Clone, Copy)]
+pub struct Activation {
+    pub lease_until: i64,
+    pub renew_at: i64,
+    pub poll_floor: i64,
+}
+
 /// The subscription operations; `store::Write` requires them. Each is one statement or one
 /// transaction.
 pub trait WebSubStore {
     /// A subscription by id, with its feed's URL.
     fn websub_get(&mut self, id: i64) -> Result<Option<Subscription>>;
-    /// Records that `feed_id` is to be subscribed at `hub` for `topic` with `secret` (a pending
-    /// row, retried at `retry_at`). A subscription of the feed to the same hub and topic is kept
-    /// as it is and returned with `false`; one to another hub or topic is let go (its feed is
-    /// cleared, so it gets unsubscribed). `true`: a new row, to be requested from the hub now.
-    fn websub_request(
-        &mut self,
-        feed_id: i64,
-        hub: &str,
-        topic: &str,
-        secret: &str,
-        retry_at: i64,
-    ) -> Result<(Subscription, bool)>;
-    /// The hub verified the subscription: active until `lease_until`, renewed at `renew_at`; the
-    /// feed's next poll moves to `poll_floor` if it was earlier (polling becomes the fallback).
-    fn websub_activate(
-        &mut self,
-        id: i64,
-        lease_until: i64,
-        renew_at: i64,
-        poll_floor: i64,
-    ) -> Result<()>;
+    /// Records that a feed is to be subscribed (a pending row, retried at `retry_at`). A
+    /// subscription of the feed to the same hub and topic is kept as it is and returned with
+    /// `false`; one to another hub or topic is let go (its feed is cleared, so it gets
+    /// unsubscribed). `true`: a new row, to be requested from the hub now.
+    fn websub_request(&mut self, r: &SubRequest) -> Result<(Subscription, bool)>;
+    /// The hub verified the subscription `id`: active until the lease ends, renewed at its time;
+    /// the feed's next poll moves to `poll_floor` if it was earlier (polling becomes the fallback).
+    fn websub_activate(&mut self, id: i64, a: &Activation) -> Result<()>;
     /// Sets the state and the next action time of a subscription.
     fn websub_set(&mut self, id: i64, state: SubState, next_at: i64) -> Result<()>;
     fn websub_delete(&mut self, id: i64) -> Result<bool>;
@@ -150,26 +155,19 @@ impl WebSubStore for Sqlite {
         Ok(get(&self.conn, "s.id", id)?)
     }
 
-    fn websub_request(
-        &mut self,
-        feed_id: i64,
-        hub: &str,
-        topic: &str,
-        secret: &str,
-        retry_at: i64,
-    ) -> Result<(Subscription, bool)> {
+    fn websub_request(&mut self, r: &SubRequest) -> Result<(Subscription, bool)> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        if let Some(s) = get(&tx, "s.feed_id", feed_id)? {
-            if s.hub == hub && s.topic == topic {
+        if let Some(s) = get(&tx, "s.feed_id", r.feed_id)? {
+            if s.hub == r.hub && s.topic == r.topic {
                 return Ok((s, false));
             }
             tx.execute(ORPHAN, [s.id])?;
         }
         let id: i64 = tx.query_row(
             INSERT,
-            params![feed_id, hub, topic, secret, retry_at, now_ms()],
+            params![r.feed_id, r.hub, r.topic, r.secret, r.retry_at, now_ms()],
             |r| r.get(0),
         )?;
         let s = get(&tx, "s.id", id)?.expect("the row just inserted");
@@ -177,18 +175,12 @@ impl WebSubStore for Sqlite {
         Ok((s, true))
     }
 
-    fn websub_activate(
-        &mut self,
-        id: i64,
-        lease_until: i64,
-        renew_at: i64,
-        poll_floor: i64,
-    ) -> Result<()> {
+    fn websub_activate(&mut self, id: i64, a: &Activation) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(ACTIVATE, params![lease_until, renew_at, id])?;
-        tx.execute(POLL_FLOOR, params![poll_floor, id])?;
+        tx.execute(ACTIVATE, params![a.lease_until, a.renew_at, id])?;
+        tx.execute(POLL_FLOOR, params![a.poll_floor, id])?;
         tx.commit()?;
         Ok(())
     }

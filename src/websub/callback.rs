@@ -24,7 +24,7 @@ use hmac::{Hmac, KeyInit, Mac};
 
 use super::WebSub;
 use crate::store::feeds_log::FetchLog;
-use crate::store::{CommitOutcome, FeedState, FetchCommit, SubState, Subscription};
+use crate::store::{Activation, CommitOutcome, FeedState, FetchCommit, SubState, Subscription};
 use crate::util::now_ms;
 
 /// How long a denied subscription waits before it is requested again.
@@ -119,15 +119,18 @@ async fn activate(ws: &WebSub, sub: &Subscription, lease: Option<&str>) -> anyho
         .and_then(|l| l.trim().parse::<u64>().ok())
         .map_or(ws.cfg.lease.as_millis() as i64, |s| s as i64 * 1000);
     let now = now_ms();
-    let (until, renew) = (now + lease_ms, now + lease_ms * 4 / 5);
-    let floor = now + ws.cfg.fallback_interval.as_millis() as i64;
+    let a = Activation {
+        lease_until: now + lease_ms,
+        renew_at: now + lease_ms * 4 / 5,
+        poll_floor: now + ws.cfg.fallback_interval.as_millis() as i64,
+    };
     let id = sub.id;
     ws.ctx
         .writer
-        .call(move |s| s.websub_activate(id, until, renew, floor))
+        .call(move |s| s.websub_activate(id, &a))
         .await?;
     if let Some(feed) = sub.feed_id {
-        ws.active.lock().unwrap().insert(feed, until);
+        ws.active.lock().unwrap().insert(feed, a.lease_until);
     }
     Ok(())
 }

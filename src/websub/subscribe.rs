@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{Discovery, WebSub, hex};
-use crate::store::{SubState, Subscription};
+use crate::store::{SubRequest, SubState, Subscription};
 use crate::util::now_ms;
 
 /// How long a request waits for the hub's verification before it is sent again (or, for an
@@ -72,13 +72,15 @@ impl WebSub {
             Ok(s) => s,
             Err(e) => return tracing::warn!(error = %format!("{e:#}"), "websub: no secret"),
         };
-        let (feed, hub, topic) = (d.feed_id, d.advert.hub.clone(), d.advert.topic.clone());
-        let retry_at = now_ms() + RETRY_MS;
-        let r = self
-            .ctx
-            .writer
-            .call(move |s| s.websub_request(feed, &hub, &topic, &secret, retry_at))
-            .await;
+        let feed = d.feed_id;
+        let req = SubRequest {
+            feed_id: feed,
+            hub: d.advert.hub,
+            topic: d.advert.topic,
+            secret,
+            retry_at: now_ms() + RETRY_MS,
+        };
+        let r = self.ctx.writer.call(move |s| s.websub_request(&req)).await;
         match r {
             Ok((sub, true)) => self.send(&sub, Mode::Subscribe).await,
             Ok((_, false)) => {}

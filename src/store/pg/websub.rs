@@ -5,8 +5,8 @@ use postgres::{GenericClient, Row};
 
 use super::super::Result;
 use super::super::websub::{
-    ACTIVATE, ACTIVE, DELETE, INSERT, ORPHAN, POLL_FLOOR, SET, SUB_COLS, SUB_FROM, SubState,
-    Subscription, WebSubStore, due_sql,
+    ACTIVATE, ACTIVE, Activation, DELETE, INSERT, ORPHAN, POLL_FLOOR, SET, SUB_COLS, SUB_FROM,
+    SubRequest, SubState, Subscription, WebSubStore, due_sql,
 };
 use super::Pg;
 use crate::util::now_ms;
@@ -38,41 +38,37 @@ impl WebSubStore for Pg {
         get(self.c.get_mut(), "s.id", id)
     }
 
-    fn websub_request(
-        &mut self,
-        feed_id: i64,
-        hub: &str,
-        topic: &str,
-        secret: &str,
-        retry_at: i64,
-    ) -> Result<(Subscription, bool)> {
+    fn websub_request(&mut self, r: &SubRequest) -> Result<(Subscription, bool)> {
         let mut tx = self.c.get_mut().transaction()?;
         // The feed row locked: two daemons discovering the same hub at once make one request.
-        tx.execute("SELECT 1 FROM feeds WHERE id = $1 FOR UPDATE", &[&feed_id])?;
-        if let Some(s) = get(&mut tx, "s.feed_id", feed_id)? {
-            if s.hub == hub && s.topic == topic {
+        tx.execute(
+            "SELECT 1 FROM feeds WHERE id = $1 FOR UPDATE",
+            &[&r.feed_id],
+        )?;
+        if let Some(s) = get(&mut tx, "s.feed_id", r.feed_id)? {
+            if s.hub == r.hub && s.topic == r.topic {
                 return Ok((s, false));
             }
             tx.execute(ORPHAN, &[&s.id])?;
         }
-        let args: [&(dyn ToSql + Sync); 6] =
-            [&feed_id, &hub, &topic, &secret, &retry_at, &now_ms()];
+        let args: [&(dyn ToSql + Sync); 6] = [
+            &r.feed_id,
+            &r.hub,
+            &r.topic,
+            &r.secret,
+            &r.retry_at,
+            &now_ms(),
+        ];
         let id: i64 = tx.query_one(INSERT, &args)?.get(0);
         let s = get(&mut tx, "s.id", id)?.expect("the row just inserted");
         tx.commit()?;
         Ok((s, true))
     }
 
-    fn websub_activate(
-        &mut self,
-        id: i64,
-        lease_until: i64,
-        renew_at: i64,
-        poll_floor: i64,
-    ) -> Result<()> {
+    fn websub_activate(&mut self, id: i64, a: &Activation) -> Result<()> {
         let mut tx = self.c.get_mut().transaction()?;
-        tx.execute(ACTIVATE, &[&lease_until, &renew_at, &id])?;
-        tx.execute(POLL_FLOOR, &[&poll_floor, &id])?;
+        tx.execute(ACTIVATE, &[&a.lease_until, &a.renew_at, &id])?;
+        tx.execute(POLL_FLOOR, &[&a.poll_floor, &id])?;
         tx.commit()?;
         Ok(())
     }
