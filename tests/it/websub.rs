@@ -358,7 +358,9 @@ fn websub_subscribe_push_renew_unsubscribe_postgres() {
 }
 
 /// Push latency: the time from sending a signed push to its 2xx, which the daemon sends after the
-/// commit; median over `NEWSWATCH_PUSHES` (default 30) pushes of 1 and of 20 new items.
+/// commit; median over `NEWSWATCH_PUSHES` (default 30) pushes of 1 and of 20 new items. Baseline,
+/// alternated with the pushes on the same database: the same kind of body through
+/// `Pipeline::prepare` and `commit_fetch` called directly (what a poll costs past its fetch).
 /// `cargo test --locked --test it websub_push_latency -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run by hand"]
@@ -369,34 +371,68 @@ async fn websub_push_latency() {
         .unwrap_or(30);
     let r = Running::start(None, false).await;
     let key = r.secret();
+    let cfg = Arc::new(Config::load(&r.env.config).unwrap());
+    let pipeline = Arc::new(newswatch::pipeline::Pipeline::new(cfg).unwrap());
+    let store = Arc::new(Mutex::new(
+        newswatch::store::Store::open(&r.env.db).unwrap(),
+    ));
     let mut next = 100;
+    let mut body_of = |items: usize| {
+        let entries: Vec<(String, String)> = (0..items)
+            .map(|_| {
+                next += 1;
+                (format!("lat-{next}"), story(next, next % 2 == 0))
+            })
+            .collect();
+        let refs: Vec<(&str, &str, String)> = entries
+            .iter()
+            .map(|(g, s)| (g.as_str(), "Latency", s.clone()))
+            .collect();
+        r.hub.atom(&refs)
+    };
     for items in [1usize, 20] {
-        let mut ms = Vec::new();
+        let (mut push, mut direct) = (Vec::new(), Vec::new());
         for _ in 0..n {
-            let entries: Vec<(String, String)> = (0..items)
-                .map(|_| {
-                    next += 1;
-                    (format!("lat-{next}"), story(next, next % 2 == 0))
-                })
-                .collect();
-            let refs: Vec<(&str, &str, String)> = entries
-                .iter()
-                .map(|(g, s)| (g.as_str(), "Latency", s.clone()))
-                .collect();
-            let body = r.hub.atom(&refs);
+            let body = body_of(items);
             let sig = sign(key.as_bytes(), body.as_bytes());
             let t = Instant::now();
             assert_eq!(r.push(&body, Some(sig)).await, 204);
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            push.push(t.elapsed().as_secs_f64() * 1000.0);
+            let (body, url) = (body_of(items), r.hub.feed_url());
+            let (pipeline, store) = (pipeline.clone(), store.clone());
+            let t = Instant::now();
+            tokio::task::spawn_blocking(move || {
+                let p = pipeline.prepare(body.as_bytes(), &url, None).unwrap();
+                let c = newswatch::store::FetchCommit {
+                    feed_id: 1,
+                    articles: p.articles,
+                    // Not due again: the daemon's polls stay out of the measurement.
+                    state: newswatch::store::FeedState {
+                        next_poll_at: i64::MAX / 2,
+                        ..Default::default()
+                    },
+                    log: Default::default(),
+                };
+                pipeline.with_precomputed(false, &p.matches, |policy| {
+                    store.lock().unwrap().commit_fetch(c, policy).unwrap()
+                });
+            })
+            .await
+            .unwrap();
+            direct.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        ms.sort_by(|a, b| a.total_cmp(b));
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            v[v.len() / 2]
+        };
+        let (p, d) = (median(&mut push), median(&mut direct));
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),
-            "websub push latency, {items} item(s): median {:.2} ms over {n} pushes (min {:.2}, max {:.2})",
-            ms[n / 2],
-            ms[0],
-            ms[n - 1]
+            "{items} item(s), {n} each: push median {p:.2} ms (min {:.2}); prepare+commit direct median {d:.2} ms (min {:.2}); ratio {:.2}",
+            push[0],
+            direct[0],
+            p / d
         );
     }
     r.stop().await;
