@@ -145,8 +145,8 @@ pub trait Read: Send {
     fn marked_topics(&self) -> Result<Vec<String>>;
 }
 
-/// Write operations: polling, ingest, full-text pages, the outbox, WebSub subscriptions. Each is
-/// one transaction.
+/// Write operations: polling, ingest, full-text pages, the outbox, WebSub subscriptions
+/// ([`WebSubStore`]). Each is one transaction.
 pub trait Write: Read + WebSubStore {
     /// Adds a feed, or updates name/interval/full_text of an existing one. Returns its id.
     fn upsert_feed(&mut self, f: &NewFeed) -> Result<i64>;
