@@ -29,6 +29,8 @@ use crate::util::now_ms;
 
 /// How long a denied subscription waits before it is requested again.
 const DENIED_RETRY_MS: i64 = 24 * 3600 * 1000;
+/// The longest lease taken from a hub's verification, in seconds.
+const MAX_LEASE_S: u64 = 366 * 86400;
 
 pub(super) fn routes(ws: Arc<WebSub>) -> Router {
     let limit = ws.ctx.pipeline.config.http.max_body_bytes;
@@ -115,9 +117,12 @@ async fn verify(
 /// Records the lease the hub granted (else the one asked), renewal at four fifths of it, and the
 /// feed's polling moved out to the fallback interval.
 async fn activate(ws: &WebSub, sub: &Subscription, lease: Option<&str>) -> anyhow::Result<()> {
+    // A lease of more than a year is taken as a year (and renewed in time all the same).
     let lease_ms = lease
         .and_then(|l| l.trim().parse::<u64>().ok())
-        .map_or(ws.cfg.lease.as_millis() as i64, |s| s as i64 * 1000);
+        .map_or(ws.cfg.lease.as_millis() as i64, |s| {
+            s.min(MAX_LEASE_S) as i64 * 1000
+        });
     let now = now_ms();
     let a = Activation {
         lease_until: now + lease_ms,

@@ -15,6 +15,8 @@ use crate::util::now_ms;
 /// How long a request waits for the hub's verification before it is sent again (or, for an
 /// unsubscription, before the row is dropped).
 const RETRY_MS: i64 = 15 * 60 * 1000;
+/// How often the active subscriptions are read again from the store.
+const ACTIVE_REFRESH: Duration = Duration::from_secs(60);
 
 /// Subscribe or unsubscribe.
 #[derive(Debug, Clone, Copy)]
@@ -45,14 +47,10 @@ impl WebSub {
         let Some(mut rx) = self.rx.lock().unwrap().take() else {
             return;
         };
-        match self.ctx.writer.call(|s| s.websub_active()).await {
-            Ok(active) => self.active.lock().unwrap().extend(active),
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "websub: cannot read subscriptions")
-            }
-        }
         let mut tick = tokio::time::interval(tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Its first tick, at once, loads the active subscriptions.
+        let mut refresh = tokio::time::interval(ACTIVE_REFRESH);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -60,7 +58,19 @@ impl WebSub {
                     Some(d) => self.on_advert(d).await,
                     None => return,
                 },
+                _ = refresh.tick() => self.refresh_active().await,
                 _ = tick.tick() => self.on_tick().await,
+            }
+        }
+    }
+
+    /// Reloads the active subscriptions: those another daemon verified (on a shared database)
+    /// stretch this daemon's polls too, and ended ones stop.
+    async fn refresh_active(&self) {
+        match self.ctx.writer.call(|s| s.websub_active()).await {
+            Ok(active) => *self.active.lock().unwrap() = active.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "websub: cannot read subscriptions")
             }
         }
     }
