@@ -430,25 +430,23 @@ impl Config {
                 at("min_interval")
             ));
         }
-        self.websub
-            .validate(self.server.public_url.as_deref())
-            .map_err(|e| {
-                let key = e.split(':').next().unwrap_or("");
-                let section = if key == "public_url" {
-                    "server"
-                } else {
-                    "websub"
-                };
-                // The key inside its own section (`enabled` is a key of several).
-                let line = text
-                    .find(&format!("[{section}]"))
-                    .and_then(|start| {
-                        Some(text[..start].matches('\n').count() + line_of(&text[start..], key)?)
-                    })
-                    .map(|l| format!("line {l}: "))
-                    .unwrap_or_default();
-                format!("{line}{section}.{e}")
-            })?;
+        self.websub.validate(&self.server).map_err(|e| {
+            let key = e.split(':').next().unwrap_or("");
+            let section = if key == "public_url" {
+                "server"
+            } else {
+                "websub"
+            };
+            // The key inside its own section (`enabled` is a key of several).
+            let line = text
+                .find(&format!("[{section}]"))
+                .and_then(|start| {
+                    Some(text[..start].matches('\n').count() + line_of(&text[start..], key)?)
+                })
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default();
+            format!("{line}{section}.{e}")
+        })?;
         let mut seen = BTreeMap::new();
         for f in &self.feeds {
             if let Err(e) = validate_feed_url(&f.url) {
@@ -671,8 +669,10 @@ mod tests {
             e.contains("line 2") && e.contains("server.public_url"),
             "{e}"
         );
+        let e = Config::parse("[websub]\nenabled = true\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("server.enabled"), "{e}");
         let c = Config::parse(
-            "[server]\npublic_url = \"https://n.example\"\n[websub]\nenabled = true\nlease = \"1d\"\n",
+            "[server]\nenabled = true\npublic_url = \"https://n.example\"\n[websub]\nenabled = true\nlease = \"1d\"\n",
         )
         .unwrap();
         assert_eq!(c.websub.lease, Duration::from_secs(86400));

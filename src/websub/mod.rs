@@ -65,7 +65,8 @@ impl Default for WebSubConfig {
 
 impl WebSubConfig {
     /// Checks `[websub]` against `[server]`; the error starts with the key it is about.
-    pub fn validate(&self, public_url: Option<&str>) -> Result<(), String> {
+    pub fn validate(&self, server: &crate::config::ServerConfig) -> Result<(), String> {
+        let public_url = server.public_url.as_deref();
         if let Some(u) = public_url {
             match url::Url::parse(u) {
                 Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {}
@@ -78,6 +79,11 @@ impl WebSubConfig {
         }
         if !self.enabled {
             return Ok(());
+        }
+        if !server.enabled {
+            return Err(
+                "enabled: WebSub needs server.enabled = true (the callback is served there)".into(),
+            );
         }
         if public_url.is_none() {
             return Err(
