@@ -38,6 +38,8 @@ pub struct Config {
     pub report: ReportConfig,
     #[serde(default)]
     pub fulltext: FulltextConfig,
+    #[serde(default)]
+    pub websub: crate::websub::WebSubConfig,
     #[serde(default, rename = "feed")]
     pub feeds: Vec<FeedConfig>,
     #[serde(default, rename = "topic")]
@@ -221,7 +223,7 @@ fn d5m() -> Duration {
 fn d30m() -> Duration {
     Duration::from_secs(1800)
 }
-fn d6h() -> Duration {
+pub(crate) fn d6h() -> Duration {
     Duration::from_secs(6 * 3600)
 }
 fn d24h() -> Duration {
@@ -268,7 +270,7 @@ pub struct DedupConfig {
     pub max_distance: u32,
 }
 
-fn d7d() -> Duration {
+pub(crate) fn d7d() -> Duration {
     Duration::from_secs(7 * 86400)
 }
 fn default_max_distance() -> u32 {
@@ -294,6 +296,10 @@ pub struct ServerConfig {
     /// Required when `bind` is not a loopback address. May be `env:NAME` or `file:PATH`.
     #[serde(default)]
     pub token: Option<String>,
+    /// The server's address as seen from outside (`https://news.example.org`): the base of the
+    /// WebSub callback URLs that hubs call.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 fn default_bind() -> String {
@@ -306,6 +312,7 @@ impl Default for ServerConfig {
             enabled: false,
             bind: default_bind(),
             token: None,
+            public_url: None,
         }
     }
 }
@@ -401,7 +408,29 @@ impl Config {
         self.validate_feeds(&at)?;
         self.validate_sinks(&at)?;
         self.validate_topics(&at)?;
-        self.validate_sink_settings(&at)
+        self.validate_sink_settings(&at)?;
+        self.validate_websub(text)
+    }
+
+    /// `[websub]` and the `[server] public_url` it needs; the error names the key in its own
+    /// section (`enabled` is a key of several).
+    fn validate_websub(&self, text: &str) -> Result<(), String> {
+        self.websub.validate(&self.server).map_err(|e| {
+            let key = e.split(':').next().unwrap_or("");
+            let section = if key == "public_url" {
+                "server"
+            } else {
+                "websub"
+            };
+            let line = text
+                .find(&format!("[{section}]"))
+                .and_then(|start| {
+                    Some(text[..start].matches('\n').count() + line_of(&text[start..], key)?)
+                })
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default();
+            format!("{line}{section}.{e}")
+        })
     }
 
     /// The store URL and the numeric limits of `[http]` and `[poll]`. `at` names the line of a key.
@@ -660,6 +689,29 @@ mod tests {
         let e = Config::parse("[[topic]]\nid = \"t\"\nquery = \"x\"\nrate_limit = \"lots\"\n")
             .unwrap_err();
         assert!(e.contains("line 4") && e.contains("\"t\""), "{e}");
+    }
+
+    #[test]
+    fn websub_needs_a_public_url() {
+        let e =
+            Config::parse("[server]\nenabled = true\n\n[websub]\nenabled = true\n").unwrap_err();
+        assert!(
+            e.contains("line 5") && e.contains("server.public_url"),
+            "{e}"
+        );
+        let e = Config::parse("[server]\npublic_url = \"ftp://x\"\n").unwrap_err();
+        assert!(
+            e.contains("line 2") && e.contains("server.public_url"),
+            "{e}"
+        );
+        let e = Config::parse("[websub]\nenabled = true\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("server.enabled"), "{e}");
+        let c = Config::parse(
+            "[server]\nenabled = true\npublic_url = \"https://n.example\"\n[websub]\nenabled = true\nlease = \"1d\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.websub.lease, Duration::from_secs(86400));
+        assert_eq!(c.websub.fallback_interval, Duration::from_secs(6 * 3600));
     }
 
     #[test]

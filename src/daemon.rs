@@ -67,15 +67,19 @@ pub async fn run(
         tokio::task::spawn_blocking(move || open_store(&config, &db)).await??
     };
     let writer = Writer::spawn(store);
-    let ctx = poll_ctx(config.clone(), writer.clone())?;
+    let mut ctx = poll_ctx(config.clone(), writer.clone())?;
+    // Push: the callback is served by the HTTP face, pushes are ingested with the poll's context.
+    ctx.websub = crate::websub::WebSub::new(&config, ctx.clone())?;
+    let open = ctx.websub.as_ref().map(|w| w.routes()).unwrap_or_default();
     // The HTTP face (issue 6): refuses to start on a non-loopback bind without a token.
     let server = if config.server.enabled {
         Some(
-            crate::web::start(
+            crate::web::start_with(
                 &config.server,
                 &config.base_dir,
                 config.topics.clone(),
                 db,
+                open,
                 shutdown.clone(),
             )
             .await?,
@@ -84,6 +88,9 @@ pub async fn run(
         None
     };
     let tracker = TaskTracker::new();
+    if let Some(ws) = ctx.websub.clone() {
+        tracker.spawn(ws.run(config.poll.tick, shutdown.clone()));
+    }
     tracker.spawn(
         crate::alerts::Dispatcher::new(
             &config.alerts,

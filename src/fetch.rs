@@ -44,6 +44,8 @@ pub struct Response {
     pub max_age: Option<Duration>,
     /// The body was cut at the cap (only from a `truncating` fetcher).
     pub truncated: bool,
+    /// `Link` headers as (rel, absolute URL), e.g. WebSub's `hub` and `self`.
+    pub links: Vec<(String, String)>,
 }
 
 /// A feed fetch classified by what its status means for the feed.
@@ -275,6 +277,7 @@ impl Fetcher {
                 continue;
             }
             let mut out = head_of(resp.headers());
+            out.links = crate::websub::discover::link_headers(resp.headers(), &url);
             out.status = status.as_u16();
             out.final_url = url.to_string();
             if seen.len() > 1 && all_permanent {

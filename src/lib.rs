@@ -14,7 +14,8 @@
 //! Around it: [`pipeline`] (the pure stages glued), [`poller`] (one feed, fetch to commit),
 //! [`daemon`] (the loop), [`cli`] and [`commands`] (the command line), [`config`].
 //! Read side: [`report`] (reports over the archive), [`web`] (the HTTP API, Atom feeds and
-//! dashboard), [`progress`] (progress lines on a terminal).
+//! dashboard), [`progress`] (progress lines on a terminal). Push: [`websub`] (hub subscriptions
+//! and pushes through the same pipeline and commit as a poll).
 
 pub mod alerts;
 pub mod clean;
@@ -40,4 +41,5 @@ pub mod store;
 pub mod topics;
 pub mod util;
 pub mod web;
+pub mod websub;
 pub mod workers;

@@ -12,6 +12,10 @@ pub struct ParsedFeed {
     pub language: Option<String>,
     /// The feed's own minimum refresh interval (RSS `<ttl>`), in seconds.
     pub ttl_secs: Option<u64>,
+    /// WebSub hubs the feed advertises (`<atom:link rel="hub">`), absolute.
+    pub hubs: Vec<String>,
+    /// The feed's own URL as it names it (`<atom:link rel="self">`): the WebSub topic.
+    pub self_url: Option<String>,
     pub entries: Vec<Entry>,
 }
 

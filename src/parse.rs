@@ -411,11 +411,20 @@ fn convert(feed: feed_rs::model::Feed, url: Option<&str>) -> ParsedFeed {
             }
         })
         .collect();
+    let with_rel = |rel: &'static str| {
+        feed.links
+            .iter()
+            .filter(move |l| l.rel.as_deref() == Some(rel))
+            .filter_map(|l| resolve(&l.href))
+            .filter(|s| !s.is_empty())
+    };
     ParsedFeed {
         title: text_of(&feed.title),
         site_url: pick_link(&feed.links),
         language,
         ttl_secs: feed.ttl.map(|m| u64::from(m) * 60),
+        hubs: with_rel("hub").collect(),
+        self_url: with_rel("self").next(),
         entries,
     }
 }
@@ -449,6 +458,19 @@ mod tests {
         assert_eq!(f.entries[0].guid.as_deref(), Some("g1"));
         assert!(f.entries[0].published_at.is_some());
         assert_eq!(f.entries[1].guid, None);
+    }
+
+    #[test]
+    fn websub_hub_and_self_links() {
+        let xml = r#"<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>T</title><link>https://ex.org/</link>
+<atom:link rel="hub" href="https://hub.example/"/><atom:link rel="self" href="/feed.xml"/>
+<item><title>One</title><link>https://ex.org/1</link></item></channel></rss>"#;
+        let f = parse_feed(xml.as_bytes(), Some("https://ex.org/x"), None).unwrap();
+        assert_eq!(f.hubs, ["https://hub.example/"]);
+        assert_eq!(f.self_url.as_deref(), Some("https://ex.org/feed.xml"));
+        assert_eq!(f.site_url.as_deref(), Some("https://ex.org/"));
+        let plain = parse_feed(RSS.as_bytes(), None, None).unwrap();
+        assert!(plain.hubs.is_empty() && plain.self_url.is_none());
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct PollCtx {
     pub prepare_slots: Arc<Semaphore>,
     cores: usize,
     pub stats: Arc<PollStats>,
+    /// The daemon's WebSub side, when on: told of each poll's hub, and stretches the schedule of
+    /// feeds with an active subscription.
+    pub websub: Option<Arc<crate::websub::WebSub>>,
 }
 
 impl PollCtx {
@@ -54,6 +57,7 @@ impl PollCtx {
             prepare_slots: Arc::new(Semaphore::new(cores)),
             cores,
             stats: Arc::default(),
+            websub: None,
         }
     }
 
@@ -200,11 +204,19 @@ async fn poll(ctx: &PollCtx, feed: &Feed) -> PollReport {
     let mut prepared = None;
     if let (Some(body), Some(r)) = (fetched.take_body(), fetched.response()) {
         match prepare_body(ctx, body, &r.final_url, r.charset.as_deref()).await {
-            Ok(p) => prepared = Some(p),
+            Ok(p) => {
+                if let Some(ws) = &ctx.websub {
+                    ws.discovered(feed, &r.links, &p.feed);
+                }
+                prepared = Some(p)
+            }
             Err(e) => error = Some(e),
         }
     }
-    let state = feed_state(ctx, feed, &fetched, prepared.as_ref(), error.as_deref());
+    let mut state = feed_state(ctx, feed, &fetched, prepared.as_ref(), error.as_deref());
+    if let Some(ws) = &ctx.websub {
+        ws.stretch(feed.id, &mut state);
+    }
     let log = FetchLog {
         url: feed.url.clone(),
         at,

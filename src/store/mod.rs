@@ -31,6 +31,7 @@ mod pg;
 pub mod query;
 pub mod report;
 mod sqlite;
+mod websub;
 mod writer;
 
 use std::collections::HashMap;
@@ -53,6 +54,7 @@ pub use query::{
     SearchFilter, StoreMetrics, TopicEntry, TopicStats,
 };
 pub use report::{CountBy, GroupKey, ReportHit, StoryRow};
+pub use websub::{Activation, SubRequest, SubState, Subscription, WebSubStore};
 pub use writer::{QUEUE as WRITER_QUEUE, Writer};
 
 use crate::topics::Severity;
@@ -143,8 +145,9 @@ pub trait Read: Send {
     fn marked_topics(&self) -> Result<Vec<String>>;
 }
 
-/// Write operations: polling, ingest, full-text pages, the outbox. Each is one transaction.
-pub trait Write: Read {
+/// Write operations: polling, ingest, full-text pages, the outbox, WebSub subscriptions
+/// ([`WebSubStore`]). Each is one transaction.
+pub trait Write: Read + WebSubStore {
     /// Adds a feed, or updates name/interval/full_text of an existing one. Returns its id.
     fn upsert_feed(&mut self, f: &NewFeed) -> Result<i64>;
     /// Adds a feed only if it is not there yet (never touches an existing row).

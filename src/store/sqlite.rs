@@ -2,7 +2,7 @@
 //! `synchronous = NORMAL`, a 32 MiB page cache and the query planner stability guarantee, and is
 //! migrated at open; the read side (`open_read`) is opened read-only and never migrates. The SQL
 //! lives in the sibling files (`feeds`, `articles`, `pages`, `outbox`, `query`, `report`,
-//! `feedback`); this file
+//! `feedback`, `websub`); this file
 //! opens connections and maps the store's operations onto them.
 
 use std::collections::HashMap;

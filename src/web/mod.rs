@@ -8,7 +8,8 @@
 //! - Reads only, through its own read-only stores (`store::Reader`, a small pool), on blocking threads.
 //!   The one write is a reader's mark on an alert (`feedback`: a script-free form with a CSRF token).
 //! - A non-loopback bind without a token is refused at start; with a token, every request but
-//!   `/healthz` must carry `Authorization: Bearer <token>` (compared in constant time), else 401.
+//!   `/healthz` and the open routes of `start_with` (the WebSub callback, which checks its own
+//!   signatures) must carry `Authorization: Bearer <token>` (compared in constant time), else 401.
 //! - Every response carries a strict Content-Security-Policy (no scripts at all) and `nosniff`;
 //!   feed content on pages is escaped or sanitized (`html`).
 //! - Shutdown: the server stops accepting on the daemon's CancellationToken and drains requests.
@@ -150,6 +151,19 @@ pub async fn start(
     db: &Path,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Server> {
+    start_with(cfg, base_dir, topics, db, Router::new(), shutdown).await
+}
+
+/// Like `start`, also serving `open`: routes outside the bearer token and the security headers,
+/// guarded by their own means (the WebSub callback: a hub is no browser and has no token).
+pub async fn start_with(
+    cfg: &ServerConfig,
+    base_dir: &Path,
+    topics: Vec<TopicConfig>,
+    db: &Path,
+    open: Router,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Server> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(&cfg.bind)
         .await
         .with_context(|| format!("server.bind {:?}: not an address", cfg.bind))?
@@ -186,7 +200,7 @@ pub async fn start(
         .await
         .with_context(|| format!("cannot listen on {}", cfg.bind))?;
     let addr = listener.local_addr()?;
-    let app = router(state);
+    let app = open.merge(router(state));
     tracing::info!(%addr, "http server listening");
     let handle = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -82,6 +82,7 @@ fn dashboard_alert_leads_to_highlighted_article() {
         enabled: true,
         bind: "127.0.0.1:0".into(),
         token: None,
+        ..Default::default()
     };
     let srv = rt
         .block_on(newswatch::web::start(

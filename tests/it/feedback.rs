@@ -359,6 +359,7 @@ async fn serve(e: &Env, token: Option<&str>) -> (newswatch::web::Server, Cancell
         enabled: true,
         bind: "127.0.0.1:0".into(),
         token: token.map(str::to_string),
+        ..Default::default()
     };
     let topics = Config::load(&e.config).unwrap().topics;
     let stop = CancellationToken::new();

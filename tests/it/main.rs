@@ -28,3 +28,4 @@ mod postgres;
 mod report;
 mod topics;
 mod web;
+mod websub;

@@ -18,7 +18,7 @@ use newswatch::store::{FeedState, FetchCommit, MatchPolicy, Store};
 
 /// A database of its own on the server named by `NEWSWATCH_TEST_PG`, dropped at the end; `None`
 /// (with the skip printed) when no server is named.
-fn pg_db(test: &str) -> Option<PgDb> {
+pub(crate) fn pg_db(test: &str) -> Option<PgDb> {
     let Some(admin) = crate::harness::db::pg_admin() else {
         // Past the test harness's capture, so a plain `cargo test` shows it.
         use std::io::Write;

@@ -22,6 +22,7 @@ async fn serve(
         enabled: true,
         bind: bind.to_string(),
         token: token.map(str::to_string),
+        ..Default::default()
     };
     let topics = Config::parse("[[topic]]\nid = \"missiles\"\nquery = 'missile*'\n\n[[topic]]\nid = \"quiet\"\nquery = 'nothing'\n")
         .unwrap()
@@ -362,6 +363,7 @@ async fn token_required_on_non_loopback_bind() {
         enabled: true,
         bind: "127.0.0.1:0".into(),
         token: Some("file:tok".into()),
+        ..Default::default()
     };
     let stop = CancellationToken::new();
     let srv = web::start(&cfg, _d.path(), Vec::new(), &db, stop.clone())

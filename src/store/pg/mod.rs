@@ -5,7 +5,8 @@
 //!
 //! Invariants:
 //! - Migrations (`migrations/postgres/NNNN_*.sql`) are applied in order at open, each in its own
-//!   transaction with its row in `newswatch_migrations`, under a session advisory lock: daemons
+//!   transaction with its row in `newswatch_migrations` (any number without a row is applied, not
+//!   only those above the highest), under a session advisory lock: daemons
 //!   starting together migrate once. A newer schema is refused; a `Reader` never migrates.
 //! - Several daemons share one database. Due feeds, due alerts and due pages are leased
 //!   (`FOR UPDATE SKIP LOCKED`, lease time in the row, feeds and alerts with the holder's name):
@@ -22,6 +23,7 @@ mod commit;
 mod marks;
 mod outbox;
 mod query;
+mod websub;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -186,8 +188,15 @@ fn migrate_locked(c: &mut Client) -> Result<()> {
             "schema version {current} is newer than this newswatch supports ({PG_SCHEMA_VERSION}); refusing to open it (use a newer binary)"
         );
     }
+    // Every migration not recorded yet, in order (not only those above the highest recorded: a
+    // database that got a later number first, from a branch merged earlier, still gets the rest).
+    let applied: std::collections::HashSet<i64> = c
+        .query("SELECT version FROM newswatch_migrations", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     for &(version, name, sql) in PG_MIGRATIONS {
-        if version <= current {
+        if applied.contains(&version) {
             continue;
         }
         let mut tx = c.transaction()?;
