@@ -203,6 +203,20 @@ pub struct ArticleFilter {
     pub until_ms: Option<i64>,
 }
 
+impl ArticleFilter {
+    /// The same filters as a search's (both backends build their WHERE from a `SearchFilter`).
+    pub(super) fn as_search(&self) -> SearchFilter {
+        SearchFilter {
+            since_ms: self.since_ms,
+            until_ms: self.until_ms,
+            topic: self.topic.clone(),
+            feed_id: self.feed_id,
+            lang: self.lang.clone(),
+            limit: 0,
+        }
+    }
+}
+
 pub(super) fn list_articles(
     conn: &Connection,
     f: &ArticleFilter,
@@ -214,15 +228,7 @@ pub(super) fn list_articles(
          FROM articles a LEFT JOIN feeds fe ON fe.id = a.feed_id WHERE 1=1",
     );
     let mut args = Vec::new();
-    let sf = SearchFilter {
-        since_ms: f.since_ms,
-        until_ms: f.until_ms,
-        topic: f.topic.clone(),
-        feed_id: f.feed_id,
-        lang: f.lang.clone(),
-        limit: 0,
-    };
-    push_filters(&mut sql, &mut args, &sf);
+    push_filters(&mut sql, &mut args, &f.as_search());
     sql.push_str(
         " ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC LIMIT ? OFFSET ?",
     );

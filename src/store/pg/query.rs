@@ -167,15 +167,7 @@ impl Pg {
             "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, coalesce(a.canonical_link, a.link), a.lang, a.published_at, a.fetched_at, a.sources
              FROM articles a LEFT JOIN feeds fe ON fe.id = a.feed_id WHERE TRUE",
         );
-        let sf = SearchFilter {
-            since_ms: f.since_ms,
-            until_ms: f.until_ms,
-            topic: f.topic.clone(),
-            feed_id: f.feed_id,
-            lang: f.lang.clone(),
-            limit: 0,
-        };
-        push_filters(&mut sql, &mut args, &sf);
+        push_filters(&mut sql, &mut args, &f.as_search());
         sql.push_str(&format!(
             " ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC LIMIT {} OFFSET {}",
             args.p(limit + 1),
