@@ -208,7 +208,7 @@ fn test(ctx: &Ctx, id: &str, since: &str, format: Format) -> CliResult {
     let matcher = topic_matcher(ctx, id)?;
     let since_ms = crate::util::since_ms(since)
         .map_err(|e| CliError::usage(format!("--since {since:?}: {e}")))?;
-    if !ctx.db.exists() {
+    if crate::store::postgres_url(&ctx.db).is_none() && !ctx.db.exists() {
         return Err(CliError::Runtime(anyhow::anyhow!(
             "no database at {}",
             ctx.db.display()

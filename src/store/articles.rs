@@ -409,7 +409,6 @@ pub(super) fn near_duplicate_candidates(
     f: &dedup::Fingerprint,
     since: i64,
 ) -> rusqlite::Result<Vec<(i64, u32)>> {
-    let mut found: Vec<(i64, u32)> = Vec::new();
     let mut st = conn.prepare_cached(
         "SELECT id FROM articles WHERE band0 IN (?1, ?2, ?3) AND fetched_at >= ?13
          UNION ALL SELECT id FROM articles WHERE band1 IN (?4, ?5, ?6) AND fetched_at >= ?13
@@ -425,16 +424,24 @@ pub(super) fn near_duplicate_candidates(
         }
     }
     args[dedup::BANDS * dedup::PROBES] = since;
-    let mut rows = st.query(rusqlite::params_from_iter(args))?;
-    while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
+    let ids = st
+        .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(tally(ids))
+}
+
+/// Candidate ids (one per shared key) counted: each id with how many keys it shares, most first,
+/// then oldest first. Both backends' near-duplicate lookups end here.
+pub(super) fn tally(ids: impl IntoIterator<Item = i64>) -> Vec<(i64, u32)> {
+    let mut found: Vec<(i64, u32)> = Vec::new();
+    for id in ids {
         match found.iter_mut().find(|(f, _)| *f == id) {
             Some((_, n)) => *n += 1,
             None => found.push((id, 1)),
         }
     }
     found.sort_by_key(|&(id, n)| (std::cmp::Reverse(n), id));
-    Ok(found)
+    found
 }
 
 #[allow(clippy::too_many_arguments)]

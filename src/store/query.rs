@@ -203,6 +203,20 @@ pub struct ArticleFilter {
     pub until_ms: Option<i64>,
 }
 
+impl ArticleFilter {
+    /// The same filters as a search's (both backends build their WHERE from a `SearchFilter`).
+    pub(super) fn as_search(&self) -> SearchFilter {
+        SearchFilter {
+            since_ms: self.since_ms,
+            until_ms: self.until_ms,
+            topic: self.topic.clone(),
+            feed_id: self.feed_id,
+            lang: self.lang.clone(),
+            limit: 0,
+        }
+    }
+}
+
 pub(super) fn list_articles(
     conn: &Connection,
     f: &ArticleFilter,
@@ -214,15 +228,7 @@ pub(super) fn list_articles(
          FROM articles a LEFT JOIN feeds fe ON fe.id = a.feed_id WHERE 1=1",
     );
     let mut args = Vec::new();
-    let sf = SearchFilter {
-        since_ms: f.since_ms,
-        until_ms: f.until_ms,
-        topic: f.topic.clone(),
-        feed_id: f.feed_id,
-        lang: f.lang.clone(),
-        limit: 0,
-    };
-    push_filters(&mut sql, &mut args, &sf);
+    push_filters(&mut sql, &mut args, &f.as_search());
     sql.push_str(
         " ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC LIMIT ? OFFSET ?",
     );
@@ -416,39 +422,35 @@ pub struct TopicStats {
 }
 
 /// Every topic that has matches or alerts, by id.
-pub(super) fn topic_stats(conn: &Connection) -> rusqlite::Result<Vec<TopicStats>> {
+/// Matches per topic with the last match time: `(topic, count, max(matched_at))`.
+pub(super) const SQL_TOPIC_MATCHES: &str =
+    "SELECT topic, count(*), max(matched_at) FROM matches GROUP BY topic";
+/// Alerts per topic and status: `(topic, status, count)`.
+pub(super) const SQL_TOPIC_ALERTS: &str =
+    "SELECT topic, status, count(*) FROM alerts GROUP BY topic, status";
+
+/// The topic stats of both backends from the rows of `SQL_TOPIC_MATCHES` and `SQL_TOPIC_ALERTS`.
+pub(super) fn topic_stats_of(
+    matches: impl IntoIterator<Item = (String, i64, Option<i64>)>,
+    alerts: impl IntoIterator<Item = (String, String, i64)>,
+) -> Vec<TopicStats> {
     let mut out: std::collections::BTreeMap<String, TopicStats> = Default::default();
-    let mut st =
-        conn.prepare("SELECT topic, count(*), max(matched_at) FROM matches GROUP BY topic")?;
-    for r in st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, Option<i64>>(2)?,
-        ))
-    })? {
-        let (t, n, last) = r?;
-        let e = out.entry(t.clone()).or_insert_with(|| TopicStats {
+    fn entry(
+        out: &mut std::collections::BTreeMap<String, TopicStats>,
+        t: String,
+    ) -> &mut TopicStats {
+        out.entry(t.clone()).or_insert_with(|| TopicStats {
             id: t,
             ..Default::default()
-        });
+        })
+    }
+    for (t, n, last) in matches {
+        let e = entry(&mut out, t);
         e.matches = n;
         e.last_matched_at = last.map(ms_to_rfc3339);
     }
-    let mut st =
-        conn.prepare("SELECT topic, status, count(*) FROM alerts GROUP BY topic, status")?;
-    for r in st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })? {
-        let (t, s, n) = r?;
-        let e = out.entry(t.clone()).or_insert_with(|| TopicStats {
-            id: t,
-            ..Default::default()
-        });
+    for (t, s, n) in alerts {
+        let e = entry(&mut out, t);
         match s.as_str() {
             "pending" => e.alerts_pending += n,
             "failed" => e.alerts_failed += n,
@@ -456,7 +458,19 @@ pub(super) fn topic_stats(conn: &Connection) -> rusqlite::Result<Vec<TopicStats>
             _ => {}
         }
     }
-    Ok(out.into_values().collect())
+    out.into_values().collect()
+}
+
+pub(super) fn topic_stats(conn: &Connection) -> rusqlite::Result<Vec<TopicStats>> {
+    let matches = conn
+        .prepare(SQL_TOPIC_MATCHES)?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let alerts = conn
+        .prepare(SQL_TOPIC_ALERTS)?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(topic_stats_of(matches, alerts))
 }
 
 /// One article with its body, matches and sightings.

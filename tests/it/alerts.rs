@@ -389,7 +389,10 @@ async fn webhook_failing_then_recovering_gets_each_alert_exactly_once_more() {
         count(&e.db, "SELECT COUNT(*) FROM alert_attempts WHERE ok"),
         4 + 1 // the sentinel
     );
-    assert_eq!(count(&e.db, "SELECT SUM(attempts) FROM alerts"), 9 + 1);
+    assert_eq!(
+        count(&e.db, "SELECT CAST(SUM(attempts) AS BIGINT) FROM alerts"),
+        9 + 1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

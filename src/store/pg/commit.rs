@@ -5,10 +5,13 @@
 //! locks taken, in one sorted order, on every key an item could collide on before anything is
 //! decided. Full-text pages: claimed with `FOR UPDATE SKIP LOCKED` and a lease.
 
-use postgres::error::SqlState;
-use postgres::{GenericClient, Transaction};
+use std::collections::HashMap;
 
-use super::super::articles::alert_uid;
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Row, Statement, Transaction};
+
+use super::super::articles::{alert_uid, tally};
 use super::super::{
     CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, PageOutcome, PendingPage,
     Result, matching_text,
@@ -58,6 +61,57 @@ fn retryable(e: &anyhow::Error) -> bool {
         })
 }
 
+/// A transaction that prepares each statement once per connection (`Pg::stmts`) instead of once
+/// per call: a statement given as text costs a parse round trip before every execution, and the
+/// commit runs several per item.
+pub(super) struct Cached<'a, 't> {
+    pub(super) tx: &'a mut Transaction<'t>,
+    pub(super) stmts: &'a mut HashMap<&'static str, Statement>,
+}
+
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+impl Cached<'_, '_> {
+    fn st(&mut self, sql: &'static str) -> Result<Statement> {
+        if let Some(s) = self.stmts.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql)?;
+        self.stmts.insert(sql, s.clone());
+        Ok(s)
+    }
+    fn query_opt(&mut self, sql: &'static str, p: &Params) -> Result<Option<Row>> {
+        let s = self.st(sql)?;
+        Ok(self.tx.query_opt(&s, p)?)
+    }
+    fn query_one(&mut self, sql: &'static str, p: &Params) -> Result<Row> {
+        let s = self.st(sql)?;
+        Ok(self.tx.query_one(&s, p)?)
+    }
+    fn execute(&mut self, sql: &'static str, p: &Params) -> Result<u64> {
+        let s = self.st(sql)?;
+        Ok(self.tx.execute(&s, p)?)
+    }
+}
+
+/// Where a query runs: a plain client (each call parses its text) or a `Cached` transaction.
+pub(super) trait Query {
+    fn rows(&mut self, sql: &'static str, p: &Params) -> Result<Vec<Row>>;
+}
+
+impl Query for postgres::Client {
+    fn rows(&mut self, sql: &'static str, p: &Params) -> Result<Vec<Row>> {
+        Ok(self.query(sql, p)?)
+    }
+}
+
+impl Query for Cached<'_, '_> {
+    fn rows(&mut self, sql: &'static str, p: &Params) -> Result<Vec<Row>> {
+        let s = self.st(sql)?;
+        Ok(self.tx.query(&s, p)?)
+    }
+}
+
 impl Pg {
     pub(super) fn commit_all(
         &mut self,
@@ -67,7 +121,8 @@ impl Pg {
         let mut tries = 0;
         loop {
             tries += 1;
-            let mut tx = self.cm().transaction()?;
+            let Pg { c, stmts, .. } = &mut *self;
+            let mut tx = c.get_mut().transaction()?;
             let mut keys = Vec::new();
             for c in batch {
                 for a in &c.articles {
@@ -86,6 +141,7 @@ impl Pg {
                         &[&keys],
                     )?;
                 }
+                let mut tx = Cached { tx: &mut tx, stmts };
                 let outs = batch
                     .iter()
                     .map(|c| commit_in(&mut tx, c, policy))
@@ -103,20 +159,20 @@ impl Pg {
     }
 }
 
-fn commit_in(tx: &mut Transaction, c: &FetchCommit, policy: &MatchPolicy) -> Result<CommitOutcome> {
+fn commit_in(tx: &mut Cached, c: &FetchCommit, policy: &MatchPolicy) -> Result<CommitOutcome> {
     let mut out = CommitOutcome::default();
     let now = now_ms();
     for a in &c.articles {
         let item = store_article(tx, c.feed_id, a, policy, now, &mut out)?;
         out.record(item);
     }
-    apply_state(tx, c.feed_id, &c.state, out.new > 0)?;
-    insert_log(tx, c.feed_id, &c.log, &out)?;
+    apply_state(tx.tx, c.feed_id, &c.state, out.new > 0)?;
+    insert_log(tx.tx, c.feed_id, &c.log, &out)?;
     Ok(out)
 }
 
 fn store_article(
-    tx: &mut Transaction,
+    tx: &mut Cached,
     feed_id: i64,
     a: &Article,
     policy: &MatchPolicy,
@@ -240,7 +296,7 @@ const MAX_VERIFIED: usize = 6;
 /// The stored article, fetched after `since`, that the article is a near-duplicate of: the best
 /// candidate sharing a MinHash key that passes `dedup::Verdict`.
 fn near_duplicate(
-    tx: &mut Transaction,
+    tx: &mut Cached,
     a: &Article,
     since: i64,
 ) -> Result<Option<(i64, dedup::Verdict)>> {
@@ -267,33 +323,24 @@ fn near_duplicate(
 /// (each key column probed with that function's smallest values), with how many they share: most
 /// first, then oldest first.
 pub(super) fn near_candidates(
-    c: &mut impl GenericClient,
+    c: &mut impl Query,
     f: &dedup::Fingerprint,
     since: i64,
 ) -> Result<Vec<(i64, u32)>> {
     let probes: Vec<Vec<i64>> = (0..dedup::BANDS).map(|i| f.probes(i).collect()).collect();
-    let rows = c.query(
+    let rows = c.rows(
         "SELECT id FROM articles WHERE band0 = ANY($1) AND fetched_at >= $5
          UNION ALL SELECT id FROM articles WHERE band1 = ANY($2) AND fetched_at >= $5
          UNION ALL SELECT id FROM articles WHERE band2 = ANY($3) AND fetched_at >= $5
          UNION ALL SELECT id FROM articles WHERE band3 = ANY($4) AND fetched_at >= $5",
         &[&probes[0], &probes[1], &probes[2], &probes[3], &since],
     )?;
-    let mut found: Vec<(i64, u32)> = Vec::new();
-    for r in &rows {
-        let id: i64 = r.get(0);
-        match found.iter_mut().find(|(f, _)| *f == id) {
-            Some((_, n)) => *n += 1,
-            None => found.push((id, 1)),
-        }
-    }
-    found.sort_by_key(|&(id, n)| (std::cmp::Reverse(n), id));
-    Ok(found)
+    Ok(tally(rows.iter().map(|r| r.get(0))))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn add_sighting(
-    tx: &mut Transaction,
+    tx: &mut Cached,
     article_id: i64,
     feed_id: i64,
     item: &str,
@@ -334,7 +381,7 @@ fn add_sighting(
 
 /// Matches the article and stores the matches it did not have yet, with one outbox row per sink.
 fn insert_matches(
-    tx: &mut impl GenericClient,
+    tx: &mut Cached,
     article_id: i64,
     identity: &str,
     a: &Article,
@@ -409,7 +456,8 @@ impl Pg {
         policy: &MatchPolicy,
     ) -> Result<PageOutcome> {
         let now = now_ms();
-        let mut tx = self.cm().transaction()?;
+        let Pg { c, stmts, .. } = &mut *self;
+        let mut tx = c.get_mut().transaction()?;
         let Some(r) = tx.query_opt(
             "UPDATE articles SET page_title = $2, page_text = $3, page_status = 'done', page_error = NULL,
                  page_attempts = page_attempts + 1, page_next_at = NULL
@@ -433,7 +481,16 @@ impl Pg {
             ..Default::default()
         };
         let mut commit = CommitOutcome::default();
-        let topics = insert_matches(&mut tx, id, &identity, &article, policy, now, &mut commit)?;
+        let mut cached = Cached { tx: &mut tx, stmts };
+        let topics = insert_matches(
+            &mut cached,
+            id,
+            &identity,
+            &article,
+            policy,
+            now,
+            &mut commit,
+        )?;
         tx.commit()?;
         Ok(PageOutcome {
             stored: true,

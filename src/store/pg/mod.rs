@@ -11,7 +11,8 @@
 //! - Several daemons share one database. Due feeds, due alerts and due pages are leased
 //!   (`FOR UPDATE SKIP LOCKED`, lease time in the row, feeds and alerts with the holder's name):
 //!   one daemon at a time works on each, a daemon stopping hands its leases back
-//!   (`release_leases`), and the leases of a daemon that died expire and are taken over.
+//!   (`release_leases`), and the leases of a daemon that died expire and are taken over (at
+//!   once by a store opened on the same machine, which sees that the holder's process is gone).
 //! - The client is dropped on a thread of its own when an async runtime is current (`Owned`).
 //! - Dedup is a database guarantee across daemons: `commit_fetch` takes transaction advisory locks
 //!   on every key an item could collide on (identity, content hash, canonical link, MinHash probes)
@@ -54,6 +55,8 @@ pub fn is_url(s: &str) -> bool {
 pub(crate) struct Pg {
     c: RefCell<Owned>,
     owner: String,
+    /// The commit's prepared statements (`commit::Cached`), valid for this connection.
+    stmts: HashMap<&'static str, postgres::Statement>,
 }
 
 /// A client that is dropped on a thread of its own: the synchronous client owns a runtime, and
@@ -84,17 +87,69 @@ impl Drop for Owned {
     }
 }
 
-/// A name for this connection's leases: host, process and a per-process count.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// A name for this connection's leases: `host:pid:time:count`.
 fn owner_name() -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     format!(
         "{}:{}:{}:{}",
-        host.trim(),
+        hostname(),
         std::process::id(),
         now_ms(),
         N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
+}
+
+/// Whether a lease owner is a process of this machine that is gone (killed, crashed): its
+/// leases need not wait for their expiry.
+fn dead_here(owner: &str) -> bool {
+    let mut parts = owner.split(':');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    host == hostname()
+        && pid.parse::<u32>().is_ok_and(|p| {
+            p != std::process::id() && !std::path::Path::new(&format!("/proc/{p}")).exists()
+        })
+}
+
+/// Releases the leases held by processes of this machine that are gone: a daemon restarted after
+/// a crash takes its predecessor's feeds and alerts at once, not after `LEASE_MS`.
+fn release_dead_local(c: &mut Client) -> Result<()> {
+    let owners: Vec<String> = c
+        .query(
+            "SELECT lease_owner FROM feeds WHERE lease_owner IS NOT NULL
+             UNION SELECT lease_owner FROM alerts WHERE lease_owner IS NOT NULL",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .filter(|o: &String| dead_here(o))
+        .collect();
+    if owners.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(
+        owners = owners.len(),
+        "released the leases of stopped daemons on this machine"
+    );
+    let mut tx = c.transaction()?;
+    tx.execute(
+        "UPDATE feeds SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = ANY($1)",
+        &[&owners],
+    )?;
+    tx.execute(
+        "UPDATE alerts SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = ANY($1)",
+        &[&owners],
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 pub(super) use super::postgres_placeholders as dollars;
@@ -118,6 +173,7 @@ impl Pg {
     pub(in crate::store) fn open_write(url: &str) -> Result<Pg> {
         let mut c = connect(url)?;
         migrate(&mut c).with_context(|| format!("database {}", redact(url)))?;
+        release_dead_local(&mut c)?;
         Ok(Pg::new(c))
     }
 
@@ -138,6 +194,7 @@ impl Pg {
         Pg {
             c: RefCell::new(Owned(Some(c))),
             owner: owner_name(),
+            stmts: HashMap::new(),
         }
     }
 

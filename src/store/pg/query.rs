@@ -1,12 +1,12 @@
 //! PostgreSQL read queries (search with tsvector + GIN and `ts_headline`, listings, metrics,
 //! reports, Atom entries).
 
-use std::collections::BTreeMap;
-
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row};
 
-use super::super::query::{MATCH_COLS, RANK_WINDOW, ms_to_rfc3339};
+use super::super::query::{
+    MATCH_COLS, RANK_WINDOW, SQL_TOPIC_ALERTS, SQL_TOPIC_MATCHES, ms_to_rfc3339, topic_stats_of,
+};
 use super::super::{
     AlertRow, ArticleDetail, ArticleFilter, ArticleRow, BacktestRow, CountBy, GroupKey, Hit,
     MatchRow, Page, ReportHit, Result, SearchFilter, StoreMetrics, StoryRow, TopicEntry,
@@ -167,15 +167,7 @@ impl Pg {
             "SELECT a.id, a.feed_id, coalesce(fe.name, fe.title, fe.url), a.title, coalesce(a.canonical_link, a.link), a.lang, a.published_at, a.fetched_at, a.sources
              FROM articles a LEFT JOIN feeds fe ON fe.id = a.feed_id WHERE TRUE",
         );
-        let sf = SearchFilter {
-            since_ms: f.since_ms,
-            until_ms: f.until_ms,
-            topic: f.topic.clone(),
-            feed_id: f.feed_id,
-            lang: f.lang.clone(),
-            limit: 0,
-        };
-        push_filters(&mut sql, &mut args, &sf);
+        push_filters(&mut sql, &mut args, &f.as_search());
         sql.push_str(&format!(
             " ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC LIMIT {} OFFSET {}",
             args.p(limit + 1),
@@ -318,38 +310,17 @@ impl Pg {
 
     pub(super) fn topic_stats(&self) -> Result<Vec<TopicStats>> {
         let mut c = self.c();
-        let mut out: BTreeMap<String, TopicStats> = BTreeMap::new();
-        for r in c.query(
-            "SELECT topic, count(*), max(matched_at) FROM matches GROUP BY topic",
-            &[],
-        )? {
-            let t: String = r.get(0);
-            let e = out.entry(t.clone()).or_insert_with(|| TopicStats {
-                id: t,
-                ..Default::default()
-            });
-            e.matches = r.get(1);
-            e.last_matched_at = r.get::<_, Option<i64>>(2).map(ms_to_rfc3339);
-        }
-        for r in c.query(
-            "SELECT topic, status, count(*) FROM alerts GROUP BY topic, status",
-            &[],
-        )? {
-            let t: String = r.get(0);
-            let s: String = r.get(1);
-            let n: i64 = r.get(2);
-            let e = out.entry(t.clone()).or_insert_with(|| TopicStats {
-                id: t,
-                ..Default::default()
-            });
-            match s.as_str() {
-                "pending" => e.alerts_pending += n,
-                "failed" => e.alerts_failed += n,
-                "delivered" => e.alerts_delivered += n,
-                _ => {}
-            }
-        }
-        Ok(out.into_values().collect())
+        let matches: Vec<_> = c
+            .query(SQL_TOPIC_MATCHES, &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let alerts: Vec<_> = c
+            .query(SQL_TOPIC_ALERTS, &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        Ok(topic_stats_of(matches, alerts))
     }
 
     pub(super) fn topic_entries(&self, topic: &str, limit: i64) -> Result<Vec<TopicEntry>> {
