@@ -409,9 +409,8 @@ fn near_duplicate(
 /// Stored articles fetched after `since` that share at least one MinHash key with the
 /// fingerprint, with how many keys they share: most first, then oldest first. Each of the four
 /// key columns is probed with the fingerprint's `PROBES` smallest values of that function, one
-/// `bandN = ?` arm per value (an index seek on `(bandN, fetched_at)` each; an `IN (...)` list
-/// builds a temporary table per column at every call and was several times slower), so the cost
-/// does not grow with the size of the store.
+/// `bandN = ?` arm per value (an index seek on `(bandN, fetched_at)` each, with no temporary
+/// table for an `IN (...)` list), so the cost does not grow with the size of the store.
 pub(super) fn near_duplicate_candidates(
     conn: &Connection,
     f: &dedup::Fingerprint,
