@@ -2,7 +2,7 @@
 //! fingerprint + commit (identity lookup, exact lookups, near-duplicate lookup and verification,
 //! insert or sighting) of new items, half of them edited copies of stored stories.
 //! Run: `cargo bench --bench dedup`. Prints µs per article (median of 5 rounds); the cost must
-//! not grow with the store.
+//! not grow with the store. `NW_BENCH_SIZES=1000` (comma-separated) runs only those store sizes.
 
 use std::time::Instant;
 
@@ -74,7 +74,11 @@ fn main() {
         "{:>8} {:>16} {:>18} {:>14}",
         "stored", "fill µs/article", "new+copy µs/art", "copies caught"
     );
-    for &n in &[1_000usize, 10_000, 50_000] {
+    let sizes: Vec<usize> = std::env::var("NW_BENCH_SIZES").map_or_else(
+        |_| vec![1_000, 10_000, 50_000],
+        |v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+    );
+    for n in sizes {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("bench.db")).unwrap();
         let feeds = store

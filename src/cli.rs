@@ -110,6 +110,9 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Feeds { cmd } => commands::feeds::run(&ctx, cmd),
         Command::Topics { cmd } => commands::topics::run(&ctx, cmd),
         Command::CheckConfig => {
+            for w in &ctx.config.warnings {
+                eprintln!("warning: {}: {w}", cli.config.display());
+            }
             println!("config {} is valid", cli.config.display());
             Ok(())
         }

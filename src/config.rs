@@ -49,6 +49,10 @@ pub struct Config {
     /// Directory of the config file; relative paths in it resolve against this.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// Settings that are accepted but no longer do anything, each naming its key and line
+    /// (`check-config` prints them).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -264,24 +268,22 @@ pub struct DedupConfig {
     /// Near-duplicates are looked for among articles fetched within this window.
     #[serde(default = "d7d", with = "serde_duration")]
     pub window: Duration,
-    /// No longer used: near-duplicates are decided by `dedup::Verdict` (MinHash candidates and a
-    /// similarity check), which has no distance to set. Accepted so that older configs still load.
-    #[serde(default = "default_max_distance")]
-    pub max_distance: u32,
+    /// Deprecated and ignored: near-duplicates are decided by `dedup::Verdict` (MinHash
+    /// candidates and a similarity check), which has no distance to set. Accepted so that older
+    /// configs still load; `check-config` warns.
+    #[serde(default)]
+    pub max_distance: Option<u32>,
 }
 
 pub(crate) fn d7d() -> Duration {
     Duration::from_secs(7 * 86400)
-}
-fn default_max_distance() -> u32 {
-    3
 }
 
 impl Default for DedupConfig {
     fn default() -> Self {
         DedupConfig {
             window: d7d(),
-            max_distance: default_max_distance(),
+            max_distance: None,
         }
     }
 }
@@ -393,8 +395,16 @@ impl Config {
 
     /// Parses and validates config text. Errors carry the key and the line.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let cfg: Config = toml::from_str(text).map_err(|e| one_line_toml_error(&e, text))?;
+        let mut cfg: Config = toml::from_str(text).map_err(|e| one_line_toml_error(&e, text))?;
         cfg.validate(text)?;
+        if cfg.dedup.max_distance.is_some() {
+            let line = line_of(text, "max_distance")
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default();
+            cfg.warnings.push(format!(
+                "{line}dedup.max_distance is deprecated and ignored: near-duplicates are decided by MinHash keys and a similarity check; remove the setting"
+            ));
+        }
         Ok(cfg)
     }
 
@@ -720,5 +730,17 @@ mod tests {
         assert!(e.contains("line 2"), "{e}");
         Config::parse("[[feed]]\nurl = \"https://example.org/feed.xml\"\ninterval = \"10m\"\n")
             .unwrap();
+    }
+
+    #[test]
+    fn max_distance_is_accepted_with_a_warning() {
+        assert!(Config::parse("").unwrap().warnings.is_empty());
+        let c = Config::parse("[dedup]\nwindow = \"3d\"\nmax_distance = 3\n").unwrap();
+        assert_eq!(c.warnings.len(), 1);
+        assert!(
+            c.warnings[0].contains("line 3") && c.warnings[0].contains("dedup.max_distance"),
+            "{:?}",
+            c.warnings
+        );
     }
 }

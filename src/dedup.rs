@@ -39,11 +39,14 @@
 //! fewer than `NEAR_DUP_MIN_WORDS` words; none below `SHORT_DUP_MIN_WORDS`: too few shingles to
 //! say anything).
 //!
+//! Cost: each text is read once, byte by byte (ASCII split and lowercased without decoding);
+//! `fingerprint_feed` cuts the feed's lines out of that core instead of reading the text again;
+//! shingle sets are compared as sorted vectors.
+//!
 //! Invariants: deterministic across runs and platforms (xxh3 and fixed seeds, no seeded hasher);
 //! an empty text has no keys (`Fingerprint::default`).
 
-use std::collections::{HashMap, HashSet};
-
+use rustc_hash::{FxHashMap, FxHashSet};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
 use crate::model::Article;
@@ -196,30 +199,41 @@ fn push_lower(out: &mut String, w: &str) {
 /// Fills the article's `content_hash` and `fingerprint`, on its own (no feed boilerplate known).
 pub fn fingerprint(article: &mut Article) {
     article.content_hash = content_hash(&article.title, &article.text);
-    article.fingerprint = Core::of(&article.text, &HashSet::new()).fingerprint();
+    article.fingerprint = Core::of(&article.text).fingerprint();
 }
 
 /// Fills `content_hash` and `fingerprint` of the items of one fetch, leaving out of each core the
-/// lines that recur in several of them (the feed's own header and footer).
+/// lines that recur in several of them (the feed's own header and footer). Each text is read once.
 pub fn fingerprint_feed(articles: &mut [Article]) {
-    let mut items_per_line: HashMap<u64, usize> = HashMap::new();
-    let mut seen = HashSet::new();
-    for a in articles.iter() {
+    let cores: Vec<Core> = articles
+        .iter()
+        .map(|a| Core::lines_of(&a.text, MIN_LINE_WORDS))
+        .collect();
+    let hashes: Vec<Vec<u64>> = cores.iter().map(Core::line_hashes).collect();
+    let mut items_per_line: FxHashMap<u64, usize> = FxHashMap::default();
+    let mut seen = FxHashSet::default();
+    for h in &hashes {
         seen.clear();
-        for h in Core::of(&a.text, &HashSet::new()).line_hashes() {
-            if seen.insert(h) {
-                *items_per_line.entry(h).or_default() += 1;
+        for &x in h {
+            if seen.insert(x) {
+                *items_per_line.entry(x).or_default() += 1;
             }
         }
     }
-    let boilerplate: HashSet<u64> = items_per_line
+    let boilerplate: FxHashSet<u64> = items_per_line
         .into_iter()
         .filter(|&(_, n)| n >= FEED_LINE_ITEMS)
         .map(|(h, _)| h)
         .collect();
-    for a in articles {
+    for ((a, core), h) in articles.iter_mut().zip(cores).zip(&hashes) {
         a.content_hash = content_hash(&a.title, &a.text);
-        a.fingerprint = Core::of(&a.text, &boilerplate).fingerprint();
+        let core = core.without(h, &boilerplate);
+        a.fingerprint = if core.spans.is_empty() {
+            // only short lines: take them all
+            Core::lines_of(&a.text, 1).fingerprint()
+        } else {
+            core.fingerprint()
+        };
     }
 }
 
@@ -234,78 +248,129 @@ pub struct Core {
 }
 
 impl Core {
-    /// The core of `text`, leaving out lines whose hash is in `skip` unless that leaves nothing.
-    pub fn of(text: &str, skip: &HashSet<u64>) -> Core {
+    /// The core of `text` on its own: its lines of `MIN_LINE_WORDS` words or more, or all its
+    /// lines when none is that long.
+    pub fn of(text: &str) -> Core {
+        let c = Core::lines_of(text, MIN_LINE_WORDS);
+        if c.spans.is_empty() {
+            Core::lines_of(text, 1)
+        } else {
+            c
+        }
+    }
+
+    /// The lines of `text` of at least `min_words` words, wire notes and datelines cut. One pass
+    /// over the bytes: ASCII is split and lowercased in place, only other characters are decoded.
+    fn lines_of(text: &str, min_words: usize) -> Core {
         let mut c = Core {
             buf: String::with_capacity(text.len()),
             spans: Vec::new(),
             lines: Vec::new(),
         };
-        c.collect(text, &HashSet::new(), MIN_LINE_WORDS);
-        if !skip.is_empty() {
-            // The feed's lines leave only when the item keeps most of its own: an item that is
-            // mostly lines other items of its fetch also carry (the same story twice) keeps them.
-            let all = c.spans.len();
-            c.clear();
-            c.collect(text, skip, MIN_LINE_WORDS);
-            if 2 * c.spans.len() < all || c.spans.len() < MIN_LINE_WORDS {
-                c.clear();
-                c.collect(text, &HashSet::new(), MIN_LINE_WORDS);
+        for (n, line) in text
+            .split('\n')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            if line.starts_with('(') && line.ends_with(')') {
+                continue; // a wire note: "(Adds background in paragraphs 3-4)"
             }
-        }
-        if c.spans.is_empty() {
-            // only short lines: take them all
-            c.clear();
-            c.collect(text, &HashSet::new(), 1);
+            let line = if n < 3 { strip_dateline(line) } else { line };
+            let (buf_len, first) = (c.buf.len(), c.spans.len());
+            c.push_words(line);
+            if c.spans.len() - first >= min_words {
+                c.lines.push((first, c.spans.len()));
+            } else {
+                c.buf.truncate(buf_len);
+                c.spans.truncate(first);
+            }
         }
         c
     }
 
-    fn clear(&mut self) {
-        self.buf.clear();
-        self.spans.clear();
-        self.lines.clear();
-    }
-
-    fn collect(&mut self, text: &str, skip: &HashSet<u64>, min_words: usize) {
-        for (n, line) in text
-            .split('\n')
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-        {
-            let mut line = line.trim();
-            if line.starts_with('(') && line.ends_with(')') {
-                continue; // a wire note: "(Adds background in paragraphs 3-4)"
-            }
-            if n < 3 {
-                line = strip_dateline(line);
-            }
-            let (buf_len, first) = (self.buf.len(), self.spans.len());
-            for w in line
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(|w| !w.is_empty())
-            {
-                self.push(w);
-            }
-            let words = self.spans.len() - first;
-            let keep = words >= min_words
-                && (skip.is_empty() || !skip.contains(&self.hash_words(first, self.spans.len())));
-            if keep {
-                self.lines.push((first, self.spans.len()));
+    /// Appends the words of `line` (maximal runs of letters and digits), lowercased.
+    fn push_words(&mut self, line: &str) {
+        let bytes = line.as_bytes();
+        // Whether the character at `i` is a letter or digit, and its length.
+        let at = |i: usize| -> (bool, usize) {
+            let b = bytes[i];
+            if b < 0x80 {
+                (b.is_ascii_alphanumeric(), 1)
             } else {
-                self.buf.truncate(buf_len);
-                self.spans.truncate(first);
+                let c = line[i..].chars().next().expect("char boundary");
+                (c.is_alphanumeric(), c.len_utf8())
             }
+        };
+        let mut i = 0;
+        while i < bytes.len() {
+            let (word, n) = at(i);
+            if !word {
+                i += n;
+                continue;
+            }
+            let (start, mut ascii) = (i, true);
+            while i < bytes.len() {
+                let (word, n) = at(i);
+                if !word {
+                    break;
+                }
+                ascii &= n == 1;
+                i += n;
+            }
+            if !self.buf.is_empty() {
+                self.buf.push(' ');
+            }
+            let from = self.buf.len();
+            if ascii {
+                self.buf.push_str(&line[start..i]);
+                self.buf[from..].make_ascii_lowercase();
+            } else {
+                self.buf.push_str(&line[start..i].to_lowercase());
+            }
+            self.spans.push((from as u32, self.buf.len() as u32));
         }
     }
 
-    fn push(&mut self, w: &str) {
-        if !self.buf.is_empty() {
-            self.buf.push(' ');
+    /// The core without the lines whose hash (`hashes`, one per line) is in `skip`, unless the
+    /// text would keep fewer than half its words or fewer than `MIN_LINE_WORDS`: an item that is
+    /// mostly lines other items of its fetch also carry (the same story twice) keeps them.
+    fn without(self, hashes: &[u64], skip: &FxHashSet<u64>) -> Core {
+        if skip.is_empty() || !hashes.iter().any(|h| skip.contains(h)) {
+            return self;
         }
-        let start = self.buf.len() as u32;
-        push_lower(&mut self.buf, w);
-        self.spans.push((start, self.buf.len() as u32));
+        let kept = || {
+            self.lines
+                .iter()
+                .zip(hashes)
+                .filter(|(_, h)| !skip.contains(*h))
+                .map(|(&l, _)| l)
+        };
+        let words: usize = kept().map(|(f, t)| t - f).sum();
+        if 2 * words < self.spans.len() || words < MIN_LINE_WORDS {
+            return self;
+        }
+        let mut c = Core {
+            buf: String::with_capacity(self.buf.len()),
+            spans: Vec::with_capacity(words),
+            lines: Vec::new(),
+        };
+        for (f, t) in kept() {
+            if !c.buf.is_empty() {
+                c.buf.push(' ');
+            }
+            let (from, first) = (self.spans[f].0, c.spans.len());
+            let shift = c.buf.len() as u32;
+            c.buf
+                .push_str(&self.buf[from as usize..self.spans[t - 1].1 as usize]);
+            c.spans.extend(
+                self.spans[f..t]
+                    .iter()
+                    .map(|&(s, e)| (s - from + shift, e - from + shift)),
+            );
+            c.lines.push((first, c.spans.len()));
+        }
+        c
     }
 
     /// Hash of the words `from..to` (as they stand in the buffer, space-separated).
@@ -317,8 +382,11 @@ impl Core {
         xxh3_64(&self.buf.as_bytes()[s..e])
     }
 
-    fn line_hashes(&self) -> impl Iterator<Item = u64> + '_ {
-        self.lines.iter().map(|&(f, t)| self.hash_words(f, t))
+    fn line_hashes(&self) -> Vec<u64> {
+        self.lines
+            .iter()
+            .map(|&(f, t)| self.hash_words(f, t))
+            .collect()
     }
 
     pub fn words(&self) -> usize {
@@ -334,8 +402,12 @@ impl Core {
             .map(move |i| self.hash_words(i, (i + SHINGLE).min(to)))
     }
 
-    fn shingle_set(&self, from: usize, to: usize) -> HashSet<u64> {
-        self.shingles(from, to).collect()
+    /// The distinct shingle hashes of the words `from..to`, sorted.
+    fn shingle_set(&self, from: usize, to: usize) -> Vec<u64> {
+        let mut v: Vec<u64> = self.shingles(from, to).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     /// MinHash keys of the whole core.
@@ -465,18 +537,29 @@ impl Verdict {
     }
 }
 
-fn jaccard(x: &HashSet<u64>, y: &HashSet<u64>) -> f64 {
+/// Jaccard similarity of two sorted sets.
+fn jaccard(x: &[u64], y: &[u64]) -> f64 {
     if x.is_empty() && y.is_empty() {
         return 1.0;
     }
-    let inter = x.intersection(y).count();
+    let (mut i, mut j, mut inter) = (0, 0, 0);
+    while i < x.len() && j < y.len() {
+        match x[i].cmp(&y[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
     inter as f64 / (x.len() + y.len() - inter) as f64
 }
 
 /// The verdict on two texts (each as its core, no feed boilerplate known).
 pub fn compare(a: &str, b: &str) -> Verdict {
-    let none = HashSet::new();
-    Verdict::of(&Core::of(a, &none), &Core::of(b, &none))
+    Verdict::of(&Core::of(a), &Core::of(b))
 }
 
 #[cfg(test)]
@@ -486,7 +569,7 @@ mod tests {
     const BODY: &str = "Der nordkoreanische Staatschef Kim Jong Un wurde am Mittwochmorgen vom russischen Präsidenten Wladimir Putin begrüßt. Die beiden Staats- und Regierungschefs wollten über die Lieferung von Munition sprechen.\n\nKims Besuch findet statt, während Russland versucht, Artilleriemunition von Nordkorea für seine Invasion in der Ukraine zu kaufen, sagte ein westlicher Beamter.\n\nDer Gipfel begann nur wenige Stunden, nachdem Pjöngjang zwei ballistische Kurzstreckenraketen abgefeuert hatte.";
 
     fn fp(t: &str) -> Fingerprint {
-        Core::of(t, &HashSet::new()).fingerprint()
+        Core::of(t).fingerprint()
     }
 
     #[test]
@@ -540,12 +623,13 @@ mod tests {
         );
         let v = compare(&x, &y);
         assert!(v.full > 0.3 && v.body < 0.1, "{v:?}");
-        assert!(!v.same_story(Core::of(&y, &HashSet::new()).words()));
+        assert!(!v.same_story(Core::of(&y).words()));
         assert!(compare(BODY, &format!("{BODY}\n\n{f}")).same_story(40));
     }
 
     #[test]
     fn feed_lines_leave_the_core() {
+        let header = "Example Daily | Nachrichten aus Bayern, Deutschland und der Welt seit 1950";
         let footer = "Example Daily is an independent newsroom funded by its readers and partners.";
         let mut items: Vec<Article> = [
             BODY,
@@ -553,12 +637,14 @@ mod tests {
         ]
         .iter()
         .map(|t| Article {
-            text: format!("{t}\n\n{footer}"),
+            text: format!("{header}\n\n{t}\n\n{footer}"),
             ..Default::default()
         })
         .collect();
         fingerprint_feed(&mut items);
         assert_eq!(items[0].fingerprint, fp(BODY));
+        // the other item would keep fewer than half its words: it keeps them all
+        assert_eq!(items[1].fingerprint, fp(&items[1].text));
         // an item that is nothing but recurring lines keeps them
         let mut twice = vec![
             Article {
@@ -585,6 +671,23 @@ mod tests {
                 .map(|w| w.to_lowercase() + " ")
                 .collect();
             assert_eq!(fast, slow, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn core_words_are_split_like_the_char_iterator() {
+        for t in [
+            "ΣΊΣΥΦΟΣ ΟΔΟΣ, „Straße“ — l’État «Élysée» naïve Ünïcödé x²y ٣٤ 東京都 can't",
+            "Mixed ASCII-and-Ümlaut words: ÄRGER/Öl\u{a0}über\tALL",
+        ] {
+            let c = Core::lines_of(t, 1);
+            let slow: Vec<String> = t
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect();
+            assert_eq!(c.buf, slow.join(" "), "{t:?}");
+            assert_eq!(c.words(), slow.len());
         }
     }
 

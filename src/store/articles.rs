@@ -1,7 +1,10 @@
 //! Committing what one fetch produced: dedup decisions against the store, articles, sightings,
 //! matches and the alert outbox, the feed's state and the fetch log, in one transaction.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::{
+    Connection, OptionalExtension, ToSql, TransactionBehavior, params, params_from_iter,
+};
 use serde::Serialize;
 
 use super::feeds::{FeedState, FetchLog, apply_state, insert_log};
@@ -175,53 +178,31 @@ fn store_article(
         duplicate_of: None,
         topics: Vec::new(),
     };
-
     // 1. An item seen before, in one lookup: as an article (unchanged, or updated in place,
     //    keeping its id), or as a sighting (never compared again).
-    match seen_item(tx, &identity)? {
-        Some(Seen::Sighting(orig)) => {
-            item.id = orig;
-            item.status = ItemStatus::Unchanged;
-            item.duplicate_of = Some(orig);
-            return Ok(item);
-        }
-        Some(Seen::Article(id, hash)) => {
-            item.id = id;
-            if hash == a.content_hash {
-                item.status = ItemStatus::Unchanged;
-                return Ok(item);
-            }
-            // The update trigger rewrites the row's FTS entry: index pending new rows first.
-            index_new(tx, fts)?;
-            update_article(tx, id, a, now)?;
-            item.status = ItemStatus::Updated;
-            item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
-            return Ok(item);
-        }
-        None => {
-            if let Some(orig) = adopt_legacy_sighting(tx, &identity, feed_id, a)? {
+    if let Some(seen) = seen_before(tx, &identity, feed_id, a)? {
+        match seen {
+            Seen::Sighting(orig) => {
                 item.id = orig;
                 item.status = ItemStatus::Unchanged;
                 item.duplicate_of = Some(orig);
-                return Ok(item);
+            }
+            Seen::Article(id, hash) => {
+                item.id = id;
+                item.status = ItemStatus::Unchanged;
+                if hash != a.content_hash {
+                    // The update trigger rewrites the row's FTS entry: index pending rows first.
+                    index_new(tx, fts)?;
+                    update_article(tx, id, a, now)?;
+                    item.status = ItemStatus::Updated;
+                    item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
+                }
             }
         }
+        return Ok(item);
     }
-
-    // 2. The same story under another identity: same canonical link, or same content; else a
-    //    near-duplicate within the window, found through the MinHash keys and verified on the
-    //    two texts (`dedup::Verdict`).
-    let found = match exact_duplicate(tx, a)? {
-        Some(orig) => Some((orig, "exact", None)),
-        None => near_duplicate(tx, a, now - policy.window_ms)?.map(|(orig, v)| {
-            (
-                orig,
-                "near",
-                Some(((1.0 - v.score()) * 100.0).round() as i64),
-            )
-        }),
-    };
-    if let Some((orig, kind, distance)) = found {
+    // 2. The same story under another identity: recorded as a sighting of it.
+    if let Some((orig, kind, distance)) = same_story(tx, a, now - policy.window_ms)? {
         add_sighting(tx, orig, feed_id, &identity, a, kind, distance, now)?;
         item.id = orig;
         item.status = if kind == "exact" {
@@ -232,41 +213,58 @@ fn store_article(
         item.duplicate_of = Some(orig);
         return Ok(item);
     }
-
     // 3. New.
-    let b = a.fingerprint.bands();
+    item.id = insert_article(tx, feed_id, &identity, a, policy, now)?;
+    fts.push(item.id);
+    item.topics = insert_matches(tx, item.id, &identity, a, policy, now, out)?;
+    Ok(item)
+}
+
+/// The stored story this item is under another identity, as (article, sighting kind, distance):
+/// same canonical link or same content hash (`exact`), else a near-duplicate within the window,
+/// found through the MinHash keys and verified on the two texts (`near`, `dedup::Verdict`).
+fn same_story(
+    tx: &Connection,
+    a: &Article,
+    since: i64,
+) -> rusqlite::Result<Option<(i64, &'static str, Option<i64>)>> {
+    if let Some(orig) = exact_duplicate(tx, a)? {
+        return Ok(Some((orig, "exact", None)));
+    }
+    Ok(near_duplicate(tx, a, since)?.map(|(orig, v)| {
+        (
+            orig,
+            "near",
+            Some(((1.0 - v.score()) * 100.0).round() as i64),
+        )
+    }))
+}
+
+/// Inserts a new article and returns its id.
+fn insert_article(
+    tx: &Connection,
+    feed_id: i64,
+    identity: &str,
+    a: &Article,
+    policy: &MatchPolicy,
+    now: i64,
+) -> rusqlite::Result<i64> {
     let page_status = policy.full_text.then_some("pending");
+    let page_next_at = page_status.map(|_| now);
+    let head: [&dyn ToSql; 3] = [&feed_id, &identity, &a.guid];
+    let tail: [&dyn ToSql; 2] = [&page_status, &page_next_at];
+    let content = content_params(a, now)?;
     tx.prepare_cached(
         "INSERT INTO articles (feed_id, identity, guid, link, canonical_link, title, text, html, lang, published_at,
              fetched_at, content_hash, simhash, band0, band1, band2, band3, page_status, page_next_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
-    .execute(params![
-            feed_id,
-            identity,
-            a.guid,
-            a.link,
-            a.canonical_link,
-            a.title,
-            a.text,
-            a.html,
-            a.lang,
-            a.published_at.map(|d| d.timestamp_millis()),
-            now,
-            a.content_hash,
-            b[0],
-            b[0],
-            b[1],
-            b[2],
-            b[3],
-            page_status,
-            page_status.map(|_| now)
-        ])?;
-    let id = tx.last_insert_rowid();
-    fts.push(id);
-    item.id = id;
-    item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
-    Ok(item)
+    .execute(params_from_iter(
+        head.into_iter()
+            .chain(content.iter().map(|v| v as &dyn ToSql))
+            .chain(tail),
+    ))?;
+    Ok(tx.last_insert_rowid())
 }
 
 /// How an item was seen before.
@@ -277,95 +275,89 @@ enum Seen {
     Sighting(i64),
 }
 
-/// Looks an item's identity key up among the articles and the sightings, in one statement.
-fn seen_item(tx: &Connection, identity: &str) -> rusqlite::Result<Option<Seen>> {
-    tx.prepare_cached(
-        "SELECT id, content_hash FROM articles WHERE identity = ?1
-         UNION ALL SELECT article_id, NULL FROM sightings WHERE item = ?1
-         LIMIT 1",
-    )?
-    .query_row([identity], |r| {
-        let id = r.get(0)?;
-        Ok(match r.get::<_, Option<String>>(1)? {
-            Some(hash) => Seen::Article(id, hash),
-            None => Seen::Sighting(id),
-        })
-    })
-    .optional()
-}
-
-/// A sighting recorded before items had keys (migration 0006) by the same feed under the same
-/// link is this item's: it takes the key, and the item is not compared again.
-fn adopt_legacy_sighting(
+/// The item under its identity key, in one statement: stored before as an article, or as a
+/// sighting; else a sighting recorded before items had keys (migration 0006) by the same feed
+/// under the same link, which is this item's: it takes the key, and the item is not compared
+/// again.
+fn seen_before(
     tx: &Connection,
     identity: &str,
     feed_id: i64,
     a: &Article,
-) -> rusqlite::Result<Option<i64>> {
-    let Some(link) = &a.link else {
-        return Ok(None);
-    };
-    let row: Option<(i64, i64)> = tx
+) -> rusqlite::Result<Option<Seen>> {
+    let row: Option<(i64, Option<String>, Option<i64>)> = tx
         .prepare_cached(
-            "SELECT id, article_id FROM sightings WHERE item IS NULL AND feed_id = ?1 AND link = ?2
+            "SELECT id, content_hash, NULL FROM articles WHERE identity = ?1
+             UNION ALL SELECT article_id, NULL, NULL FROM sightings WHERE item = ?1
+             UNION ALL SELECT article_id, NULL, id FROM sightings
+                 WHERE item IS NULL AND feed_id = ?2 AND link = ?3
              LIMIT 1",
         )?
-        .query_row(params![feed_id, link], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![identity, feed_id, a.link], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
-    let Some((id, article_id)) = row else {
-        return Ok(None);
-    };
-    tx.prepare_cached("UPDATE sightings SET item = ?2 WHERE id = ?1")?
-        .execute(params![id, identity])?;
-    Ok(Some(article_id))
+    row.map(|(id, hash, legacy)| match (hash, legacy) {
+        (Some(hash), _) => Ok(Seen::Article(id, hash)),
+        (None, None) => Ok(Seen::Sighting(id)),
+        (None, Some(sighting)) => tx
+            .prepare_cached("UPDATE sightings SET item = ?2 WHERE id = ?1")?
+            .execute(params![sighting, identity])
+            .map(|_| Seen::Sighting(id)),
+    })
+    .transpose()
 }
 
 fn update_article(tx: &Connection, id: i64, a: &Article, now: i64) -> rusqlite::Result<()> {
-    let b = a.fingerprint.bands();
+    let content = content_params(a, now)?;
     tx.prepare_cached(
         "UPDATE articles SET link = ?2, canonical_link = ?3, title = ?4, text = ?5, html = ?6, lang = ?7,
             published_at = coalesce(?8, published_at), updated_at = ?9, content_hash = ?10, simhash = ?11,
             band0 = ?11, band1 = ?12, band2 = ?13, band3 = ?14
          WHERE id = ?1",
     )?
-    .execute(params![
-        id,
-        a.link,
-        a.canonical_link,
-        a.title,
-        a.text,
-        a.html,
-        a.lang,
-        a.published_at.map(|d| d.timestamp_millis()),
-        now,
-        a.content_hash,
-        b[0],
-        b[1],
-        b[2],
-        b[3]
-    ])?;
+    .execute(params_from_iter(
+        std::iter::once(&id as &dyn ToSql).chain(content.iter().map(|v| v as &dyn ToSql)),
+    ))?;
     Ok(())
 }
 
-/// The first stored article with the same canonical link (when it names one article) or the
-/// same content hash.
+/// What an insert and an update of an article both write, in this order: link, canonical link,
+/// title, text, html, lang, published_at, the time (fetched or updated), content hash, band0..3.
+fn content_params(a: &Article, now: i64) -> rusqlite::Result<[ToSqlOutput<'_>; 13]> {
+    let b = a.fingerprint.bands();
+    let int = |v: Option<i64>| ToSqlOutput::Owned(v.map_or(Value::Null, Value::Integer));
+    Ok([
+        a.link.to_sql()?,
+        a.canonical_link.to_sql()?,
+        a.title.to_sql()?,
+        a.text.to_sql()?,
+        a.html.to_sql()?,
+        a.lang.to_sql()?,
+        int(a.published_at.map(|d| d.timestamp_millis())),
+        int(Some(now)),
+        a.content_hash.to_sql()?,
+        int(Some(b[0])),
+        int(Some(b[1])),
+        int(Some(b[2])),
+        int(Some(b[3])),
+    ])
+}
+
+/// The first stored article with the same canonical link (when it names one article), else the
+/// first with the same content hash, in one statement.
 fn exact_duplicate(tx: &Connection, a: &Article) -> rusqlite::Result<Option<i64>> {
-    if let Some(l) = &a.canonical_link
-        && dedup::specific_link(l)
-    {
-        let by_link = tx
-            .prepare_cached(
-                "SELECT id FROM articles WHERE canonical_link = ?1 ORDER BY id LIMIT 1",
-            )?
-            .query_row([l], |r| r.get(0))
-            .optional()?;
-        if by_link.is_some() {
-            return Ok(by_link);
-        }
-    }
-    tx.prepare_cached("SELECT id FROM articles WHERE content_hash = ?1 ORDER BY id LIMIT 1")?
-        .query_row([&a.content_hash], |r| r.get(0))
-        .optional()
+    let link = a
+        .canonical_link
+        .as_deref()
+        .filter(|l| dedup::specific_link(l));
+    tx.prepare_cached(
+        "SELECT id FROM (SELECT id FROM articles WHERE canonical_link = ?1 ORDER BY id LIMIT 1)
+         UNION ALL SELECT id FROM (SELECT id FROM articles WHERE content_hash = ?2 ORDER BY id LIMIT 1)
+         LIMIT 1",
+    )?
+    .query_row(params![link, a.content_hash], |r| r.get(0))
+    .optional()
 }
 
 /// Candidates verified per item, most shared keys first.
@@ -386,13 +378,13 @@ fn near_duplicate(
     if candidates.is_empty() {
         return Ok(None);
     }
-    let core = dedup::Core::of(&a.text, &Default::default());
+    let core = dedup::Core::of(&a.text);
     let mut best: Option<(i64, dedup::Verdict)> = None;
     for &(id, _) in candidates.iter().take(MAX_VERIFIED) {
         let text: String = tx
             .prepare_cached("SELECT text FROM articles WHERE id = ?1")?
             .query_row([id], |r| r.get(0))?;
-        let v = dedup::Verdict::of(&core, &dedup::Core::of(&text, &Default::default()));
+        let v = dedup::Verdict::of(&core, &dedup::Core::of(&text));
         if v.same_story(words) && best.is_none_or(|(_, b)| v.score() > b.score()) {
             best = Some((id, v));
         }
@@ -402,28 +394,38 @@ fn near_duplicate(
 
 /// Stored articles fetched after `since` that share at least one MinHash key with the
 /// fingerprint, with how many keys they share: most first, then oldest first. Each of the four
-/// key columns is probed (index seeks on `(bandN, fetched_at)`) with the fingerprint's `PROBES`
-/// smallest values of that function, so the cost does not grow with the size of the store.
+/// key columns is probed with the fingerprint's `PROBES` smallest values of that function, one
+/// `bandN = ?` arm per value (an index seek on `(bandN, fetched_at)` each, with no temporary
+/// table for an `IN (...)` list), so the cost does not grow with the size of the store.
 pub(super) fn near_duplicate_candidates(
     conn: &Connection,
     f: &dedup::Fingerprint,
     since: i64,
 ) -> rusqlite::Result<Vec<(i64, u32)>> {
+    const ARMS: usize = dedup::BANDS * dedup::PROBES;
+    const _: () = assert!(ARMS == 12, "one arm per (column, probe) below");
     let mut st = conn.prepare_cached(
-        "SELECT id FROM articles WHERE band0 IN (?1, ?2, ?3) AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band1 IN (?4, ?5, ?6) AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band2 IN (?7, ?8, ?9) AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band3 IN (?10, ?11, ?12) AND fetched_at >= ?13",
+        "SELECT id FROM articles WHERE band0 = ?1 AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band0 = ?2 AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band0 = ?3 AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band1 = ?4 AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band1 = ?5 AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band1 = ?6 AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band2 = ?7 AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band2 = ?8 AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band2 = ?9 AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band3 = ?10 AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band3 = ?11 AND fetched_at >= ?13
+         UNION ALL SELECT id FROM articles WHERE band3 = ?12 AND fetched_at >= ?13",
     )?;
-    // An absent probe (a text of fewer shingles) repeats one that is there.
-    let mut args = [0i64; dedup::BANDS * dedup::PROBES + 1];
+    // An absent probe (a text of fewer shingles) is NULL, which no key equals.
+    let mut args = [None; ARMS + 1];
     for i in 0..dedup::BANDS {
-        let first = f.probes(i).next().unwrap_or(-1);
-        for k in 0..dedup::PROBES {
-            args[i * dedup::PROBES + k] = f.probes(i).nth(k).unwrap_or(first);
+        for (k, v) in f.probes(i).enumerate() {
+            args[i * dedup::PROBES + k] = Some(v);
         }
     }
-    args[dedup::BANDS * dedup::PROBES] = since;
+    args[ARMS] = Some(since);
     let ids = st
         .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<i64>>>()?;

@@ -352,6 +352,21 @@ const FOOTER: [&str; 3] = [
     "Copyright 2024 The Valley Gazette. All rights reserved. This material may not be published, broadcast, rewritten or redistributed without written permission.",
 ];
 
+/// Straight quotes made typographic, as wire desks do.
+fn typographic(s: &str) -> String {
+    let mut open = true;
+    s.chars()
+        .map(|c| match c {
+            '"' => {
+                open = !open;
+                if open { '”' } else { '“' }
+            }
+            '\'' => '’',
+            c => c,
+        })
+        .collect()
+}
+
 fn one(guid: &str, link: &str, title: &str, html: &str) -> String {
     rss(
         "en",
@@ -385,19 +400,6 @@ fn every_edit_kind_of_a_copy_is_caught() {
             },
         ],
     );
-    let typographic = |s: &str| {
-        let mut open = true;
-        s.chars()
-            .map(|c| match c {
-                '"' => {
-                    open = !open;
-                    if open { '”' } else { '“' }
-                }
-                '\'' => '’',
-                c => c,
-            })
-            .collect::<String>()
-    };
     // wire edits: UPDATE prefix, a wire note, a dateline, typographic quotes, a credit line
     let wire = format!(
         "<p>(Adds farmers' reaction in paragraph 4)</p><p>PORT ELLING (Harbour Wire) - {}</p>{}<p>Reporting by Harbour Wire staff; editing by the night desk in the capital</p>",
@@ -500,6 +502,72 @@ fn every_edit_kind_of_a_copy_is_caught() {
         env.count("SELECT sources FROM articles WHERE guid = 'full'"),
         5
     );
+}
+
+#[test]
+fn each_wire_edit_alone_and_a_republished_copy_are_caught() {
+    let env = Env::new("");
+    let title = "Port Elling to close grain terminal for quay repairs";
+    let original = one(
+        "full",
+        "https://harbour.example/news/terminal",
+        title,
+        &paras(&S),
+    );
+    // a real republication: an editor's note, the lead reworded, a subheading, the quote left
+    // out, the reporter's bio at the end
+    let republished = paras(&[
+        "Editor's note: this story was first published by Harbour Wire and is republished here with permission.",
+        "Port Elling's harbour authority said on Tuesday it will shut the old grain terminal for two years while engineers rebuild quay walls that have sunk almost forty centimetres since last winter's storm surge.",
+        S[1],
+        "Cost of exports",
+        S[3],
+        S[4],
+        "Anna Berg covers ports and shipping for Harbour Wire. Reach her at anna.berg@harbour.example or follow her reporting on the coast.",
+    ]);
+    let kinds = [
+        ("update", format!("UPDATE 1-{title}"), paras(&S)),
+        (
+            "dateline",
+            title.to_string(),
+            paras(&[
+                &format!("PORT ELLING (Harbour Wire) - {}", S[0]),
+                S[1],
+                S[2],
+                S[3],
+                S[4],
+            ]),
+        ),
+        (
+            "quotes",
+            title.to_string(),
+            paras(&S.map(typographic).each_ref().map(String::as_str)),
+        ),
+        (
+            "republished",
+            format!("{title} | Coast Herald"),
+            republished,
+        ),
+    ];
+    let mut files = vec![("orig.xml".to_string(), original)];
+    for (kind, title, html) in &kinds {
+        let link = format!("https://{kind}.example/story");
+        files.push((format!("{kind}.xml"), one(kind, &link, title, html)));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_str()))
+        .collect();
+    let out = env.ingest(&refs);
+    let id = out[0]["id"].as_i64();
+    assert_eq!(out[0]["status"], "new");
+    for (o, (kind, _, _)) in out[1..].iter().zip(&kinds) {
+        assert_eq!(o["guid"], *kind);
+        assert_eq!(o["status"], "near_duplicate", "{kind}: {o}");
+        assert_eq!(o["duplicate_of"].as_i64(), id, "{kind}: {o}");
+    }
+    assert_eq!(env.count("SELECT count(*) FROM articles"), 1);
+    assert_eq!(env.count("SELECT sources FROM articles"), 5);
 }
 
 #[test]

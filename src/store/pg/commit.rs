@@ -305,13 +305,13 @@ fn near_duplicate(
         return Ok(None);
     }
     let candidates = near_candidates(tx, &a.fingerprint, since)?;
-    let core = dedup::Core::of(&a.text, &Default::default());
+    let core = dedup::Core::of(&a.text);
     let mut best: Option<(i64, dedup::Verdict)> = None;
     for &(id, _) in candidates.iter().take(MAX_VERIFIED) {
         let text: String = tx
             .query_one("SELECT text FROM articles WHERE id = $1", &[&id])?
             .get(0);
-        let v = dedup::Verdict::of(&core, &dedup::Core::of(&text, &Default::default()));
+        let v = dedup::Verdict::of(&core, &dedup::Core::of(&text));
         if v.same_story(words) && best.is_none_or(|(_, b)| v.score() > b.score()) {
             best = Some((id, v));
         }
