@@ -120,10 +120,16 @@ impl Farm {
         farm
     }
 
-    /// A GET on the farm (HTTP/1.0, so the body ends with the connection); `None` until it answers.
+    /// A GET on the farm (the body ends with the connection); `None` until it answers.
     fn get(&self, path: &str) -> Option<String> {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            self.port
+        )
+        .ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         let (head, body) = out.split_once("\r\n\r\n")?;
@@ -142,7 +148,8 @@ impl Farm {
 
 impl Drop for Farm {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM, which `timeout` passes on to the farm (a SIGKILL would leave the farm running).
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
     }
 }
@@ -186,7 +193,10 @@ impl Newswatch {
             .arg(&self.config)
             .arg("--db")
             .arg(&self.db);
-        c.env("RUST_LOG", "warn").stdout(Stdio::null());
+        // Failed polls show in the cycles' error counts.
+        c.env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         c
     }
 
@@ -276,12 +286,13 @@ fn bench_run(nw: &Newswatch, a: &Args) {
             .max()
             .unwrap_or(0);
         println!(
-            "run cycle {}: {:.1} s, peak RSS {:.1} MB, feeds {}, new {}, not modified {}, errors {}",
+            "run cycle {}: {:.1} s, peak RSS {:.1} MB, feeds {}, new {}, duplicates {}, not modified {}, errors {}",
             c.k,
             (c.end - prev_end) as f64 / 1e3,
             peak as f64 / 1024.0,
             c.feeds,
             c.new,
+            c.duplicates,
             c.not_modified,
             c.errors
         );
@@ -311,6 +322,7 @@ struct Cycle {
     feeds: i64,
     end: i64,
     new: i64,
+    duplicates: i64,
     not_modified: i64,
     errors: i64,
 }
@@ -320,7 +332,7 @@ fn cycles(nw: &Newswatch) -> Vec<Cycle> {
     let c = nw.conn();
     let mut st = c
         .prepare(
-            "SELECT k, count(*), max(at + duration_ms), sum(new_items), sum(status = 304), sum(error IS NOT NULL)
+            "SELECT k, count(*), max(at + duration_ms), total(new_items), total(duplicates), total(status = 304), total(error IS NOT NULL)
              FROM (SELECT at, duration_ms, new_items, status, error,
                           row_number() OVER (PARTITION BY feed_id ORDER BY at, id) AS k FROM fetch_log)
              GROUP BY k ORDER BY k",
@@ -331,9 +343,10 @@ fn cycles(nw: &Newswatch) -> Vec<Cycle> {
             k: r.get(0)?,
             feeds: r.get(1)?,
             end: r.get(2)?,
-            new: r.get(3)?,
-            not_modified: r.get(4)?,
-            errors: r.get(5)?,
+            new: r.get::<_, f64>(3)? as i64,
+            duplicates: r.get::<_, f64>(4)? as i64,
+            not_modified: r.get::<_, f64>(5)? as i64,
+            errors: r.get::<_, f64>(6)? as i64,
         })
     })
     .unwrap()
