@@ -351,6 +351,22 @@ pub(super) mod read {
         .optional()
     }
 
+    /// Up to `limit` enabled feeds with an id above `after_id`, by id (one page of a pass).
+    pub fn enabled_after(
+        conn: &Connection,
+        after_id: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<Feed>> {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {FEED_COLS} FROM feeds WHERE enabled = 1 AND id > ?1 ORDER BY id LIMIT ?2"
+        ))?;
+        st.query_map(
+            params![after_id, i64::try_from(limit).unwrap_or(i64::MAX)],
+            feed_from_row,
+        )?
+        .collect()
+    }
+
     /// A feed named by id or URL (as on the command line).
     pub fn find(conn: &Connection, key: &str) -> rusqlite::Result<Option<Feed>> {
         if let Ok(id) = key.parse::<i64>()

@@ -66,6 +66,9 @@ pub trait Read: Send {
     /// Every feed, by id.
     fn feeds(&self) -> Result<Vec<Feed>>;
     fn feed(&self, id: i64) -> Result<Option<Feed>>;
+    /// Up to `limit` enabled feeds with an id above `after_id`, by id: a pass over every feed
+    /// (`poll --once`) reads them a page at a time instead of holding them all.
+    fn enabled_feeds_after(&self, after_id: i64, limit: usize) -> Result<Vec<Feed>>;
     /// A feed named by id or URL (as on the command line).
     fn find_feed(&self, key: &str) -> Result<Option<Feed>>;
     /// Articles per feed (for `feeds status` and the API).

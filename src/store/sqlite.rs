@@ -109,6 +109,9 @@ impl Read for Sqlite {
     fn feed(&self, id: i64) -> Result<Option<Feed>> {
         Ok(feed_read::by_id(&self.conn, id)?)
     }
+    fn enabled_feeds_after(&self, after_id: i64, limit: usize) -> Result<Vec<Feed>> {
+        Ok(feed_read::enabled_after(&self.conn, after_id, limit)?)
+    }
     fn find_feed(&self, key: &str) -> Result<Option<Feed>> {
         Ok(feed_read::find(&self.conn, key)?)
     }

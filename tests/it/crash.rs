@@ -1,8 +1,10 @@
 //! Issue 16: the crash test as a check. `newswatch run` polls a farm of feeds served on 127.0.0.1
 //! that publish new items as time passes, is killed with SIGKILL at random moments and restarted;
-//! then one clean `poll --once`. Every item the farm published before that last poll must be stored,
-//! as an article or as a sighting of one (found by its link), no article twice, and the database
-//! must pass SQLite's integrity check.
+//! then one clean `poll --once`. Wire feeds carry copies of some desks' stories (a dateline added,
+//! every third one edited), so the dedup decisions are taken across kills too. Every item the farm
+//! published before that last poll must be stored exactly once, as an article or as a sighting of
+//! one (found by its link), no alert uid twice, and the database must pass SQLite's integrity
+//! check.
 //!
 //! A few kills run with the suite (`cargo test --test it crash::`); for a long run set
 //! `NEWSWATCH_KILLS=100` (and `NEWSWATCH_KILL_SEED` to vary the moments).
@@ -18,6 +20,8 @@ use axum::http::{HeaderMap, Response, StatusCode, header};
 use axum::routing::get;
 
 const FEEDS: usize = 12;
+/// Wire feeds: wire feed j copies desk j's stories.
+const WIRES: usize = 3;
 /// Items already published when the farm starts.
 const ITEMS0: u64 = 4;
 /// A new item per feed this often.
@@ -61,13 +65,54 @@ fn text(feed: u64, k: u64) -> String {
     format!("Report {k} from desk {feed}: {}.", words.join(" "))
 }
 
-async fn feed(
+fn wire_link(j: u64, k: u64) -> String {
+    format!("https://wire.example/{j}/{k}")
+}
+
+/// Desk j's story k as the wire carries it: a dateline before it, and every third one edited.
+fn wire_text(j: u64, k: u64) -> String {
+    let t = text(j, k);
+    let t = if k.is_multiple_of(3) {
+        t.replacen(" from desk ", " reported by desk ", 1)
+            .replacen(" council", " councillors", 1)
+    } else {
+        t
+    };
+    format!("LONDON (Wire) - {t}")
+}
+
+async fn desk(
     State(farm): State<Arc<Farm>>,
     Path(i): Path<u64>,
     h: HeaderMap,
 ) -> Response<axum::body::Body> {
     let n = farm.published(i);
-    let etag = format!("\"{i}-{n}\"");
+    document(&format!("d{i}-{n}"), &h, &format!("Desk {i}"), n, |k| {
+        (format!("f{i}-{k}"), link(i, k), text(i, k))
+    })
+}
+
+async fn wire(
+    State(farm): State<Arc<Farm>>,
+    Path(j): Path<u64>,
+    h: HeaderMap,
+) -> Response<axum::body::Body> {
+    let n = farm.published(j);
+    document(&format!("w{j}-{n}"), &h, &format!("Wire {j}"), n, |k| {
+        (format!("w{j}-{k}"), wire_link(j, k), wire_text(j, k))
+    })
+}
+
+/// An RSS document of items `n - WINDOW .. n`, newest first ((guid, link, text) of item k), or 304
+/// when the client has this version.
+fn document(
+    version: &str,
+    h: &HeaderMap,
+    title: &str,
+    n: u64,
+    item: impl Fn(u64) -> (String, String, String),
+) -> Response<axum::body::Body> {
+    let etag = format!("\"{version}\"");
     if h.get(header::IF_NONE_MATCH)
         .is_some_and(|v| v == etag.as_str())
     {
@@ -78,13 +123,12 @@ async fn feed(
             .unwrap();
     }
     let mut s = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>Desk {i}</title><link>https://farm.example/{i}</link>"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>{title}</title><link>https://farm.example/</link>"
     );
     for k in (n.saturating_sub(WINDOW)..n).rev() {
+        let (guid, link, text) = item(k);
         s.push_str(&format!(
-            "<item><guid isPermaLink=\"false\">f{i}-{k}</guid><title>Desk {i} story {k}</title><link>{}</link><description><![CDATA[<p>{}</p>]]></description></item>",
-            link(i, k),
-            text(i, k)
+            "<item><guid isPermaLink=\"false\">{guid}</guid><title>{title} story {k}</title><link>{link}</link><description><![CDATA[<p>{text}</p>]]></description></item>"
         ));
     }
     s.push_str("</channel></rss>");
@@ -102,6 +146,19 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+fn config(urls: &[String]) -> String {
+    let mut config = String::from(
+        "[http]\ntimeout = \"3s\"\nconnect_timeout = \"2s\"\nper_host_concurrency = 8\n\n\
+         [poll]\ndefault_interval = \"1s\"\nmin_interval = \"1s\"\nmax_interval = \"2s\"\ntick = \"100ms\"\n\n\
+         [[sink]]\nname = \"log\"\ntype = \"log\"\n\n\
+         [[topic]]\nid = \"storm\"\nquery = 'storm AND harbour'\nsinks = [\"log\"]\n",
+    );
+    for u in urls {
+        config.push_str(&format!("\n[[feed]]\nurl = \"{u}\"\n"));
+    }
+    config
+}
+
 #[test]
 fn kill9_at_random_moments_loses_nothing_and_stores_nothing_twice() {
     let kills = env_u64("NEWSWATCH_KILLS", 6);
@@ -109,18 +166,15 @@ fn kill9_at_random_moments_loses_nothing_and_stores_nothing_twice() {
     let farm = Arc::new(Farm { t0: Instant::now() });
     let srv = Server::start(
         Router::new()
-            .route("/f/{i}", get(feed))
+            .route("/f/{i}", get(desk))
+            .route("/w/{j}", get(wire))
             .with_state(farm.clone()),
     );
-    let urls: Vec<String> = (0..FEEDS).map(|i| srv.url(&format!("/f/{i}"))).collect();
-    let mut config = String::from(
-        "[http]\ntimeout = \"3s\"\nconnect_timeout = \"2s\"\nper_host_concurrency = 8\n\n\
-         [poll]\ndefault_interval = \"1s\"\nmin_interval = \"1s\"\nmax_interval = \"2s\"\ntick = \"100ms\"\n",
-    );
-    for u in &urls {
-        config.push_str(&format!("\n[[feed]]\nurl = \"{u}\"\n"));
-    }
-    let env = Env::new(&config);
+    let urls: Vec<String> = (0..FEEDS)
+        .map(|i| srv.url(&format!("/f/{i}")))
+        .chain((0..WIRES).map(|j| srv.url(&format!("/w/{j}"))))
+        .collect();
+    let env = Env::new(&config(&urls));
 
     for _ in 0..kills {
         let mut child = env.cmd().arg("run").spawn().unwrap();
@@ -152,26 +206,33 @@ fn kill9_at_random_moments_loses_nothing_and_stores_nothing_twice() {
     ) {
         *links.entry(l).or_default() += 1;
     }
-    let mut missing = Vec::new();
-    let mut expected = 0;
-    for (i, &n) in truth.iter().enumerate() {
-        for k in 0..n {
-            expected += 1;
-            let l = link(i as u64, k);
-            if !links.contains_key(&l) {
-                missing.push(l);
-            }
+    let published = truth.iter().enumerate().flat_map(|(i, &n)| {
+        let i = i as u64;
+        let wire = (i < WIRES as u64).then_some(i);
+        (0..n).flat_map(move |k| [Some(link(i, k)), wire.map(|j| wire_link(j, k))])
+    });
+    let (mut expected, mut missing) = (0, Vec::new());
+    for l in published.flatten() {
+        expected += 1;
+        if !links.contains_key(&l) {
+            missing.push(l);
         }
     }
-    let twice: i64 = c.one(
-        "SELECT count(*) FROM (SELECT link FROM articles GROUP BY link HAVING count(*) > 1) t",
-        &[],
-    );
+    let twice: Vec<_> = links.iter().filter(|(_, n)| **n > 1).collect();
+    let mut count = |sql: &str| -> i64 { c.one(sql, &[]) };
+    let sightings = count("SELECT count(*) FROM sightings");
+    let alerts = count("SELECT count(*) FROM alerts");
+    let uid_twice =
+        count("SELECT count(*) FROM (SELECT uid FROM alerts GROUP BY uid HAVING count(*) > 1) t");
     eprintln!(
-        "kills {kills}, items expected {expected}, stored before the last poll {by_daemon}, missing {}, articles stored twice {twice}",
-        missing.len()
+        "kills {kills}, items expected {expected}, articles before the last poll {by_daemon}, missing {}, stored twice {}, sightings {sightings}, alerts {alerts}, alert uids twice {uid_twice}",
+        missing.len(),
+        twice.len()
     );
     assert!(missing.is_empty(), "lost after kill -9: {missing:?}");
-    assert_eq!(twice, 0, "articles stored twice");
+    assert!(twice.is_empty(), "stored twice: {twice:?}");
+    assert_eq!(uid_twice, 0, "alert uids twice");
+    assert!(sightings > 0, "the wire copies were not recognised");
+    assert!(alerts > 0, "no alerts");
     assert!(expected >= (FEEDS as u64 * (ITEMS0 + 1)) as usize);
 }

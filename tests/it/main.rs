@@ -23,6 +23,7 @@ mod extract;
 mod feedback;
 mod fulltext;
 mod fuzz_regressions;
+mod poll_pass;
 mod polling;
 mod postgres;
 mod report;

@@ -317,6 +317,21 @@ impl Pg {
             .collect())
     }
 
+    fn enabled_feeds_after(&self, after_id: i64, limit: usize) -> Result<Vec<Feed>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(self
+            .c()
+            .query(
+                &format!(
+                    "SELECT {FEED_COLS} FROM feeds WHERE enabled AND id > $1 ORDER BY id LIMIT $2"
+                ),
+                &[&after_id, &limit],
+            )?
+            .iter()
+            .map(feed_from_row)
+            .collect())
+    }
+
     fn find_feed(&self, key: &str) -> Result<Option<Feed>> {
         let mut c = self.c();
         if let Ok(id) = key.parse::<i64>()
@@ -531,6 +546,9 @@ impl super::Read for Pg {
     }
     fn feed(&self, id: i64) -> Result<Option<Feed>> {
         feed_by_id(&mut *self.c(), id)
+    }
+    fn enabled_feeds_after(&self, after_id: i64, limit: usize) -> Result<Vec<Feed>> {
+        Pg::enabled_feeds_after(self, after_id, limit)
     }
     fn find_feed(&self, key: &str) -> Result<Option<Feed>> {
         Pg::find_feed(self, key)
