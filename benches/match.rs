@@ -275,6 +275,8 @@ fn generated_topics(n: usize) -> Vec<TopicConfig> {
                 enabled: true,
                 rate_limit: None,
                 digest: None,
+                model: None,
+                learned: None,
             }
         })
         .collect()
