@@ -113,10 +113,6 @@ impl Features {
         mi
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.models.is_empty()
-    }
-
     pub(crate) fn model(&self, mi: u32) -> &Model {
         &self.models[mi as usize]
     }
