@@ -275,6 +275,8 @@ fn generated_topics(n: usize) -> Vec<TopicConfig> {
                 enabled: true,
                 rate_limit: None,
                 digest: None,
+                model: None,
+                learned: None,
             }
         })
         .collect()
@@ -352,7 +354,16 @@ fn main() {
     let shipped = newswatch::config::Config::load(std::path::Path::new(cfg_path))
         .expect("shipped config.toml loads")
         .topics;
+    // The shipped topics without their models: the same run's baseline for the models' cost.
+    let queries_only: Vec<TopicConfig> = shipped
+        .iter()
+        .map(|t| TopicConfig {
+            learned: None,
+            ..t.clone()
+        })
+        .collect();
     let sets = [
+        ("shipped queries only", queries_only),
         ("shipped topics", shipped.clone()),
         ("1,000 generated", generated_topics(1_000)),
         ("10,000 generated", generated_topics(10_000)),

@@ -390,6 +390,17 @@ impl Config {
                 }
             })
             .unwrap_or_else(|| PathBuf::from("."));
+        for t in &mut cfg.topics {
+            let Some(file) = &t.model else { continue };
+            let full = cfg.base_dir.join(file);
+            let model = std::fs::read_to_string(&full)
+                .map_err(|e| e.to_string())
+                .and_then(|text| crate::topics::model::Model::parse(&text));
+            t.learned = Some(std::sync::Arc::new(model.map_err(|e| ConfigError {
+                path: path.display().to_string(),
+                message: format!("topic {:?}: model {}: {e}", t.id, full.display()),
+            })?));
+        }
         Ok(cfg)
     }
 

@@ -37,6 +37,8 @@ fuzz_target!(|data: &[u8]| {
         enabled: true,
         rate_limit: None,
         digest: None,
+        model: None,
+        learned: None,
     };
     match Matcher::compile(&[topic]) {
         Ok(m) => {

@@ -27,6 +27,10 @@ pub struct MatchArgs {
     pub input: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: Format,
+    /// Match with the topics' queries alone, leaving out their models (`model = ` files): what
+    /// `scripts/topic-models.py train` learns on top of.
+    #[arg(long)]
+    pub without_models: bool,
 }
 
 #[derive(Deserialize)]
@@ -48,8 +52,12 @@ pub fn run(ctx: &Ctx, args: &MatchArgs) -> CliResult {
             "match writes JSON lines: use --format jsonl",
         ));
     }
-    let matcher =
-        Matcher::compile(&ctx.config.topics).map_err(|e| CliError::usage(e.to_string()))?;
+    let matcher = if args.without_models {
+        Matcher::compile_without_models(&ctx.config.topics)
+    } else {
+        Matcher::compile(&ctx.config.topics)
+    }
+    .map_err(|e| CliError::usage(e.to_string()))?;
     let reader: Box<dyn BufRead> = match &args.input {
         Some(p) => Box::new(BufReader::new(std::fs::File::open(p).map_err(|e| {
             CliError::usage(format!("cannot open {}: {e}", p.display()))

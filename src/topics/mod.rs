@@ -12,10 +12,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 pub mod matcher;
+pub mod model;
 pub mod normalize;
 pub mod query;
 
@@ -66,6 +68,13 @@ pub struct TopicConfig {
     /// Send one digest per interval (e.g. `"30m"`) instead of one alert per match.
     #[serde(default)]
     pub digest: Option<String>,
+    /// A learned model file (`model::Model`), relative to the config file; `Config::load` reads
+    /// it into `learned`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The model read from `model`; without it the topic is its query alone.
+    #[serde(skip)]
+    pub learned: Option<Arc<model::Model>>,
 }
 
 fn yes() -> bool {
@@ -86,7 +95,8 @@ pub struct Doc<'a> {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TopicMatch {
     pub topic: String,
-    /// The terms of the query that fired, as written in the query.
+    /// The terms of the query that fired, as written in the query; for a topic with a model,
+    /// then `score 0.93` (and, when the model alone matched, the words that weighed most).
     pub terms: Vec<String>,
     /// A passage of the document with the matched words marked `[[like this]]`.
     pub snippet: String,
@@ -181,6 +191,18 @@ impl Matcher {
     /// The topics `doc` matches, in config order, each with its terms and a marked snippet.
     pub fn match_doc(&self, doc: &Doc) -> Vec<TopicMatch> {
         self.engine.match_doc(doc)
+    }
+
+    /// The same topics compiled without their models: what the queries alone match.
+    pub fn compile_without_models(topics: &[TopicConfig]) -> Result<Matcher, TopicError> {
+        let bare: Vec<TopicConfig> = topics
+            .iter()
+            .map(|t| TopicConfig {
+                learned: None,
+                ..t.clone()
+            })
+            .collect();
+        Matcher::compile(&bare)
     }
 }
 

@@ -439,6 +439,76 @@ fn match_decides_the_language_as_ingest_does() {
     );
 }
 
+/// A topic with a learned model (`model = "FILE"`, a model of this test's own writing): a query
+/// match is kept only when the score reaches `low`, the model alone matches from `high`, every
+/// match of the topic ends with its score, and a model-only match names the words that weighed
+/// most and marks them. `match --without-models` gives the query alone; a broken model file is a
+/// config error naming the file and the line.
+#[test]
+fn a_topic_model_keeps_drops_and_adds_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("launch.model.tsv");
+    std::fs::write(
+        &model,
+        "# a model written for this test\nlow\t0.3\nhigh\t0.9\nbias\t-2\n\
+         w:missile\t1.5\nw:salvo\t5\np:hyper\t1\nw:parade\t-3\n",
+    )
+    .unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[[topic]]\nid = \"launch\"\nquery = 'missile*'\nmodel = \"launch.model.tsv\"\n",
+    )
+    .unwrap();
+    let input: String = [
+        doc("kept", "en", "Missile fired over the sea", ""),
+        doc("dropped", "en", "Missile parade in the capital", ""),
+        doc("added", "en", "A salvo of hypersonic rockets", ""),
+        doc("none", "en", "Rockets at the fair", ""),
+    ]
+    .iter()
+    .map(|d| format!("{d}\n"))
+    .collect();
+    let (code, out, err) = newswatch(&config, &["match"], &input);
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<Vec<String>> = got.iter().map(topic_ids).collect();
+    assert_eq!(ids, [vec!["launch"], vec![], vec!["launch"], vec![]]);
+    // score(kept) = 1 / (1 + e^0.5); score(added) = 1 / (1 + e^-4).
+    assert_eq!(
+        got[0]["topics"][0]["terms"],
+        json!(["missile*", "score 0.38"])
+    );
+    assert_eq!(
+        got[2]["topics"][0]["terms"],
+        json!(["salvo", "hyper*", "score 0.98"])
+    );
+    let snippet = got[2]["topics"][0]["snippet"].as_str().unwrap();
+    assert!(
+        snippet.contains("[[salvo]]") && snippet.contains("[[hypersonic]]"),
+        "{snippet}"
+    );
+
+    let (code, out, err) = newswatch(&config, &["match", "--without-models"], &input);
+    assert_eq!(code, 0, "{err}");
+    let ids: Vec<Vec<String>> = out
+        .lines()
+        .map(|l| topic_ids(&serde_json::from_str(l).unwrap()))
+        .collect();
+    assert_eq!(ids, [vec!["launch"], vec!["launch"], vec![], vec![]]);
+
+    std::fs::write(&model, "low\t0.3\nhigh\tsoon\n").unwrap();
+    let (code, _, err) = newswatch(&config, &["match"], &input);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("launch.model.tsv") && err.contains("line 2"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_bad_line_gets_an_error_and_the_rest_go_on() {
     let input = "{\"id\":\"a\",\"title\":\"Iran test-fired a missile\",\"text\":\"\"}\n\

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use aho_corasick::{AhoCorasick, MatchKind};
 use rustc_hash::FxHashMap as HashMap;
 
+use super::super::model::Features;
 use super::super::query::{self, Anchor, Ast, Term, TokPat};
 use super::super::{TopicConfig, TopicError};
 use super::{Compiled, Engine, Infix, NOT_LEAF, Node, Trie, WHOLE_TOKEN};
@@ -260,6 +261,7 @@ fn required(n: &Node) -> Option<Vec<u32>> {
 impl Engine {
     pub fn compile(topics: &[TopicConfig]) -> Result<Engine, TopicError> {
         let mut interner = Interner::default();
+        let mut features = Features::default();
         let mut compiled = Vec::new();
         let mut enabled = Vec::new();
         for t in topics {
@@ -293,6 +295,7 @@ impl Engine {
                     expr,
                     exclude,
                     labels,
+                    model: t.learned.as_deref().map(|m| features.add(m)),
                 });
             }
         }
@@ -410,7 +413,12 @@ impl Engine {
         } else {
             None
         };
+        let modelled = (0..compiled.len() as u32)
+            .filter(|&ti| compiled[ti as usize].model.is_some())
+            .collect();
         Ok(Engine {
+            features,
+            modelled,
             infix_gate,
             topics: compiled,
             forward: Trie::build(fwd_keys),

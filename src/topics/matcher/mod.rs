@@ -20,6 +20,7 @@ use std::sync::Mutex;
 
 use aho_corasick::AhoCorasick;
 
+use super::model::{Features, Found};
 use super::normalize::{self, Tokens};
 use super::query::{Anchor, Field};
 use super::{Doc, TopicMatch};
@@ -36,7 +37,7 @@ mod trie;
 use eval::Eval;
 use infix::Infix;
 use scan::{Scratch, TpState};
-use snippet::build_match;
+use snippet::{build_match, build_model_match, score_term};
 use trie::Trie;
 
 /// Position of the first text token; title tokens are below it.
@@ -78,6 +79,8 @@ struct Compiled {
     exclude: Option<Node>,
     /// The terms as written; `Node::Leaf::label` indexes this.
     labels: Vec<String>,
+    /// The topic's model in `Engine::features`.
+    model: Option<u32>,
 }
 
 /// `Node::Or`'s mark for an alternative that is not a leaf.
@@ -87,6 +90,10 @@ const NOT_LEAF: u32 = u32::MAX;
 #[derive(Debug, Default)]
 pub struct Engine {
     topics: Vec<Compiled>,
+    /// The models of the topics that have one, their features interned together.
+    features: Features,
+    /// Topics with a model: always candidates (the model may match without the query).
+    modelled: Vec<u32>,
     /// `word` and `word*` token patterns, walked from each token's first byte.
     forward: Trie,
     /// `*word` token patterns (cores reversed), walked from each token's last byte.
@@ -169,7 +176,7 @@ impl Engine {
             sc.cand_bits = vec![0; words];
         }
         let bits = &mut sc.cand_bits;
-        for &ti in &self.always {
+        for &ti in self.always.iter().chain(&self.modelled) {
             bits[ti as usize / 64] |= 1 << (ti % 64);
         }
         if sc.tp.len() != self.anchors.len() {
@@ -260,27 +267,69 @@ impl Engine {
         let mut out = Vec::new();
         let mut found = ev.take();
         let mut scratch = ev.take();
+        let mut feats_ready = false;
         for &ti in cands.iter() {
             let c = &self.topics[ti as usize];
-            if !ev.prefilter(ti) {
-                continue;
-            }
             found.clear();
-            if !ev.eval(&c.expr, None, &mut found) {
-                continue;
-            }
-            if let Some(x) = &c.exclude {
-                scratch.clear();
-                if ev.eval(x, None, &mut scratch) {
-                    continue;
+            let query = ev.prefilter(ti)
+                && ev.eval(&c.expr, None, &mut found)
+                && !c.exclude.as_ref().is_some_and(|x| {
+                    scratch.clear();
+                    ev.eval(x, None, &mut scratch)
+                });
+            let Some(mi) = c.model else {
+                if query {
+                    out.push(build_match(c, &mut found, doc, &sc.title, &sc.text));
                 }
+                continue;
+            };
+            if !feats_ready {
+                self.features
+                    .collect(&sc.title, &sc.text, TEXT_BASE, &mut sc.feats);
+                feats_ready = true;
             }
-            out.push(build_match(c, &mut found, doc, &sc.title, &sc.text));
+            let m = self.decide(
+                c,
+                mi,
+                query,
+                &mut found,
+                &sc.feats,
+                doc,
+                (&sc.title, &sc.text),
+            );
+            out.extend(m);
         }
         ev.give(found);
         ev.give(scratch);
         sc.flags = std::mem::take(&mut ev.flags);
         out
+    }
+
+    /// The match of topic `c` with model `mi`, given whether its query matched (with the hits
+    /// `found`) and the document's model features: see `model` for the rule.
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        c: &Compiled,
+        mi: u32,
+        query: bool,
+        found: &mut Vec<eval::Hit>,
+        feats: &[Found],
+        doc: &Doc,
+        (title, text): (&Tokens, &Tokens),
+    ) -> Option<TopicMatch> {
+        let score = self.features.score(mi, feats);
+        if !self.features.model(mi).decides(query, score) {
+            return None;
+        }
+        Some(if query {
+            let mut m = build_match(c, found, doc, title, text);
+            m.terms.push(score_term(score));
+            m
+        } else {
+            let words = self.features.strongest(mi, feats, 3);
+            build_model_match(c, words, score, doc, title, text)
+        })
     }
 
     /// Topics made only of `lang:`/`site:`/`NOT` when no topic has a term at all.
@@ -298,15 +347,26 @@ impl Engine {
         };
         let empty = Tokens::default();
         let mut out = Vec::new();
+        // Models still read the words (rare: topics with a model but no term).
+        let (title, text) = (
+            normalize::tokenize(doc.title),
+            normalize::tokenize(doc.text),
+        );
+        let mut feats = Vec::new();
+        self.features.collect(&title, &text, TEXT_BASE, &mut feats);
         for c in &self.topics {
             let mut found = Vec::new();
-            if ev.eval(&c.expr, None, &mut found)
+            let query = ev.eval(&c.expr, None, &mut found)
                 && !c
                     .exclude
                     .as_ref()
-                    .is_some_and(|x| ev.eval(x, None, &mut Vec::new()))
-            {
-                out.push(build_match(c, &mut found, doc, &empty, &empty));
+                    .is_some_and(|x| ev.eval(x, None, &mut Vec::new()));
+            match c.model {
+                Some(mi) => {
+                    out.extend(self.decide(c, mi, query, &mut found, &feats, doc, (&title, &text)))
+                }
+                None if query => out.push(build_match(c, &mut found, doc, &empty, &empty)),
+                None => {}
             }
         }
         out

@@ -39,6 +39,41 @@ pub(super) fn build_match(
     }
 }
 
+/// `score 0.93`: the term that reports a model's score.
+pub(super) fn score_term(score: f32) -> String {
+    format!("score {score:.2}")
+}
+
+/// The match of topic `c` made by its model alone: the words that weighed most (as
+/// `model::Features::strongest` names them, with their token positions) marked in the snippet,
+/// then the score.
+pub(super) fn build_model_match(
+    c: &Compiled,
+    words: Vec<(String, u32, u32)>,
+    score: f32,
+    doc: &Doc,
+    title: &Tokens,
+    text: &Tokens,
+) -> TopicMatch {
+    let mut hits: Vec<Hit> = Vec::with_capacity(words.len());
+    let mut terms = Vec::with_capacity(words.len() + 1);
+    for (label, (term, s, e)) in words.into_iter().enumerate() {
+        hits.push(Hit {
+            s,
+            e,
+            label: label as u32,
+        });
+        terms.push(term);
+    }
+    hits.sort_unstable();
+    terms.push(score_term(score));
+    TopicMatch {
+        topic: c.id.clone(),
+        terms,
+        snippet: snippet(&hits, doc, title, text),
+    }
+}
+
 /// Byte spans in the original field of the hits that lie in that field.
 fn spans(hits: &[Hit], t: &Tokens, base: u32, title: bool) -> Vec<(usize, usize, u32)> {
     let mut v: Vec<(usize, usize, u32)> = Vec::with_capacity(hits.len());

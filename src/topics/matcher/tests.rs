@@ -22,6 +22,8 @@ fn topic(id: &str, query: &str, exclude: Option<&str>, groups: &[(&str, &[&str])
         enabled: true,
         rate_limit: None,
         digest: None,
+        model: None,
+        learned: None,
     }
 }
 
