@@ -28,7 +28,7 @@ pub struct MatchArgs {
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: Format,
     /// Match with the topics' queries alone, leaving out their models (`model = ` files): what
-    /// `scripts/topic-models.py train` learns on top of.
+    /// `benches/topic-models.py train` learns on top of.
     #[arg(long)]
     pub without_models: bool,
 }

@@ -1,6 +1,6 @@
 //! The learned edge of a topic: a logistic regression over binary features of the folded title
-//! and text, read from a small `feature<TAB>weight` file (`topics/<id>.model.tsv`, written by
-//! `scripts/topic-models.py train`, which computes the same features in Python).
+//! and text, read from a small `feature<TAB>weight` file (`contrib/topics/<id>.model.tsv`, written by
+//! `benches/topic-models.py train`, which computes the same features in Python).
 //!
 //! Features, on the tokens of [`super::normalize`] (the matcher's own tokens, so no second pass
 //! over the text), each counted once per document whatever the field:

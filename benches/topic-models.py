@@ -2,8 +2,8 @@
 """Train the learned edge of the shipped watch topics: one logistic regression per topic.
 
 usage:
-  scripts/topic-models.py split  [--data FILE ...] [--out DIR]
-  scripts/topic-models.py train  [--data FILE ...] [--bin PATH] [--config PATH] [--topics-dir DIR]
+  benches/topic-models.py split  [--data FILE ...] [--out DIR]
+  benches/topic-models.py train  [--data FILE ...] [--bin PATH] [--config PATH] [--topics-dir DIR]
 
 `split` writes DIR/tune.jsonl and DIR/aside.jsonl: an item is set aside when the first byte of
 sha256("newswatch-topics-aside:" + id) is below 64 (a quarter, fixed forever). Score either part
@@ -17,7 +17,7 @@ what the queries alone say, and per topic:
      part: an item matches when (query AND score >= low) OR score >= high;
   3. fits the model on the whole tune part and writes DIR/<topic>.model.tsv: the thresholds, the
      bias and one `feature<TAB>weight` line per kept feature (largest |weight| first).
-Rebuild the shipped files: scripts/topic-models.py train --bin target/release/newswatch
+Rebuild the shipped files: benches/topic-models.py train --bin target/release/newswatch
 """
 import argparse, collections, hashlib, json, os, subprocess, sys, tempfile
 
@@ -184,7 +184,7 @@ def cmd_train(a):
             fh.write("# word, t: title word prefix). score = 1 / (1 + exp(-(bias + sum of the weights present))).\n")
             fh.write("# The topic matches when (its query matches AND score >= low) OR score >= high.\n")
             fh.write(f"# Trained on the tune part of topics-dev + topics-dev2 ({len(items)} items), C={C};\n")
-            fh.write(f"# cross-validated F1 {score:.3f}. Rebuild: scripts/topic-models.py train\n")
+            fh.write(f"# cross-validated F1 {score:.3f}. Rebuild: benches/topic-models.py train\n")
             fh.write(f"low\t{low:.2f}\nhigh\t{high:.2f}\nbias\t{m.intercept_[0]:.6f}\n")
             for i in order:
                 if abs(w[i]) >= 1e-4:
@@ -202,7 +202,7 @@ def main():
     t.add_argument("--data", nargs="+", default=DEFAULT_DATA)
     t.add_argument("--bin", default="target/release/newswatch")
     t.add_argument("--config", default="config.toml")
-    t.add_argument("--topics-dir", default="topics")
+    t.add_argument("--topics-dir", default="contrib/topics")
     t.add_argument("--c", nargs="+", type=float, default=[0.1, 0.3, 1.0])
     a = ap.parse_args()
     return cmd_split(a) if a.cmd == "split" else cmd_train(a)
