@@ -204,7 +204,7 @@ async fn run_logs_a_delivery_summary_and_names_failing_feeds_and_sinks() {
     );
     let env = Env::new(&config_with(&urls, &extra));
     let mut child = env.spawn_logged(&["run"], "info");
-    let failed_attempt = "SELECT count(*) FROM alert_attempts WHERE ok = 0";
+    let failed_attempt = "SELECT count(*) FROM alert_attempts WHERE NOT ok";
     wait_for_async(
         "deliveries to the good sink and a failure of the other",
         60,

@@ -186,13 +186,15 @@ query = "zeppelin"
 
     // Wait until every page has an outcome: done, failed, or a retry scheduled.
     wait_for_async("every page to have an outcome", 30, || {
+        // The total first: counted the other way round, the open count could be taken before
+        // the feed's commit and the total after it.
+        let total =
+            crate::harness::db::try_count(&db, "SELECT count(*) FROM articles").unwrap_or(0);
         let open = crate::harness::db::try_count(
             &db,
             "SELECT count(*) FROM articles WHERE page_status = 'pending' AND page_attempts = 0",
         )
         .unwrap_or(-1);
-        let total =
-            crate::harness::db::try_count(&db, "SELECT count(*) FROM articles").unwrap_or(0);
         total == 5 && open == 0
     })
     .await;
@@ -206,7 +208,14 @@ query = "zeppelin"
     let conn = &mut Conn::open(&db);
     // The good page: its text is stored next to the feed's teaser.
     let good = page_row(conn, "/a/good");
-    assert_eq!(good.page_status.as_deref(), Some("done"));
+    assert_eq!(
+        good.page_status.as_deref(),
+        Some("done"),
+        "{:?} {:?} {:?}",
+        good.page_attempts,
+        good.page_error,
+        good.page_next_at
+    );
     assert_eq!(good.text, "Teaser for Airship story.");
     let pt = good.page_text.unwrap();
     assert!(pt.contains(PAGE_PARA), "{pt:?}");
