@@ -204,15 +204,9 @@ async fn ingest(
     let at = now_ms();
     let started = Instant::now();
     let bytes = body.len() as u64;
-    let pipeline = ws.ctx.pipeline.clone();
-    let url = feed_url.clone();
-    let slot = ws.ctx.prepare_slots.clone().acquire_owned().await;
-    let p = tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        pipeline.prepare(&body, &url, charset.as_deref())
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("pipeline crashed: {e}"))??;
+    let p = crate::poller::prepare_body(&ws.ctx, body.to_vec(), &feed_url, charset.as_deref())
+        .await
+        .map_err(anyhow::Error::msg)?;
     let pipeline = ws.ctx.pipeline.clone();
     ws.ctx
         .writer
