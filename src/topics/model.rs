@@ -14,7 +14,9 @@
 //! the strong base, the model drops their weakest matches and adds confident misses.
 //! All the models of a topic set share one feature table, so each document is looked up once.
 
-use rustc_hash::FxHashMap;
+use std::hash::Hasher;
+
+use rustc_hash::{FxHashMap, FxHasher};
 
 use super::normalize::Tokens;
 
@@ -83,14 +85,34 @@ impl Model {
 }
 
 /// The features of all models of a topic set, interned once (see the module doc).
+///
+/// A document's features are looked up by a 64-bit hash of their kind and text ([`key`]), hashed
+/// straight from the token bytes (no string is built per document); a small bit filter turns
+/// most misses away before the map, and a hit is checked against the feature's text, so a hash
+/// collision can never weigh a feature the document lacks.
 #[derive(Debug, Default)]
 pub(crate) struct Features {
-    /// Feature text (with its `kind:`) → feature id.
-    ids: FxHashMap<Box<str>, u32>,
+    /// [`key`] of a feature → its id (the first feature of that key, see `clash`).
+    ids: FxHashMap<u64, u32>,
+    /// The rare features whose key another feature already took: text → id.
+    clash: FxHashMap<Box<str>, u32>,
+    /// Bit `key % FILTER_BITS` set for every feature's key.
+    filter: Vec<u64>,
     /// Per feature id: its text, and `(model, weight)` of every model that weighs it.
     names: Vec<Box<str>>,
     weights: Vec<Vec<(u32, f32)>>,
     models: Vec<Model>,
+}
+
+/// Bits of [`Features::filter`] (16 KiB: stays in the first-level cache).
+const FILTER_BITS: u64 = 1 << 17;
+
+/// The lookup key of a feature: its kind byte (`w`, `b`, …) then its text, FxHash-ed.
+fn key(kind: u8, text: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u8(kind);
+    h.write(text);
+    h.finish()
 }
 
 /// A feature found in a document: its id and the token positions it covers.
@@ -100,17 +122,55 @@ impl Features {
     /// Adds a model; returns its index.
     pub(crate) fn add(&mut self, m: &Model) -> u32 {
         let mi = self.models.len() as u32;
+        if self.filter.is_empty() {
+            self.filter = vec![0; (FILTER_BITS / 64) as usize];
+        }
         for (name, w) in &m.weights {
-            let next = self.ids.len() as u32;
-            let id = *self.ids.entry(name.as_str().into()).or_insert(next);
-            if id == next {
-                self.names.push(name.as_str().into());
-                self.weights.push(Vec::new());
-            }
+            let id = self.intern(name);
             self.weights[id as usize].push((mi, *w));
         }
         self.models.push(m.clone());
         mi
+    }
+
+    /// The id of feature `name` (`kind:text`), added if new.
+    fn intern(&mut self, name: &str) -> u32 {
+        let k = key(name.as_bytes()[0], &name.as_bytes()[2..]);
+        let next = self.names.len() as u32;
+        let id = match self.ids.get(&k) {
+            Some(&id) if *self.names[id as usize] == *name => return id,
+            Some(_) => *self.clash.entry(name.into()).or_insert(next),
+            None => *self.ids.entry(k).or_insert(next),
+        };
+        if id == next {
+            self.names.push(name.into());
+            self.weights.push(Vec::new());
+            self.filter[((k % FILTER_BITS) / 64) as usize] |= 1 << (k % 64);
+        }
+        id
+    }
+
+    /// The id of the feature of `kind` and `text`, if a model weighs it.
+    #[inline]
+    fn find(&self, kind: u8, text: &[u8]) -> Option<u32> {
+        let k = key(kind, text);
+        if self.filter[((k % FILTER_BITS) / 64) as usize] & (1 << (k % 64)) == 0 {
+            return None;
+        }
+        let is = |id: u32| {
+            let n = self.names[id as usize].as_bytes();
+            n[0] == kind && &n[2..] == text
+        };
+        match self.ids.get(&k) {
+            Some(&id) if is(id) => Some(id),
+            Some(_) if !self.clash.is_empty() => {
+                let mut name = vec![kind, b':'];
+                name.extend_from_slice(text);
+                let name = std::str::from_utf8(&name).ok()?;
+                self.clash.get(name).copied()
+            }
+            _ => None,
+        }
     }
 
     pub(crate) fn model(&self, mi: u32) -> &Model {
@@ -127,41 +187,37 @@ impl Features {
         found: &mut Vec<Found>,
     ) {
         found.clear();
-        if self.ids.is_empty() {
+        if self.names.is_empty() {
             return;
         }
-        let mut key = String::new();
         for (t, base, is_title) in [(title, 0, true), (text, text_base, false)] {
             for i in 0..t.len() {
                 let tok = t.token(i);
                 let pos = base + i as u32;
-                let mut look = |kind: &str, s: &str, end: u32| {
-                    key.clear();
-                    key.push_str(kind);
-                    key.push_str(s);
-                    if let Some(&id) = self.ids.get(key.as_str()) {
+                let mut look = |kind: u8, s: &str, end: u32| {
+                    if let Some(id) = self.find(kind, s.as_bytes()) {
                         found.push((id, pos, end));
                     }
                 };
-                look("w:", tok, pos);
+                look(b'w', tok, pos);
                 if i + 1 < t.len() {
                     let s = t.norm_start[i] as usize;
                     let e = t.norm_end[i + 1] as usize;
                     let pair = std::str::from_utf8(&t.norm[s..e]).expect("whole characters");
-                    look("b:", pair, pos + 1);
+                    look(b'b', pair, pos + 1);
                 }
                 let cut = tok.char_indices().nth(AFFIX).map(|(b, _)| b);
                 if let Some(cut) = cut {
-                    look("p:", &tok[..cut], pos);
+                    look(b'p', &tok[..cut], pos);
                     let from = tok
                         .char_indices()
                         .rev()
                         .nth(AFFIX - 1)
                         .map_or(0, |(b, _)| b);
-                    look("s:", &tok[from..], pos);
+                    look(b's', &tok[from..], pos);
                 }
                 if is_title {
-                    look("t:", &tok[..cut.unwrap_or(tok.len())], pos);
+                    look(b't', &tok[..cut.unwrap_or(tok.len())], pos);
                 }
             }
         }
