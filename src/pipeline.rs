@@ -9,7 +9,8 @@ use crate::config::Config;
 use crate::dedup;
 use crate::model::{Article, ParsedFeed};
 use crate::parse::{self, ParseError};
-use crate::store::MatchPolicy;
+use crate::store::feeds_log::FetchLog;
+use crate::store::{FeedState, FetchCommit, MatchPolicy};
 use crate::topics::{Doc, Matcher, TopicMatch};
 
 /// Compiled, immutable pipeline state shared by all feeds. Rebuilt when the config changes.
@@ -29,6 +30,26 @@ pub struct Prepared {
     /// Topic matches of each article, computed with the other pure stages (in parallel, off the
     /// writer) and used by the commit for the articles that turn out new or updated.
     pub matches: Precomputed,
+}
+
+impl Prepared {
+    /// The commit of a body that is not a poll's (a local file, a push): the articles, the feed's
+    /// title, link and language, the next poll time given, and the log row. The matches stay
+    /// behind: take them first (`std::mem::take(&mut p.matches)`).
+    pub fn into_commit(self, feed_id: i64, next_poll_at: i64, log: FetchLog) -> FetchCommit {
+        FetchCommit {
+            feed_id,
+            articles: self.articles,
+            state: FeedState {
+                title: self.feed.title,
+                site_url: self.feed.site_url,
+                lang: self.feed.language,
+                next_poll_at,
+                ..Default::default()
+            },
+            log,
+        }
+    }
 }
 
 /// Matches computed ahead of the commit, keyed by what the matcher sees of an article.

@@ -15,7 +15,7 @@ use crate::error::{CliError, CliResult};
 use crate::fetch::read_file_capped;
 use crate::pipeline::{Pipeline, Prepared};
 use crate::store::feeds_log::FetchLog;
-use crate::store::{CommitOutcome, FeedState, FetchCommit, Store};
+use crate::store::{CommitOutcome, FetchCommit, Store};
 use crate::util::now_ms;
 
 /// Most files committed in one transaction.
@@ -218,22 +218,12 @@ fn commit_run(
 /// The commit of a local file's feed: its articles, its title, link and language, and a fetch log
 /// row without HTTP status. Such a feed is never polled (`next_poll_at` max).
 pub fn file_commit(p: Prepared, feed_id: i64, url: &str) -> FetchCommit {
-    FetchCommit {
-        feed_id,
-        articles: p.articles,
-        state: FeedState {
-            title: p.feed.title,
-            site_url: p.feed.site_url,
-            lang: p.feed.language,
-            next_poll_at: i64::MAX,
-            ..Default::default()
-        },
-        log: FetchLog {
-            url: url.to_string(),
-            at: now_ms(),
-            ..Default::default()
-        },
-    }
+    let log = FetchLog {
+        url: url.to_string(),
+        at: now_ms(),
+        ..Default::default()
+    };
+    p.into_commit(feed_id, i64::MAX, log)
 }
 
 fn file_url(p: &Path) -> String {

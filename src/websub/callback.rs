@@ -24,7 +24,7 @@ use hmac::{Hmac, KeyInit, Mac};
 
 use super::WebSub;
 use crate::store::feeds_log::FetchLog;
-use crate::store::{Activation, CommitOutcome, FeedState, FetchCommit, SubState, Subscription};
+use crate::store::{Activation, CommitOutcome, SubState, Subscription};
 use crate::util::now_ms;
 
 /// How long a denied subscription waits before it is requested again.
@@ -204,7 +204,7 @@ async fn ingest(
     let at = now_ms();
     let started = Instant::now();
     let bytes = body.len() as u64;
-    let p = crate::poller::prepare_body(&ws.ctx, body.to_vec(), &feed_url, charset.as_deref())
+    let mut p = crate::poller::prepare_body(&ws.ctx, body.to_vec(), &feed_url, charset.as_deref())
         .await
         .map_err(anyhow::Error::msg)?;
     let pipeline = ws.ctx.pipeline.clone();
@@ -214,28 +214,17 @@ async fn ingest(
             let feed = store
                 .feed(feed_id)?
                 .ok_or_else(|| anyhow::anyhow!("feed {feed_id} was removed"))?;
-            let c = FetchCommit {
-                feed_id,
-                articles: p.articles,
-                state: FeedState {
-                    title: p.feed.title,
-                    site_url: p.feed.site_url,
-                    lang: p.feed.language,
-                    next_poll_at: feed.next_poll_at,
-                    ..Default::default()
-                },
-                log: FetchLog {
-                    url: feed_url,
-                    at,
-                    bytes,
-                    duration_ms: started.elapsed().as_millis() as i64,
-                    ..Default::default()
-                },
+            let log = FetchLog {
+                url: feed_url,
+                at,
+                bytes,
+                duration_ms: started.elapsed().as_millis() as i64,
+                ..Default::default()
             };
+            let pre = std::mem::take(&mut p.matches);
+            let c = p.into_commit(feed_id, feed.next_poll_at, log);
             let full_text = pipeline.full_text_for(&feed.url, feed.full_text);
-            pipeline.with_precomputed(full_text, &p.matches, |policy| {
-                store.commit_fetch(c, policy)
-            })
+            pipeline.with_precomputed(full_text, &pre, |policy| store.commit_fetch(c, policy))
         })
         .await
 }
