@@ -220,6 +220,8 @@ fn bench_config(shipped: &str, concurrency: usize) -> String {
             "concurrency" => format!("concurrency = {concurrency}"),
             "per_host_concurrency" => format!("per_host_concurrency = {concurrency}"),
             "default_interval" | "min_interval" | "max_interval" => format!("{key} = \"1s\""),
+            // A topic's model file is named relative to the shipped config, not the temp dir.
+            "model" => line.replacen('"', concat!("\"", env!("CARGO_MANIFEST_DIR"), "/"), 1),
             _ => line.to_string(),
         };
         if !skip {
