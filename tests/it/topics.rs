@@ -479,6 +479,21 @@ fn error_classes_read_on_the_tune_part() {
             "La fusée a décollé de Kourou et le lancement s'est déroulé sans incident.",
             vec![],
         ),
+        // Arms purchases named as a noun phrase, and a recipient getting a specific weapon (en).
+        (
+            "purchase1",
+            "en",
+            "Neighbours alarmed by the navy's arms purchases",
+            "",
+            vec!["arms-deals"],
+        ),
+        (
+            "get1",
+            "en",
+            "Island to get surface-to-air missiles in spring",
+            "",
+            vec!["arms-deals"],
+        ),
         // A headline weapon "from" somewhere in a battle report is used, not delivered (en).
         (
             "origin1",
