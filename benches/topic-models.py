@@ -13,10 +13,13 @@ with `../shared/eval/score-topics --data DIR/aside.jsonl`. Tune and train on the
 Python) reads the labelled items, keeps the tune part, asks `newswatch match --without-models`
 what the queries alone say, and per topic:
   1. turns each item into binary features (see `features`; src/topics/model.rs computes the same);
-  2. picks the regularisation C and the thresholds low/high by 5-fold cross-validation on the tune
-     part: an item matches when (query AND score >= low) OR score >= high;
+  2. picks the regularisation C, the number of weights kept and the thresholds low/high by 5-fold
+     cross-validation on the tune part: an item matches when (query AND score >= low) OR score >= high
+     (a tie goes to the first tried: the smaller C, then the fewer weights);
   3. fits the model on the whole tune part and writes DIR/<topic>.model.tsv: the thresholds, the
-     bias and one `feature<TAB>weight` line per kept feature (largest |weight| first).
+     bias and one `feature<TAB>weight` line per kept feature (the largest |weight| first;
+     cross-validation scores each fold's model with only its kept weights, as shipped).
+     high 1.01 means the cross-validation found no gain from the model: the query decides alone.
 Rebuild the shipped files: benches/topic-models.py train --bin target/release/newswatch
 """
 import argparse, collections, hashlib, json, os, subprocess, sys, tempfile
@@ -24,7 +27,7 @@ import argparse, collections, hashlib, json, os, subprocess, sys, tempfile
 TOPICS = {"arms-deals": "arms_deals", "missile-launches": "missile_launches"}
 DEFAULT_DATA = ["/work/shared/eval/topics-dev.jsonl", "/work/shared/eval/topics-dev2.jsonl"]
 PREFIX = 5  # characters of a word's prefix and suffix features
-MAX_FEATURES = 3000
+MAX_FEATURES = [1000, 3000]  # the sizes --max-features tries by default
 MIN_DF = 3
 
 # --- the features (keep in step with src/topics/model.rs) --------------------------------------
@@ -143,6 +146,19 @@ def best_thresholds(np, gold, query, score):
     return best
 
 
+def kept(np, w, n):
+    """Indices of the n weights of largest magnitude (the lines the model file keeps)."""
+    return np.argsort(-np.abs(w), kind="stable")[:n]
+
+
+def truncated_proba(np, m, X, n):
+    """The score of the model as written to its file: bias plus only the kept weights."""
+    w = m.coef_[0]
+    keep = kept(np, w, n)
+    z = m.intercept_[0] + X[:, keep] @ w[keep]
+    return 1.0 / (1.0 + np.exp(-np.asarray(z).ravel()))
+
+
 def cmd_train(a):
     import numpy as np
     from sklearn.feature_extraction.text import CountVectorizer
@@ -162,34 +178,36 @@ def cmd_train(a):
         q = np.array([it["id"] in qm[topic] for it in items])
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=13)
         best = None
+        sizes = sorted(a.max_features)
         for C in a.c:
-            oof = np.zeros(len(items))
-            for tr, te in folds.split(X, y):
-                m = LogisticRegression(C=C, max_iter=2000).fit(X[tr], y[tr])
-                oof[te] = m.predict_proba(X[te])[:, 1]
-            score, low, high = best_thresholds(np, y, q, oof)
-            alone = max(f1(y, oof >= t) for t in np.arange(0.1, 0.95, 0.05))
-            print(f"{topic}: C={C}: cross-validated F1 queries {f1(y, q):.3f}, model alone {alone:.3f}, "
-                  f"combined {score:.3f} (low {low:.2f}, high {high:.2f})")
-            if best is None or score > best[0]:
-                best = (score, C, low, high)
-        score, C, low, high = best
+            fits = [LogisticRegression(C=C, max_iter=2000).fit(X[tr], y[tr]) for tr, _ in folds.split(X, y)]
+            for n in sizes:
+                oof = np.zeros(len(items))
+                for m, (_, te) in zip(fits, folds.split(X, y)):
+                    oof[te] = truncated_proba(np, m, X[te], n)
+                score, low, high = best_thresholds(np, y, q, oof)
+                alone = max(f1(y, oof >= t) for t in np.arange(0.1, 0.95, 0.05))
+                print(f"{topic}: C={C} {n} weights: cross-validated F1 queries {f1(y, q):.3f}, model alone "
+                      f"{alone:.3f}, combined {score:.3f} (low {low:.2f}, high {high:.2f})")
+                if best is None or score > best[0] + 1e-9:
+                    best = (score, C, n, low, high)
+        score, C, n, low, high = best
         m = LogisticRegression(C=C, max_iter=2000).fit(X, y)
         w = m.coef_[0]
-        order = sorted(range(len(w)), key=lambda i: -abs(w[i]))[:MAX_FEATURES]
+        order = kept(np, w, n)
         path = os.path.join(a.topics_dir, topic + ".model.tsv")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(f"# newswatch topic model: {topic}. Logistic regression over binary features of the\n")
             fh.write("# folded title and text (w: word, b: word pair, p:/s: 5-letter prefix/suffix of a longer\n")
             fh.write("# word, t: title word prefix). score = 1 / (1 + exp(-(bias + sum of the weights present))).\n")
             fh.write("# The topic matches when (its query matches AND score >= low) OR score >= high.\n")
-            fh.write(f"# Trained on the tune part of topics-dev + topics-dev2 ({len(items)} items), C={C};\n")
+            fh.write(f"# Trained on the tune part of topics-dev + topics-dev2 ({len(items)} items), C={C}, {n} weights;\n")
             fh.write(f"# cross-validated F1 {score:.3f}. Rebuild: benches/topic-models.py train\n")
             fh.write(f"low\t{low:.2f}\nhigh\t{high:.2f}\nbias\t{m.intercept_[0]:.6f}\n")
             for i in order:
                 if abs(w[i]) >= 1e-4:
                     fh.write(f"{names[i]}\t{w[i]:.6f}\n")
-        print(f"{topic}: wrote {path} ({min(len(order), MAX_FEATURES)} features)")
+        print(f"{topic}: wrote {path} ({len(order)} features)")
 
 
 def main():
@@ -204,6 +222,8 @@ def main():
     t.add_argument("--config", default="config.toml")
     t.add_argument("--topics-dir", default="contrib/topics")
     t.add_argument("--c", nargs="+", type=float, default=[0.1, 0.3, 1.0])
+    t.add_argument("--max-features", nargs="+", type=int, default=MAX_FEATURES,
+                   help="weights kept in the file (largest first), tried by cross-validation on the kept ones only")
     a = ap.parse_args()
     return cmd_split(a) if a.cmd == "split" else cmd_train(a)
 
