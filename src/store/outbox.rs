@@ -9,6 +9,8 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use serde::Serialize;
 
+use super::Result;
+use super::sql::{Cols, Db, FromRow, args};
 use crate::alerts::Alert;
 use crate::store::query::ms_to_rfc3339;
 use crate::topics::Severity;
@@ -287,41 +289,51 @@ pub(super) const FROM: &str =
     "FROM alerts a JOIN matches m ON m.id = a.match_id JOIN articles ar ON ar.id = m.article_id
     LEFT JOIN feeds f ON f.id = ar.feed_id";
 
-fn outbox_row(
-    r: &rusqlite::Row,
+impl FromRow for OutboxRow {
+    /// The row as `COLS` selects it; its alert's severity is the topic's (`with_severity`).
+    fn from_row(r: &impl Cols) -> Result<OutboxRow> {
+        let terms: String = r.get(11)?;
+        let delivered_ms: Option<i64> = r.get(8)?;
+        Ok(OutboxRow {
+            id: r.get(0)?,
+            sink: r.get(3)?,
+            status: r.get(4)?,
+            attempts: r.get::<i64>(5)? as u32,
+            created_at: ms_to_rfc3339(r.get(6)?),
+            next_attempt_at: ms_to_rfc3339(r.get(7)?),
+            delivered_at: delivered_ms.map(ms_to_rfc3339),
+            last_error: r.get(9)?,
+            digest_uid: r.get(10)?,
+            delivered_ms,
+            alert: Alert {
+                uid: r.get(1)?,
+                severity: Severity::default(),
+                topic: r.get(2)?,
+                terms: serde_json::from_str(&terms).unwrap_or_default(),
+                snippet: r.get(12)?,
+                matched_at: ms_to_rfc3339(r.get(13)?),
+                article_id: r.get(14)?,
+                title: r.get(15)?,
+                link: r.get(16)?,
+                lang: r.get(17)?,
+                published_at: r.get::<Option<i64>>(18)?.map(ms_to_rfc3339),
+                sources: r.get(19)?,
+                feed: r.get(20)?,
+                feed_url: r.get(21)?,
+            },
+        })
+    }
+}
+
+/// The rows with each alert's severity set from its topic.
+pub(super) fn with_severity(
+    mut rows: Vec<OutboxRow>,
     severity_of: &dyn Fn(&str) -> Severity,
-) -> rusqlite::Result<OutboxRow> {
-    let topic: String = r.get(2)?;
-    let terms: String = r.get(11)?;
-    let delivered_ms: Option<i64> = r.get(8)?;
-    Ok(OutboxRow {
-        id: r.get(0)?,
-        sink: r.get(3)?,
-        status: r.get(4)?,
-        attempts: r.get(5)?,
-        created_at: ms_to_rfc3339(r.get(6)?),
-        next_attempt_at: ms_to_rfc3339(r.get(7)?),
-        delivered_at: delivered_ms.map(ms_to_rfc3339),
-        last_error: r.get(9)?,
-        digest_uid: r.get(10)?,
-        delivered_ms,
-        alert: Alert {
-            uid: r.get(1)?,
-            severity: severity_of(&topic),
-            topic,
-            terms: serde_json::from_str(&terms).unwrap_or_default(),
-            snippet: r.get(12)?,
-            matched_at: ms_to_rfc3339(r.get(13)?),
-            article_id: r.get(14)?,
-            title: r.get(15)?,
-            link: r.get(16)?,
-            lang: r.get(17)?,
-            published_at: r.get::<_, Option<i64>>(18)?.map(ms_to_rfc3339),
-            sources: r.get(19)?,
-            feed: r.get(20)?,
-            feed_url: r.get(21)?,
-        },
-    })
+) -> Vec<OutboxRow> {
+    for r in &mut rows {
+        r.alert.severity = severity_of(&r.alert.topic);
+    }
+    rows
 }
 
 /// The alerts of these outbox rows (rows whose article is gone are left out).
@@ -329,49 +341,46 @@ pub(super) fn load(
     conn: &Connection,
     ids: &[i64],
     severity_of: &dyn Fn(&str) -> Severity,
-) -> rusqlite::Result<Vec<OutboxRow>> {
+) -> Result<Vec<OutboxRow>> {
     let mut out = Vec::with_capacity(ids.len());
-    let mut st = conn.prepare_cached(&format!("SELECT {COLS} {FROM} WHERE a.id = ?1"))?;
-    for id in ids {
-        if let Some(r) = st
-            .query_row([id], |r| outbox_row(r, severity_of))
-            .optional()?
-        {
-            out.push(r);
-        }
+    let sql = format!("SELECT {COLS} {FROM} WHERE a.id = ?1");
+    for &id in ids {
+        out.extend(conn.cached::<OutboxRow>(&sql, &args![id])?);
     }
-    Ok(out)
+    Ok(with_severity(out, severity_of))
 }
 
-/// The newest rows first, optionally of one status.
-pub(super) fn list(
-    conn: &Connection,
-    status: Option<&str>,
-    limit: i64,
-    severity_of: &dyn Fn(&str) -> Severity,
-) -> rusqlite::Result<Vec<OutboxRow>> {
-    let sql = format!(
-        "SELECT {COLS} {FROM} WHERE (?1 IS NULL OR a.status = ?1) ORDER BY a.id DESC LIMIT ?2"
-    );
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map(params![status, limit], |r| outbox_row(r, severity_of))?;
-    rows.collect()
+/// Which outbox rows `Read::outbox_rows` lists.
+#[derive(Debug, Clone, Copy)]
+pub enum OutboxQuery<'a> {
+    /// The newest `limit` rows, optionally of one status.
+    Latest { status: Option<&'a str>, limit: i64 },
+    /// Rows delivered after `since` (ms), oldest delivery first, optionally of one topic.
+    DeliveredAfter { since: i64, topic: Option<&'a str> },
 }
 
-/// Rows delivered after `since` (ms), oldest delivery first, optionally of one topic.
-pub(super) fn delivered_after(
-    conn: &Connection,
-    since: i64,
-    topic: Option<&str>,
+/// The rows a query names (both backends).
+pub(super) fn rows(
+    db: &impl Db,
+    q: &OutboxQuery,
     severity_of: &dyn Fn(&str) -> Severity,
-) -> rusqlite::Result<Vec<OutboxRow>> {
-    let sql = format!(
-        "SELECT {COLS} {FROM} WHERE a.status = 'delivered' AND a.delivered_at > ?1 AND (?2 IS NULL OR a.topic = ?2)
-         ORDER BY a.delivered_at, a.id"
-    );
-    let mut st = conn.prepare_cached(&sql)?;
-    let rows = st.query_map(params![since, topic], |r| outbox_row(r, severity_of))?;
-    rows.collect()
+) -> Result<Vec<OutboxRow>> {
+    let rows = match *q {
+        OutboxQuery::Latest { status, limit } => db.cached(
+            &format!(
+                "SELECT {COLS} {FROM} WHERE (CAST(?1 AS TEXT) IS NULL OR a.status = ?1) ORDER BY a.id DESC LIMIT ?2"
+            ),
+            &args![status, limit],
+        )?,
+        OutboxQuery::DeliveredAfter { since, topic } => db.cached(
+            &format!(
+                "SELECT {COLS} {FROM} WHERE a.status = 'delivered' AND a.delivered_at > ?1 AND (CAST(?2 AS TEXT) IS NULL OR a.topic = ?2)
+                 ORDER BY a.delivered_at, a.id"
+            ),
+            &args![since, topic],
+        )?,
+    };
+    Ok(with_severity(rows, severity_of))
 }
 
 /// What `retry` found for one row.

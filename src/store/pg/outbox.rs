@@ -6,47 +6,12 @@
 
 use postgres::Row;
 
-use super::super::outbox::{COLS as OUTBOX_COLS, FROM as OUTBOX_FROM};
-use super::super::query::ms_to_rfc3339;
+use super::super::outbox::{COLS as OUTBOX_COLS, FROM as OUTBOX_FROM, with_severity};
+use super::super::sql::FromRow;
 use super::super::{Attempt, DigestStep, DueRow, OutboxRow, Result, RetryResult};
 use super::{LEASE_MS, Pg};
-use crate::alerts::Alert;
 use crate::topics::Severity;
 use crate::util::now_ms;
-
-fn outbox_row(r: &Row, severity_of: &dyn Fn(&str) -> Severity) -> OutboxRow {
-    let topic: String = r.get(2);
-    let terms: String = r.get(11);
-    let delivered_ms: Option<i64> = r.get(8);
-    OutboxRow {
-        id: r.get(0),
-        sink: r.get(3),
-        status: r.get(4),
-        attempts: r.get::<_, i64>(5) as u32,
-        created_at: ms_to_rfc3339(r.get(6)),
-        next_attempt_at: ms_to_rfc3339(r.get(7)),
-        delivered_at: delivered_ms.map(ms_to_rfc3339),
-        last_error: r.get(9),
-        digest_uid: r.get(10),
-        delivered_ms,
-        alert: Alert {
-            uid: r.get(1),
-            severity: severity_of(&topic),
-            topic,
-            terms: serde_json::from_str(&terms).unwrap_or_default(),
-            snippet: r.get(12),
-            matched_at: ms_to_rfc3339(r.get(13)),
-            article_id: r.get(14),
-            title: r.get(15),
-            link: r.get(16),
-            lang: r.get(17),
-            published_at: r.get::<_, Option<i64>>(18).map(ms_to_rfc3339),
-            sources: r.get(19),
-            feed: r.get(20),
-            feed_url: r.get(21),
-        },
-    }
-}
 
 fn due_row(r: &Row) -> DueRow {
     DueRow {
@@ -60,40 +25,6 @@ fn due_row(r: &Row) -> DueRow {
 }
 
 impl Pg {
-    pub(super) fn outbox_list(
-        &self,
-        status: Option<&str>,
-        limit: i64,
-        severity_of: &dyn Fn(&str) -> Severity,
-    ) -> Result<Vec<OutboxRow>> {
-        Ok(self
-            .c()
-            .query(
-                &format!("SELECT {OUTBOX_COLS} {OUTBOX_FROM} WHERE ($1::text IS NULL OR a.status = $1) ORDER BY a.id DESC LIMIT $2"),
-                &[&status, &limit],
-            )?
-            .iter()
-            .map(|r| outbox_row(r, severity_of))
-            .collect())
-    }
-
-    pub(super) fn outbox_delivered_after(
-        &self,
-        since: i64,
-        topic: Option<&str>,
-        severity_of: &dyn Fn(&str) -> Severity,
-    ) -> Result<Vec<OutboxRow>> {
-        Ok(self
-            .c()
-            .query(
-                &format!("SELECT {OUTBOX_COLS} {OUTBOX_FROM} WHERE a.status = 'delivered' AND a.delivered_at > $1 AND ($2::text IS NULL OR a.topic = $2) ORDER BY a.delivered_at, a.id"),
-                &[&since, &topic],
-            )?
-            .iter()
-            .map(|r| outbox_row(r, severity_of))
-            .collect())
-    }
-
     /// Takes up to `limit` due rows for these sinks that no other live dispatcher holds, and leases
     /// them to this one.
     pub(super) fn due_alerts(
@@ -291,11 +222,12 @@ impl Pg {
             &format!("SELECT {OUTBOX_COLS} {OUTBOX_FROM} WHERE a.id = ANY($1)"),
             &[&ids],
         )?;
-        let mut by_id: std::collections::HashMap<i64, OutboxRow> = rows
-            .iter()
-            .map(|r| (r.get(0), outbox_row(r, severity_of)))
-            .collect();
-        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+        let mut by_id = std::collections::HashMap::new();
+        for r in &rows {
+            by_id.insert(r.get::<_, i64>(0), OutboxRow::from_row(r)?);
+        }
+        let found = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+        Ok(with_severity(found, severity_of))
     }
 
     pub(super) fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<RetryResult>> {
