@@ -40,7 +40,7 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 
 pub use articles::{CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, alert_uid};
-pub use feedback::{Label, LabelledArticle, Marked, MarkedMatch};
+pub use feedback::{Label, LabelledArticle, Marked, MarkedMatch, NewMark};
 pub use feeds::{Feed, FeedState, Health, NewFeed};
 /// The fetch log row type.
 pub mod feeds_log {
@@ -48,7 +48,7 @@ pub mod feeds_log {
 }
 use feeds::FetchLog;
 pub use migrate::{MIGRATIONS, PG_MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_VERSION};
-pub use outbox::{Attempt, DigestStep, DueRow, OutboxQuery, OutboxRow, RetryResult};
+pub use outbox::{Attempt, DigestStep, DigestWindow, DueRow, OutboxQuery, OutboxRow, RetryResult};
 pub use pages::{PageOutcome, PageText, PendingPage, matching_text};
 pub use pg::LEASE_MS;
 pub use query::{
@@ -180,13 +180,7 @@ pub trait Write: Read + WebSubStore {
     fn orphaned_alerts(&mut self, sinks: &[String]) -> Result<Vec<(String, i64)>>;
     fn digest_members(&mut self, digest_uid: &str) -> Result<Vec<DueRow>>;
     /// Groups the waiting rows of (topic, sink) into a digest once its window has closed.
-    fn form_digest(
-        &mut self,
-        topic: &str,
-        sink: &str,
-        interval_ms: i64,
-        now: i64,
-    ) -> Result<DigestStep>;
+    fn form_digest(&mut self, w: &DigestWindow, now: i64) -> Result<DigestStep>;
     /// Delivery times of (topic, sink) after `since` (a digest counts once), ascending.
     fn recent_deliveries(&mut self, topic: &str, sink: &str, since: i64) -> Result<Vec<i64>>;
     /// Moves the pending rows of a delivery (alert uid or digest uid) to `until`.
@@ -208,13 +202,7 @@ pub trait Write: Read + WebSubStore {
     }
     /// `alerts mark KEY`: marks the match of the alert KEY (row id or uid), replacing its mark;
     /// `via` is where the mark came from (`cli`, `web`). `None` when there is no such alert.
-    fn mark_alert(
-        &mut self,
-        key: &str,
-        label: Label,
-        via: &str,
-        now: i64,
-    ) -> Result<Option<Marked>>;
+    fn mark_alert(&mut self, key: &str, mark: &NewMark) -> Result<Option<Marked>>;
 }
 
 /// The PostgreSQL URL a `--db` / `[store]` value names, if it names one (`postgres://` or

@@ -121,6 +121,29 @@ pub enum DigestStep {
     Nothing,
 }
 
+/// The digest window of one (topic, sink): its pending alerts wait up to `interval_ms` after the
+/// oldest of them and go out together.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestWindow<'a> {
+    pub topic: &'a str,
+    pub sink: &'a str,
+    pub interval_ms: i64,
+}
+
+/// What the window's waiting rows `(id, uid, created_at)` call for at `now` (both backends):
+/// nothing, waiting until the window closes, or a digest of all of them.
+pub(super) fn digest_step(w: &DigestWindow, rows: &[(i64, String, i64)], now: i64) -> DigestStep {
+    let Some(oldest) = rows.iter().map(|r| r.2).min() else {
+        return DigestStep::Nothing;
+    };
+    let closes = oldest + w.interval_ms;
+    if closes > now {
+        return DigestStep::Wait(closes);
+    }
+    let uids = rows.iter().map(|r| r.1.as_str());
+    DigestStep::Formed(digest_uid(w.topic, w.sink, now, uids))
+}
+
 /// For a digest topic: once the oldest ungrouped pending row of (topic, sink) is `interval_ms`
 /// old, every ungrouped pending row of that pair becomes one digest (stable uid stored in the
 /// rows); before that, the rows are postponed to the window's end. Since a window opens only
@@ -128,9 +151,7 @@ pub enum DigestStep {
 /// interval.
 pub(super) fn form_digest(
     conn: &mut Connection,
-    topic: &str,
-    sink: &str,
-    interval_ms: i64,
+    w: &DigestWindow,
     now: i64,
 ) -> rusqlite::Result<DigestStep> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -139,39 +160,36 @@ pub(super) fn form_digest(
             "SELECT id, uid, created_at FROM alerts
              WHERE topic = ?1 AND sink = ?2 AND status = 'pending' AND digest_uid IS NULL ORDER BY id",
         )?;
-        st.query_map(params![topic, sink], |r| {
+        st.query_map(params![w.topic, w.sink], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
         .collect::<rusqlite::Result<_>>()?
     };
-    let Some(oldest) = rows.iter().map(|r| r.2).min() else {
-        return Ok(DigestStep::Nothing);
-    };
-    let closes = oldest + interval_ms;
-    if closes > now {
-        tx.execute(
-            "UPDATE alerts SET next_attempt_at = ?3
-             WHERE topic = ?1 AND sink = ?2 AND status = 'pending' AND digest_uid IS NULL AND next_attempt_at < ?3",
-            params![topic, sink, closes],
-        )?;
-        tx.commit()?;
-        return Ok(DigestStep::Wait(closes));
-    }
-    let uid = digest_uid(topic, sink, now, rows.iter().map(|r| r.1.as_str()));
-    {
-        let mut st = tx.prepare_cached(
-            "UPDATE alerts SET digest_uid = ?2, next_attempt_at = ?3 WHERE id = ?1",
-        )?;
-        for r in &rows {
-            st.execute(params![r.0, uid, now])?;
+    let step = digest_step(w, &rows, now);
+    match &step {
+        DigestStep::Nothing => {}
+        DigestStep::Wait(closes) => {
+            tx.execute(
+                "UPDATE alerts SET next_attempt_at = ?3
+                 WHERE topic = ?1 AND sink = ?2 AND status = 'pending' AND digest_uid IS NULL AND next_attempt_at < ?3",
+                params![w.topic, w.sink, closes],
+            )?;
+        }
+        DigestStep::Formed(uid) => {
+            let mut st = tx.prepare_cached(
+                "UPDATE alerts SET digest_uid = ?2, next_attempt_at = ?3 WHERE id = ?1",
+            )?;
+            for r in &rows {
+                st.execute(params![r.0, uid, now])?;
+            }
         }
     }
     tx.commit()?;
-    Ok(DigestStep::Formed(uid))
+    Ok(step)
 }
 
 /// The stable id of a digest formed at `now` from these alert uids.
-pub(super) fn digest_uid<'a>(
+fn digest_uid<'a>(
     topic: &str,
     sink: &str,
     now: i64,

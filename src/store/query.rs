@@ -653,40 +653,55 @@ pub struct TopicEntry {
     pub alerts: Vec<(String, String, String)>,
 }
 
-/// A match's id and its `TopicEntry` (alerts read after).
-struct Entry(i64, TopicEntry);
+impl FromRow for TopicEntry {
+    /// The entry without its alerts (read after).
+    fn from_row(r: &impl Cols) -> Result<TopicEntry> {
+        Ok(TopicEntry {
+            identity: r.get(0)?,
+            article_id: r.get(1)?,
+            title: r.get(2)?,
+            link: r.get(3)?,
+            snippet: r.get(4)?,
+            terms: r.get(5)?,
+            matched_at: r.get(6)?,
+            published_at: r.get(7)?,
+            feed: r.get(8)?,
+            alerts: Vec::new(),
+        })
+    }
+}
+
+/// A `TopicEntry` and its match's id (the column after it).
+struct Entry {
+    entry: TopicEntry,
+    match_id: i64,
+}
 
 impl FromRow for Entry {
     fn from_row(r: &impl Cols) -> Result<Entry> {
-        Ok(Entry(
-            r.get(0)?,
-            TopicEntry {
-                identity: r.get(1)?,
-                article_id: r.get(2)?,
-                title: r.get(3)?,
-                link: r.get(4)?,
-                snippet: r.get(5)?,
-                terms: r.get(6)?,
-                matched_at: r.get(7)?,
-                published_at: r.get(8)?,
-                feed: r.get(9)?,
-                alerts: Vec::new(),
-            },
-        ))
+        let entry = TopicEntry::from_row(r)?;
+        Ok(Entry {
+            entry,
+            match_id: r.get(9)?,
+        })
     }
 }
 
 /// The latest `limit` matches of a topic, newest first, with their alerts.
 pub(super) fn topic_entries(db: &impl Db, topic: &str, limit: i64) -> Result<Vec<TopicEntry>> {
     let rows: Vec<Entry> = db.rows(
-        "SELECT m.id, a.identity, a.id, a.title, coalesce(a.canonical_link, a.link), m.snippet, m.terms, m.matched_at, a.published_at,
-                coalesce(fe.name, fe.title, fe.url)
+        "SELECT a.identity, a.id, a.title, coalesce(a.canonical_link, a.link), m.snippet, m.terms, m.matched_at, a.published_at,
+                coalesce(fe.name, fe.title, fe.url), m.id
          FROM matches m JOIN articles a ON a.id = m.article_id LEFT JOIN feeds fe ON fe.id = a.feed_id
          WHERE m.topic = ?1 ORDER BY m.matched_at DESC, m.id DESC LIMIT ?2",
         &args![topic, limit],
     )?;
     let mut out = Vec::with_capacity(rows.len());
-    for Entry(match_id, mut e) in rows {
+    for Entry {
+        entry: mut e,
+        match_id,
+    } in rows
+    {
         e.alerts = db.cached(
             "SELECT uid, sink, status FROM alerts WHERE match_id = ?1 ORDER BY sink",
             &args![match_id],

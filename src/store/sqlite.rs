@@ -21,11 +21,11 @@ use super::{
     TopicStats,
 };
 use super::{
-    Attempt, CountBy, DigestStep, DueRow, FeedState, FetchCommit, GroupKey, MatchPolicy, NewFeed,
-    OutboxQuery, OutboxRow, PageOutcome, PageText, PendingPage, Read, ReportHit, Result,
-    RetryResult, SCHEMA_VERSION, StoryRow, Write, outbox, query, report,
+    Attempt, CountBy, DigestStep, DigestWindow, DueRow, FeedState, FetchCommit, GroupKey,
+    MatchPolicy, NewFeed, OutboxQuery, OutboxRow, PageOutcome, PageText, PendingPage, Read,
+    ReportHit, Result, RetryResult, SCHEMA_VERSION, StoryRow, Write, outbox, query, report,
 };
-use super::{Label, LabelledArticle, Marked, MarkedMatch, feedback};
+use super::{Label, LabelledArticle, Marked, MarkedMatch, NewMark, feedback};
 use crate::topics::Severity;
 
 /// One SQLite connection: the write connection, or a read-only one.
@@ -182,19 +182,19 @@ impl Read for Sqlite {
         )?)
     }
     fn alert_labels(&self, alert_ids: &[i64]) -> Result<HashMap<i64, Label>> {
-        Ok(feedback::labels_of_alerts(&self.conn, alert_ids)?)
+        feedback::labels_of_alerts(&self.conn, alert_ids)
     }
     fn article_alert_marks(&self, article_id: i64) -> Result<HashMap<i64, (i64, Option<Label>)>> {
-        Ok(feedback::alerts_of_article(&self.conn, article_id)?)
+        feedback::alerts_of_article(&self.conn, article_id)
     }
     fn marked_matches(&self, topic: &str, since_ms: Option<i64>) -> Result<Vec<MarkedMatch>> {
-        Ok(feedback::marked_matches(&self.conn, topic, since_ms)?)
+        feedback::marked_matches(&self.conn, topic, since_ms)
     }
     fn labelled_articles(&self) -> Result<Vec<LabelledArticle>> {
-        Ok(feedback::labelled_articles(&self.conn)?)
+        feedback::labelled_articles(&self.conn)
     }
     fn marked_topics(&self) -> Result<Vec<String>> {
-        Ok(feedback::marked_topics(&self.conn)?)
+        feedback::marked_topics(&self.conn)
     }
 }
 
@@ -261,20 +261,8 @@ impl Write for Sqlite {
     fn digest_members(&mut self, digest_uid: &str) -> Result<Vec<DueRow>> {
         Ok(outbox::digest_members(&self.conn, digest_uid)?)
     }
-    fn form_digest(
-        &mut self,
-        topic: &str,
-        sink: &str,
-        interval_ms: i64,
-        now: i64,
-    ) -> Result<DigestStep> {
-        Ok(outbox::form_digest(
-            &mut self.conn,
-            topic,
-            sink,
-            interval_ms,
-            now,
-        )?)
+    fn form_digest(&mut self, w: &DigestWindow, now: i64) -> Result<DigestStep> {
+        Ok(outbox::form_digest(&mut self.conn, w, now)?)
     }
     fn recent_deliveries(&mut self, topic: &str, sink: &str, since: i64) -> Result<Vec<i64>> {
         Ok(outbox::recent_deliveries(&self.conn, topic, sink, since)?)
@@ -295,13 +283,7 @@ impl Write for Sqlite {
     fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<RetryResult>> {
         Ok(outbox::retry(&mut self.conn, key, now)?)
     }
-    fn mark_alert(
-        &mut self,
-        key: &str,
-        label: Label,
-        via: &str,
-        now: i64,
-    ) -> Result<Option<Marked>> {
-        Ok(feedback::mark(&mut self.conn, key, label, via, now)?)
+    fn mark_alert(&mut self, key: &str, mark: &NewMark) -> Result<Option<Marked>> {
+        Ok(feedback::mark(&mut self.conn, key, mark)?)
     }
 }

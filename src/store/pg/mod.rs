@@ -442,19 +442,19 @@ pub(super) fn insert_log(
 
 impl super::Read for Pg {
     fn alert_labels(&self, alert_ids: &[i64]) -> Result<HashMap<i64, Label>> {
-        Pg::alert_labels(self, alert_ids)
+        super::feedback::labels_of_alerts(self, alert_ids)
     }
     fn article_alert_marks(&self, article_id: i64) -> Result<HashMap<i64, (i64, Option<Label>)>> {
-        Pg::article_alert_marks(self, article_id)
+        super::feedback::alerts_of_article(self, article_id)
     }
     fn marked_matches(&self, topic: &str, since_ms: Option<i64>) -> Result<Vec<MarkedMatch>> {
-        Pg::marked_matches(self, topic, since_ms)
+        super::feedback::marked_matches(self, topic, since_ms)
     }
     fn labelled_articles(&self) -> Result<Vec<LabelledArticle>> {
-        Pg::labelled_articles(self)
+        super::feedback::labelled_articles(self)
     }
     fn marked_topics(&self) -> Result<Vec<String>> {
-        Pg::marked_topics(self)
+        super::feedback::marked_topics(self)
     }
     fn feeds(&self) -> Result<Vec<Feed>> {
         feed_read::all(self)
@@ -571,14 +571,8 @@ impl super::Write for Pg {
             )?
             .get(0))
     }
-    fn mark_alert(
-        &mut self,
-        key: &str,
-        label: Label,
-        via: &str,
-        now: i64,
-    ) -> Result<Option<Marked>> {
-        self.mark(key, label, via, now)
+    fn mark_alert(&mut self, key: &str, mark: &super::NewMark) -> Result<Option<Marked>> {
+        self.mark(key, mark)
     }
     fn release_leases(&mut self) -> Result<()> {
         let owner = self.owner.clone();
@@ -645,14 +639,8 @@ impl super::Write for Pg {
     fn digest_members(&mut self, digest_uid: &str) -> Result<Vec<super::DueRow>> {
         Pg::digest_members(self, digest_uid)
     }
-    fn form_digest(
-        &mut self,
-        topic: &str,
-        sink: &str,
-        interval_ms: i64,
-        now: i64,
-    ) -> Result<super::DigestStep> {
-        Pg::form_digest(self, topic, sink, interval_ms, now)
+    fn form_digest(&mut self, w: &super::DigestWindow, now: i64) -> Result<super::DigestStep> {
+        Pg::form_digest(self, w, now)
     }
     fn recent_deliveries(&mut self, topic: &str, sink: &str, since: i64) -> Result<Vec<i64>> {
         Pg::recent_deliveries(self, topic, sink, since)

@@ -6,7 +6,9 @@
 
 use postgres::Row;
 
-use super::super::outbox::{COLS as OUTBOX_COLS, FROM as OUTBOX_FROM, with_severity};
+use super::super::outbox::{
+    COLS as OUTBOX_COLS, DigestWindow, FROM as OUTBOX_FROM, digest_step, with_severity,
+};
 use super::super::sql::FromRow;
 use super::super::{Attempt, DigestStep, DueRow, OutboxRow, Result, RetryResult};
 use super::{LEASE_MS, Pg};
@@ -108,47 +110,39 @@ impl Pg {
     }
 
     /// As `store::outbox::form_digest`, with the pair's rows locked for the decision.
-    pub(super) fn form_digest(
-        &mut self,
-        topic: &str,
-        sink: &str,
-        interval_ms: i64,
-        now: i64,
-    ) -> Result<DigestStep> {
+    pub(super) fn form_digest(&mut self, w: &DigestWindow, now: i64) -> Result<DigestStep> {
         let owner = self.owner.clone();
         let mut tx = self.cm().transaction()?;
         let rows: Vec<(i64, String, i64)> = tx
             .query(
                 "SELECT id, uid, created_at FROM alerts
                  WHERE topic = $1 AND sink = $2 AND status = 'pending' AND digest_uid IS NULL ORDER BY id FOR UPDATE",
-                &[&topic, &sink],
+                &[&w.topic, &w.sink],
             )?
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
-        let Some(oldest) = rows.iter().map(|r| r.2).min() else {
-            return Ok(DigestStep::Nothing);
-        };
-        let closes = oldest + interval_ms;
-        if closes > now {
-            tx.execute(
-                "UPDATE alerts SET next_attempt_at = $3
-                 WHERE topic = $1 AND sink = $2 AND status = 'pending' AND digest_uid IS NULL AND next_attempt_at < $3",
-                &[&topic, &sink, &closes],
-            )?;
-            tx.commit()?;
-            return Ok(DigestStep::Wait(closes));
+        let step = digest_step(w, &rows, now);
+        match &step {
+            DigestStep::Nothing => {}
+            DigestStep::Wait(closes) => {
+                tx.execute(
+                    "UPDATE alerts SET next_attempt_at = $3
+                     WHERE topic = $1 AND sink = $2 AND status = 'pending' AND digest_uid IS NULL AND next_attempt_at < $3",
+                    &[&w.topic, &w.sink, closes],
+                )?;
+            }
+            DigestStep::Formed(uid) => {
+                let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+                tx.execute(
+                    "UPDATE alerts SET digest_uid = $2, next_attempt_at = $3, lease_owner = $4, lease_until = $5
+                     WHERE id = ANY($1)",
+                    &[&ids, uid, &now, &owner, &(now + LEASE_MS)],
+                )?;
+            }
         }
-        let uid =
-            super::super::outbox::digest_uid(topic, sink, now, rows.iter().map(|r| r.1.as_str()));
-        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        tx.execute(
-            "UPDATE alerts SET digest_uid = $2, next_attempt_at = $3, lease_owner = $4, lease_until = $5
-             WHERE id = ANY($1)",
-            &[&ids, &uid, &now, &owner, &(now + LEASE_MS)],
-        )?;
         tx.commit()?;
-        Ok(DigestStep::Formed(uid))
+        Ok(step)
     }
 
     pub(super) fn recent_deliveries(
