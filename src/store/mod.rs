@@ -226,10 +226,16 @@ pub fn postgres_placeholders(sql: &str) -> String {
     out
 }
 
-/// The write side of the store, migrated. Used from one thread at a time.
-pub struct Store {
-    inner: Box<dyn Write>,
+/// An open database: its backend behind one of the store's traits.
+pub struct Handle<T: ?Sized> {
+    inner: Box<T>,
 }
+
+/// The write side of the store, migrated. Used from one thread at a time.
+pub type Store = Handle<dyn Write>;
+
+/// The read side of the store: read-only, never migrates.
+pub type Reader = Handle<dyn Read>;
 
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
@@ -239,26 +245,8 @@ impl Store {
             Some(url) => Box::new(pg::Pg::open_write(url)?),
             None => Box::new(sqlite::Sqlite::open_write(path)?),
         };
-        Ok(Store { inner })
+        Ok(Handle { inner })
     }
-}
-
-impl Deref for Store {
-    type Target = dyn Write;
-    fn deref(&self) -> &(dyn Write + 'static) {
-        &*self.inner
-    }
-}
-
-impl DerefMut for Store {
-    fn deref_mut(&mut self) -> &mut (dyn Write + 'static) {
-        &mut *self.inner
-    }
-}
-
-/// The read side of the store: read-only, never migrates.
-pub struct Reader {
-    inner: Box<dyn Read>,
 }
 
 impl Reader {
@@ -269,13 +257,19 @@ impl Reader {
             Some(url) => Box::new(pg::Pg::open_read(url)?),
             None => Box::new(sqlite::Sqlite::open_read(path)?),
         };
-        Ok(Reader { inner })
+        Ok(Handle { inner })
     }
 }
 
-impl Deref for Reader {
-    type Target = dyn Read;
-    fn deref(&self) -> &(dyn Read + 'static) {
-        &*self.inner
+impl<T: ?Sized> Deref for Handle<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> DerefMut for Handle<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
     }
 }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 use serde::Serialize;
 
 use super::Result;
-use super::sql::{Cols, Db, FromRow, args};
+use super::sql::{Args, Cols, Db, FromRow, args};
 use crate::alerts::Alert;
 use crate::store::query::ms_to_rfc3339;
 use crate::topics::Severity;
@@ -33,38 +33,33 @@ fn placeholders(n: usize, start: usize) -> String {
         .join(",")
 }
 
-/// Pending rows due at `now` for the given sinks, oldest first.
-pub(super) fn due(
-    conn: &Connection,
-    now: i64,
-    sinks: &[String],
-    limit: usize,
-) -> rusqlite::Result<Vec<DueRow>> {
-    if sinks.is_empty() {
-        return Ok(Vec::new());
-    }
+/// Pending rows due at `now` for the given sinks, oldest first (none for no sinks: SQLite's
+/// `IN ()` is empty).
+pub(super) fn due(conn: &Connection, now: i64, sinks: &[String], n: usize) -> Result<Vec<DueRow>> {
+    let mut args = Args::default();
+    let now = args.p(now);
+    let sinks: Vec<String> = sinks.iter().map(|s| args.p(s.as_str())).collect();
     let sql = format!(
         "SELECT id, uid, topic, sink, attempts, digest_uid FROM alerts
-         WHERE status = 'pending' AND next_attempt_at <= ?1 AND sink IN ({})
-         ORDER BY next_attempt_at, id LIMIT {limit}",
-        placeholders(sinks.len(), 2)
+         WHERE status = 'pending' AND next_attempt_at <= {now} AND sink IN ({})
+         ORDER BY next_attempt_at, id LIMIT {n}",
+        sinks.join(",")
     );
-    let mut st = conn.prepare_cached(&sql)?;
-    let mut p: Vec<rusqlite::types::Value> = vec![now.into()];
-    p.extend(sinks.iter().map(|s| s.clone().into()));
-    let rows = st.query_map(params_from_iter(p), due_row)?;
-    rows.collect()
+    conn.cached(&sql, &args.0)
 }
 
-fn due_row(r: &rusqlite::Row) -> rusqlite::Result<DueRow> {
-    Ok(DueRow {
-        id: r.get(0)?,
-        uid: r.get(1)?,
-        topic: r.get(2)?,
-        sink: r.get(3)?,
-        attempts: r.get(4)?,
-        digest_uid: r.get(5)?,
-    })
+impl FromRow for DueRow {
+    /// `id, uid, topic, sink, attempts, digest_uid`.
+    fn from_row(r: &impl Cols) -> Result<DueRow> {
+        Ok(DueRow {
+            id: r.get(0)?,
+            uid: r.get(1)?,
+            topic: r.get(2)?,
+            sink: r.get(3)?,
+            attempts: r.get::<i64>(4)? as u32,
+            digest_uid: r.get(5)?,
+        })
+    }
 }
 
 /// The earliest future `next_attempt_at` of a pending row for these sinks.
@@ -102,13 +97,12 @@ pub(super) fn orphaned(
 }
 
 /// The pending members of a digest.
-pub(super) fn digest_members(conn: &Connection, digest_uid: &str) -> rusqlite::Result<Vec<DueRow>> {
-    let mut st = conn.prepare_cached(
+pub(super) fn digest_members(conn: &Connection, digest_uid: &str) -> Result<Vec<DueRow>> {
+    conn.cached(
         "SELECT id, uid, topic, sink, attempts, digest_uid FROM alerts
          WHERE digest_uid = ?1 AND status = 'pending' ORDER BY id",
-    )?;
-    let rows = st.query_map([digest_uid], due_row)?;
-    rows.collect()
+        &args![digest_uid],
+    )
 }
 
 /// What `form_digest` did.
@@ -209,18 +203,17 @@ fn digest_uid<'a>(
 /// Delivery times (ms, ascending) of the distinct deliveries (a digest counts once) of
 /// (topic, sink) after `since`.
 pub(super) fn recent_deliveries(
-    conn: &Connection,
+    db: &impl Db,
     topic: &str,
     sink: &str,
     since: i64,
-) -> rusqlite::Result<Vec<i64>> {
-    let mut st = conn.prepare_cached(
-        "SELECT MAX(delivered_at) AS t FROM alerts
+) -> Result<Vec<i64>> {
+    db.cached(
+        "SELECT max(delivered_at) AS t FROM alerts
          WHERE topic = ?1 AND sink = ?2 AND status = 'delivered' AND delivered_at > ?3
          GROUP BY coalesce(digest_uid, uid) ORDER BY t",
-    )?;
-    let rows = st.query_map(params![topic, sink, since], |r| r.get(0))?;
-    rows.collect()
+        &args![topic, sink, since],
+    )
 }
 
 /// Moves the pending rows of a delivery (an alert uid or a digest uid) to `until`.

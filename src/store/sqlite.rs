@@ -250,7 +250,7 @@ impl Write for Sqlite {
         Sqlite::page_failed(self, id, error, retry_at)
     }
     fn due_alerts(&mut self, now: i64, sinks: &[String], limit: usize) -> Result<Vec<DueRow>> {
-        Ok(outbox::due(&self.conn, now, sinks, limit)?)
+        outbox::due(&self.conn, now, sinks, limit)
     }
     fn next_alert_after(&mut self, now: i64, sinks: &[String]) -> Result<Option<i64>> {
         Ok(outbox::next_due_after(&self.conn, now, sinks)?)
@@ -259,13 +259,13 @@ impl Write for Sqlite {
         Ok(outbox::orphaned(&self.conn, sinks)?)
     }
     fn digest_members(&mut self, digest_uid: &str) -> Result<Vec<DueRow>> {
-        Ok(outbox::digest_members(&self.conn, digest_uid)?)
+        outbox::digest_members(&self.conn, digest_uid)
     }
     fn form_digest(&mut self, w: &DigestWindow, now: i64) -> Result<DigestStep> {
         Ok(outbox::form_digest(&mut self.conn, w, now)?)
     }
     fn recent_deliveries(&mut self, topic: &str, sink: &str, since: i64) -> Result<Vec<i64>> {
-        Ok(outbox::recent_deliveries(&self.conn, topic, sink, since)?)
+        outbox::recent_deliveries(&self.conn, topic, sink, since)
     }
     fn postpone_alerts(&mut self, key: &str, until: i64) -> Result<usize> {
         Ok(outbox::postpone(&self.conn, key, until)?)

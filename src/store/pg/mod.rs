@@ -643,7 +643,7 @@ impl super::Write for Pg {
         Pg::form_digest(self, w, now)
     }
     fn recent_deliveries(&mut self, topic: &str, sink: &str, since: i64) -> Result<Vec<i64>> {
-        Pg::recent_deliveries(self, topic, sink, since)
+        super::outbox::recent_deliveries(self, topic, sink, since)
     }
     fn postpone_alerts(&mut self, key: &str, until: i64) -> Result<usize> {
         Pg::postpone_alerts(self, key, until)

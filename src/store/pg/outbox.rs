@@ -4,8 +4,6 @@
 //! (as on SQLite, where the dispatcher skips what it has in flight), and a dispatcher that died
 //! loses it when the lease expires. A digest is leased whole: its members go to one dispatcher.
 
-use postgres::Row;
-
 use super::super::outbox::{
     COLS as OUTBOX_COLS, DigestWindow, FROM as OUTBOX_FROM, digest_step, with_severity,
 };
@@ -14,17 +12,6 @@ use super::super::{Attempt, DigestStep, DueRow, OutboxRow, Result, RetryResult};
 use super::{LEASE_MS, Pg};
 use crate::topics::Severity;
 use crate::util::now_ms;
-
-fn due_row(r: &Row) -> DueRow {
-    DueRow {
-        id: r.get(0),
-        uid: r.get(1),
-        topic: r.get(2),
-        sink: r.get(3),
-        attempts: r.get::<_, i64>(4) as u32,
-        digest_uid: r.get(5),
-    }
-}
 
 impl Pg {
     /// Takes up to `limit` due rows for these sinks that no other live dispatcher holds, and leases
@@ -39,9 +26,7 @@ impl Pg {
             return Ok(Vec::new());
         }
         let owner = self.owner.clone();
-        let mut rows: Vec<(i64, DueRow)> = self
-            .cm()
-            .query(
+        let rows = self.cm().query(
                 "WITH due AS (
                      SELECT id FROM alerts
                      WHERE status = 'pending' AND next_attempt_at <= $1 AND sink = ANY($2)
@@ -50,10 +35,11 @@ impl Pg {
                  UPDATE alerts al SET lease_until = $4, lease_owner = $5 FROM due WHERE al.id = due.id
                  RETURNING al.id, al.uid, al.topic, al.sink, al.attempts, al.digest_uid, al.next_attempt_at",
                 &[&now, &sinks, &(limit as i64), &(now + LEASE_MS), &owner],
-            )?
+            )?;
+        let mut rows = rows
             .iter()
-            .map(|r| (r.get(6), due_row(r)))
-            .collect();
+            .map(|r| Ok((r.get::<_, i64>(6), DueRow::from_row(r)?)))
+            .collect::<Result<Vec<_>>>()?;
         rows.sort_by_key(|(at, r)| (*at, r.id));
         Ok(rows.into_iter().map(|(_, r)| r).collect())
     }
@@ -106,7 +92,7 @@ impl Pg {
             &[&ids, &owner, &(now + LEASE_MS)],
         )?;
         tx.commit()?;
-        Ok(rows.iter().map(due_row).collect())
+        rows.iter().map(DueRow::from_row).collect()
     }
 
     /// As `store::outbox::form_digest`, with the pair's rows locked for the decision.
@@ -143,25 +129,6 @@ impl Pg {
         }
         tx.commit()?;
         Ok(step)
-    }
-
-    pub(super) fn recent_deliveries(
-        &mut self,
-        topic: &str,
-        sink: &str,
-        since: i64,
-    ) -> Result<Vec<i64>> {
-        Ok(self
-            .cm()
-            .query(
-                "SELECT max(delivered_at) AS t FROM alerts
-                 WHERE topic = $1 AND sink = $2 AND status = 'delivered' AND delivered_at > $3
-                 GROUP BY coalesce(digest_uid, uid) ORDER BY t",
-                &[&topic, &sink, &since],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect())
     }
 
     pub(super) fn postpone_alerts(&mut self, key: &str, until: i64) -> Result<usize> {
