@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::FulltextConfig;
 use crate::fetch::{FetchError, Fetcher};
 use crate::poller::PollCtx;
-use crate::store::PendingPage;
+use crate::store::{PageText, PendingPage};
 use crate::util::now_ms;
 
 /// Shared state of the page worker: the robots cache and the per-host schedule.
@@ -262,7 +262,15 @@ pub async fn process(ctx: &PollCtx, pf: &PageFetcher, page: PendingPage) -> Page
             ctx.writer
                 .call(move |s| {
                     let out = pipeline.with_policy(false, |policy| {
-                        s.page_done(id, x.title.as_deref(), &x.text, policy)
+                        let title = x.title.as_deref();
+                        s.page_done(
+                            &PageText {
+                                id,
+                                title,
+                                text: &x.text,
+                            },
+                            policy,
+                        )
                     })?;
                     Ok(if out.stored {
                         PageResult::Done {

@@ -489,12 +489,11 @@ fn md_url(s: &str) -> String {
 pub fn render_md(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# {}\n", md(&title_line(r)));
+    let (generated, t) = (md(&r.generated_at), &r.totals);
+    let (articles, matches) = (t.articles, t.matches);
     let _ = writeln!(
         o,
-        "Generated {} · **{}** articles · **{}** matches\n",
-        md(&r.generated_at),
-        r.totals.articles,
-        r.totals.matches
+        "Generated {generated} · **{articles}** articles · **{matches}** matches\n"
     );
     let _ = writeln!(
         o,
@@ -681,13 +680,11 @@ pub fn render_html(r: &Report) -> String {
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .6em}}td.n{{text-align:right}}\
 mark{{background:#ffe58a}}.meta{{color:#666;font-size:.9em}}</style></head><body>\n<h1>{title}</h1>\n"
     );
+    let (generated, zone) = (escape(&r.generated_at), escape(&r.timezone));
+    let (articles, matches) = (r.totals.articles, r.totals.matches);
     let _ = writeln!(
         o,
-        "<p class=\"meta\">Generated {} · times in <b>{}</b> · <b>{}</b> articles · <b>{}</b> matches</p>",
-        escape(&r.generated_at),
-        escape(&r.timezone),
-        r.totals.articles,
-        r.totals.matches
+        "<p class=\"meta\">Generated {generated} · times in <b>{zone}</b> · <b>{articles}</b> articles · <b>{matches}</b> matches</p>"
     );
     let _ = writeln!(
         o,

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{AlertsConfig, Digest, Message, Sink, SinkConfig, TopicPolicy, topic_policies};
-use crate::store::{Attempt, DigestStep, DueRow, Writer};
+use crate::store::{Attempt, DigestStep, DigestWindow, DueRow, Store, Writer};
 use crate::topics::{Severity, TopicConfig};
 use crate::util::{Burst, now_ms};
 
@@ -325,11 +325,15 @@ impl Dispatcher {
                 .unwrap_or_default()
                 .as_millis() as i64;
             let (t, s) = (topic.clone(), sink.clone());
-            match self
-                .writer
-                .call(move |st| st.form_digest(&t, &s, interval, now))
-                .await?
-            {
+            let form = move |st: &mut Store| {
+                let w = DigestWindow {
+                    topic: &t,
+                    sink: &s,
+                    interval_ms: interval,
+                };
+                st.form_digest(&w, now)
+            };
+            match self.writer.call(form).await? {
                 DigestStep::Formed(uid) => {
                     tracing::debug!(topic = %topic, sink = %sink, digest_uid = %uid, "digest formed");
                     digests.push(uid);

@@ -382,47 +382,50 @@ fn parse_tag(s: &str) -> Option<(Tag<'_>, usize)> {
         if b[i] == b'>' {
             return Some((Tag { name, end, attrs }, i + 1));
         }
-        let ns = i;
-        while i < b.len()
-            && !b[i].is_ascii_whitespace()
-            && b[i] != b'='
-            && b[i] != b'>'
-            && b[i] != b'/'
-        {
-            i += 1;
-        }
-        let an = &s[ns..i];
+        let (attr, next) = parse_attr(s, i);
+        attrs.extend(attr);
+        i = next;
+    }
+}
+
+/// Parses the attribute at `s[i..]` (`name`, `name=value`, `name="value"`, `name='value'`):
+/// returns it (`None` when the name is empty) and where the tag goes on.
+fn parse_attr(s: &str, mut i: usize) -> (Option<(&str, &str)>, usize) {
+    let b = s.as_bytes();
+    let ns = i;
+    while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && b[i] != b'>' && b[i] != b'/'
+    {
+        i += 1;
+    }
+    let an = &s[ns..i];
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    let mut val = "";
+    if i < b.len() && b[i] == b'=' {
+        i += 1;
         while i < b.len() && b[i].is_ascii_whitespace() {
             i += 1;
         }
-        let mut val = "";
-        if i < b.len() && b[i] == b'=' {
-            i += 1;
-            while i < b.len() && b[i].is_ascii_whitespace() {
+        if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
+            let q = b[i];
+            let vs = i + 1;
+            let ve = s[vs..]
+                .bytes()
+                .position(|c| c == q)
+                .map(|p| vs + p)
+                .unwrap_or(b.len());
+            val = &s[vs..ve];
+            i = (ve + 1).min(b.len());
+        } else {
+            let vs = i;
+            while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
                 i += 1;
             }
-            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
-                let q = b[i];
-                let vs = i + 1;
-                let ve = s[vs..]
-                    .bytes()
-                    .position(|c| c == q)
-                    .map(|p| vs + p)
-                    .unwrap_or(b.len());
-                val = &s[vs..ve];
-                i = (ve + 1).min(b.len());
-            } else {
-                let vs = i;
-                while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
-                    i += 1;
-                }
-                val = &s[vs..i];
-            }
-        }
-        if !an.is_empty() {
-            attrs.push((an, val));
+            val = &s[vs..i];
         }
     }
+    ((!an.is_empty()).then_some((an, val)), i)
 }
 
 fn is_pixel(attrs: &[(&str, &str)]) -> bool {
@@ -447,6 +450,9 @@ fn is_pixel(attrs: &[(&str, &str)]) -> bool {
 
 /// Walks HTML: when `sanitized`, removes junk-marked elements and pixels from the HTML as well.
 /// Tolerant of broken markup (an unclosed junk element drops only itself when its end is missing).
+// Long (about 90 lines) for a reason: one pass over the bytes whose state (pending text and copy
+// runs, the dropped element being skipped, raw script/style) every branch reads and moves on;
+// split into functions, each would take and return all of it.
 fn walk(src: &str, sanitized: bool) -> Cleaned {
     let mut html = String::with_capacity(if sanitized { src.len() } else { 0 });
     let mut blocks = Vec::new();

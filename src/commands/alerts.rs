@@ -14,7 +14,7 @@ use crate::commands::Format;
 use crate::commands::feedback::MarkLabel;
 use crate::commands::{Ctx, print_json, print_jsonl, print_table, terminal_safe};
 use crate::error::{CliError, CliResult};
-use crate::store::OutboxRow;
+use crate::store::{OutboxQuery, OutboxRow};
 use crate::topics::Severity;
 use crate::util::now_ms;
 
@@ -74,7 +74,7 @@ fn list(ctx: &Ctx, status: Option<&str>, limit: i64, format: Format) -> CliResul
     }
     let conn = ctx.reader()?;
     let sev = severities(ctx);
-    let rows = conn.outbox_list(status, limit, &|t: &str| {
+    let rows = conn.outbox_rows(&OutboxQuery::Latest { status, limit }, &|t: &str| {
         sev.get(t).copied().unwrap_or_default()
     })?;
     match format {
@@ -173,7 +173,7 @@ fn tail(ctx: &Ctx, topic: Option<&str>) -> CliResult {
     let mut seen_at: Vec<(i64, i64)> = Vec::new();
     loop {
         let since = (newest - LOOKBACK_MS).max(start);
-        let rows = conn.outbox_delivered_after(since, topic, &sev)?;
+        let rows = conn.outbox_rows(&OutboxQuery::DeliveredAfter { since, topic }, &sev)?;
         let out = std::io::stdout();
         let mut out = out.lock();
         for r in rows {

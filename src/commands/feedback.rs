@@ -25,7 +25,7 @@ use crate::commands::topics::{link_host, topic_matcher};
 use crate::commands::{Ctx, print_json, print_jsonl, print_table, terminal_safe};
 use crate::error::{CliError, CliResult};
 use crate::store::query::ms_to_rfc3339;
-use crate::store::{Label, MarkedMatch};
+use crate::store::{Label, MarkedMatch, NewMark};
 use crate::topics::Doc;
 use crate::util::now_ms;
 
@@ -54,7 +54,14 @@ pub fn mark(ctx: &Ctx, key: &str, label: MarkLabel) -> CliResult {
     }
     let mut store = ctx.store()?;
     let m = store
-        .mark_alert(key, label.into(), "cli", now_ms())?
+        .mark_alert(
+            key,
+            &NewMark {
+                label: label.into(),
+                via: "cli",
+                at: now_ms(),
+            },
+        )?
         .ok_or_else(|| CliError::Runtime(anyhow::anyhow!("no alert with id or uid {key:?}")))?;
     let was = match m.previous {
         Some(p) if p == m.label => format!(" (already {})", p.as_str()),

@@ -86,99 +86,105 @@ pub(super) fn collapse_ws(s: &str) -> String {
     out
 }
 
+/// Lines that are furniture as a whole (compared lowercased, without a trailing `:`, `.`, `!`).
+const FURNITURE_LINES: &[&str] = &[
+    "advertisement",
+    "advertisements",
+    "anzeige",
+    "share",
+    "share this",
+    "share this article",
+    "share this story",
+    "tweet",
+    "email",
+    "print",
+    "comments",
+    "read more",
+    "read more:",
+    "related",
+    "related articles",
+    "related stories",
+    "more stories",
+    "you may also like",
+    "recommended",
+    "skip to content",
+    "skip to main content",
+    "sign up",
+    "subscribe",
+    "accept",
+    "accept all",
+    "reject all",
+    "close",
+    "loading...",
+    "werbung",
+    "advert",
+    "don't miss",
+    "caption",
+    "most read",
+    "most popular",
+    "top stories",
+    "trending",
+    "related posts",
+    "tags",
+    "continue reading",
+    "continue reading below",
+    "share on facebook",
+    "share on twitter",
+    "tell us what you think",
+];
+
+/// Furniture wherever it stands in a short line (cookie banners, copyright, newsletters).
+const FURNITURE_PARTS: &[&str] = &[
+    "we use cookies",
+    "this site uses cookies",
+    "this website uses cookies",
+    "accept cookies",
+    "cookie policy",
+    "cookie settings",
+    "all rights reserved",
+    "sign up for our newsletter",
+    "subscribe to our newsletter",
+    "follow us on",
+    "click here to",
+    "javascript is disabled",
+    "enable javascript",
+    "subject to copyright",
+    "slideshow requires javascript",
+];
+
+/// Furniture at the start of a short line ("Read more: …", captions, credits).
+const FURNITURE_STARTS: &[&str] = &[
+    "related:",
+    "read more:",
+    "see more:",
+    "see also:",
+    "more:",
+    "also read:",
+    "read also:",
+    "don't miss:",
+    "watch:",
+    "click here",
+    "(image credit",
+    "image credit:",
+    "photo:",
+    "credit:",
+    "lesen sie auch:",
+    "mehr zum thema:",
+    "leia também:",
+    "lire aussi :",
+    "lire aussi:",
+];
+
 /// Short lines that are page furniture, not article text.
 fn is_boilerplate(line: &str) -> bool {
     if line.chars().count() > 120 {
         return false;
     }
     let l = line.to_lowercase();
-    const EXACT: &[&str] = &[
-        "advertisement",
-        "advertisements",
-        "anzeige",
-        "share",
-        "share this",
-        "share this article",
-        "share this story",
-        "tweet",
-        "email",
-        "print",
-        "comments",
-        "read more",
-        "read more:",
-        "related",
-        "related articles",
-        "related stories",
-        "more stories",
-        "you may also like",
-        "recommended",
-        "skip to content",
-        "skip to main content",
-        "sign up",
-        "subscribe",
-        "accept",
-        "accept all",
-        "reject all",
-        "close",
-        "loading...",
-        "werbung",
-        "advert",
-        "don't miss",
-        "caption",
-        "most read",
-        "most popular",
-        "top stories",
-        "trending",
-        "related posts",
-        "tags",
-        "continue reading",
-        "continue reading below",
-        "share on facebook",
-        "share on twitter",
-        "tell us what you think",
-    ];
-    if EXACT.contains(&l.trim_end_matches([':', '.', '!'])) {
+    if FURNITURE_LINES.contains(&l.trim_end_matches([':', '.', '!'])) {
         return true;
     }
-    const CONTAINS: &[&str] = &[
-        "we use cookies",
-        "this site uses cookies",
-        "this website uses cookies",
-        "accept cookies",
-        "cookie policy",
-        "cookie settings",
-        "all rights reserved",
-        "sign up for our newsletter",
-        "subscribe to our newsletter",
-        "follow us on",
-        "click here to",
-        "javascript is disabled",
-        "enable javascript",
-        "subject to copyright",
-        "slideshow requires javascript",
-    ];
-    const PREFIXES: &[&str] = &[
-        "related:",
-        "read more:",
-        "see more:",
-        "see also:",
-        "more:",
-        "also read:",
-        "read also:",
-        "don't miss:",
-        "watch:",
-        "click here",
-        "(image credit",
-        "image credit:",
-        "photo:",
-        "credit:",
-        "lesen sie auch:",
-        "mehr zum thema:",
-        "leia também:",
-        "lire aussi :",
-        "lire aussi:",
-    ];
-    if PREFIXES.iter().any(|p| l.starts_with(p)) {
+    if FURNITURE_STARTS.iter().any(|p| l.starts_with(p)) {
         return true;
     }
     // "Image 3 of 8" gallery counters.
@@ -190,5 +196,5 @@ fn is_boilerplate(line: &str) -> bool {
     {
         return true;
     }
-    CONTAINS.iter().any(|c| l.contains(c))
+    FURNITURE_PARTS.iter().any(|c| l.contains(c))
 }

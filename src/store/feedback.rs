@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 
+use super::Result;
+use super::sql::{Cols, Db, FromRow, args};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
@@ -40,6 +42,19 @@ impl Label {
     }
 }
 
+impl<'a> postgres::types::FromSql<'a> for Label {
+    fn from_sql(
+        ty: &postgres::types::Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Label, Box<dyn std::error::Error + Sync + Send>> {
+        let s = <&str as postgres::types::FromSql>::from_sql(ty, raw)?;
+        Label::parse(s).ok_or_else(|| format!("not a feedback label: {s:?}").into())
+    }
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        <&str as postgres::types::FromSql>::accepts(ty)
+    }
+}
+
 impl rusqlite::types::FromSql for Label {
     fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Label> {
         let s = v.as_str()?;
@@ -47,6 +62,16 @@ impl rusqlite::types::FromSql for Label {
             rusqlite::types::FromSqlError::Other(format!("not a feedback label: {s:?}").into())
         })
     }
+}
+
+/// A reader's mark of an alert's match, as `Write::mark_alert` records it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMark<'a> {
+    pub label: Label,
+    /// Where the mark came from (`cli`, `web`).
+    pub via: &'a str,
+    /// When, ms.
+    pub at: i64,
 }
 
 /// What `mark` did.
@@ -104,13 +129,12 @@ pub(super) const SQL_MARKED_TOPICS: &str =
 
 /// Marks the match of the alert `key` (a row id or an alert uid). `via` says where the mark came
 /// from (`cli`, `web`). `None` when there is no such alert.
-pub fn mark(
-    conn: &mut Connection,
-    key: &str,
-    label: Label,
-    via: &str,
-    now: i64,
-) -> rusqlite::Result<Option<Marked>> {
+pub fn mark(conn: &mut Connection, key: &str, mark: &NewMark) -> rusqlite::Result<Option<Marked>> {
+    let NewMark {
+        label,
+        via,
+        at: now,
+    } = *mark;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let id: Option<i64> = key.parse().ok();
     let found = tx
@@ -139,14 +163,11 @@ pub fn mark(
 }
 
 /// The marks of these alerts' matches, by alert id (alerts of unmarked matches are left out).
-pub fn labels_of_alerts(
-    conn: &Connection,
-    alert_ids: &[i64],
-) -> rusqlite::Result<HashMap<i64, Label>> {
-    let mut st = conn.prepare_cached(SQL_ALERT_LABEL)?;
+pub(super) fn labels_of_alerts(db: &impl Db, alert_ids: &[i64]) -> Result<HashMap<i64, Label>> {
     let mut out = HashMap::new();
     for &id in alert_ids {
-        if let Some(l) = st.query_row([id], |r| r.get(0)).optional()? {
+        let found: Vec<Option<Label>> = db.cached(SQL_ALERT_LABEL, &args![id])?;
+        if let Some(l) = found.into_iter().next().flatten() {
             out.insert(id, l);
         }
     }
@@ -155,13 +176,12 @@ pub fn labels_of_alerts(
 
 /// For each match of an article that raised an alert: its first alert (the one a form marks) and
 /// its mark, by match id.
-pub fn alerts_of_article(
-    conn: &Connection,
+pub(super) fn alerts_of_article(
+    db: &impl Db,
     article_id: i64,
-) -> rusqlite::Result<HashMap<i64, (i64, Option<Label>)>> {
-    let mut st = conn.prepare_cached(SQL_ARTICLE_MARKS)?;
-    let rows = st.query_map([article_id], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
-    rows.collect()
+) -> Result<HashMap<i64, (i64, Option<Label>)>> {
+    let rows: Vec<(i64, i64, Option<Label>)> = db.cached(SQL_ARTICLE_MARKS, &args![article_id])?;
+    Ok(rows.into_iter().map(|(m, a, l)| (m, (a, l))).collect())
 }
 
 /// A marked match of one topic, with what the matcher needs to run again over its article.
@@ -183,15 +203,8 @@ pub struct MarkedMatch {
     pub link: Option<String>,
 }
 
-/// The marked matches of `topic` whose mark is at least `since_ms` old (all with `None`), in the
-/// order they were marked.
-pub fn marked_matches(
-    conn: &Connection,
-    topic: &str,
-    since_ms: Option<i64>,
-) -> rusqlite::Result<Vec<MarkedMatch>> {
-    let mut st = conn.prepare(SQL_MARKED_MATCHES)?;
-    let rows = st.query_map(params![topic, since_ms.unwrap_or(i64::MIN)], |r| {
+impl FromRow for MarkedMatch {
+    fn from_row(r: &impl Cols) -> Result<MarkedMatch> {
         let terms: String = r.get(5)?;
         let text: String = r.get(8)?;
         let page: Option<String> = r.get(9)?;
@@ -208,8 +221,20 @@ pub fn marked_matches(
             lang: r.get(10)?,
             link: r.get(11)?,
         })
-    })?;
-    rows.collect()
+    }
+}
+
+/// The marked matches of `topic` whose mark is at least `since_ms` old (all with `None`), in the
+/// order they were marked.
+pub(super) fn marked_matches(
+    db: &impl Db,
+    topic: &str,
+    since_ms: Option<i64>,
+) -> Result<Vec<MarkedMatch>> {
+    db.rows(
+        SQL_MARKED_MATCHES,
+        &args![topic, since_ms.unwrap_or(i64::MIN)],
+    )
 }
 
 /// An article with at least one marked match, for `topics export-labels`.
@@ -227,38 +252,38 @@ pub struct LabelledArticle {
     pub topics: Vec<(String, Option<Label>)>,
 }
 
-/// Every article with at least one mark, oldest article first.
-pub fn labelled_articles(conn: &Connection) -> rusqlite::Result<Vec<LabelledArticle>> {
-    let mut st = conn.prepare(SQL_LABELLED)?;
-    let mut rows = st.query([])?;
-    let mut out: Vec<LabelledArticle> = Vec::new();
-    while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
-        let topic: String = r.get(7)?;
-        let label: Option<Label> = r.get(8)?;
-        if let Some(last) = out.last_mut()
-            && last.article_id == id
-        {
-            last.topics.push((topic, label));
-            continue;
-        }
+impl FromRow for LabelledArticle {
+    /// A row of `SQL_LABELLED`: the article with one topic and that topic's mark.
+    fn from_row(r: &impl Cols) -> Result<LabelledArticle> {
         let text: String = r.get(2)?;
         let page: Option<String> = r.get(3)?;
-        out.push(LabelledArticle {
-            article_id: id,
+        Ok(LabelledArticle {
+            article_id: r.get(0)?,
             title: r.get(1)?,
             text: super::matching_text(&text, page.as_deref().unwrap_or("")),
             lang: r.get(4)?,
             feed: r.get(5)?,
             link: r.get(6)?,
-            topics: vec![(topic, label)],
-        });
+            topics: vec![(r.get(7)?, r.get(8)?)],
+        })
+    }
+}
+
+/// Every article with at least one mark, oldest article first.
+pub(super) fn labelled_articles(db: &impl Db) -> Result<Vec<LabelledArticle>> {
+    let mut out: Vec<LabelledArticle> = Vec::new();
+    for article in db.rows::<LabelledArticle>(SQL_LABELLED, &[])? {
+        match out.last_mut() {
+            Some(last) if last.article_id == article.article_id => {
+                last.topics.extend(article.topics)
+            }
+            _ => out.push(article),
+        }
     }
     Ok(out)
 }
 
 /// The topics that have at least one mark (a topic since removed from the config included).
-pub fn marked_topics(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut st = conn.prepare(SQL_MARKED_TOPICS)?;
-    st.query_map([], |r| r.get(0))?.collect()
+pub(super) fn marked_topics(db: &impl Db) -> Result<Vec<String>> {
+    db.rows(SQL_MARKED_TOPICS, &[])
 }

@@ -1,9 +1,11 @@
 //! Feeds and their polling state.
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::Result;
 use super::articles::CommitOutcome;
+use super::sql::{Cols, FromRow};
 use super::sqlite::Sqlite;
 use crate::util::now_ms;
 
@@ -73,29 +75,31 @@ pub(crate) const FEED_COLS: &str = "id, url, name, title, site_url, lang, enable
      interval_ms, fixed_interval_ms, min_interval_ms, next_poll_at, last_polled_at, last_success_at, last_new_at, \
      error_count, last_error, full_text";
 
-pub(crate) fn feed_from_row(r: &Row) -> rusqlite::Result<Feed> {
-    Ok(Feed {
-        id: r.get(0)?,
-        url: r.get(1)?,
-        name: r.get(2)?,
-        title: r.get(3)?,
-        site_url: r.get(4)?,
-        lang: r.get(5)?,
-        enabled: r.get(6)?,
-        disabled_reason: r.get(7)?,
-        etag: r.get(8)?,
-        last_modified: r.get(9)?,
-        interval_ms: r.get(10)?,
-        fixed_interval_ms: r.get(11)?,
-        min_interval_ms: r.get(12)?,
-        next_poll_at: r.get(13)?,
-        last_polled_at: r.get(14)?,
-        last_success_at: r.get(15)?,
-        last_new_at: r.get(16)?,
-        error_count: r.get(17)?,
-        last_error: r.get(18)?,
-        full_text: r.get(19)?,
-    })
+impl FromRow for Feed {
+    fn from_row(r: &impl Cols) -> Result<Feed> {
+        Ok(Feed {
+            id: r.get(0)?,
+            url: r.get(1)?,
+            name: r.get(2)?,
+            title: r.get(3)?,
+            site_url: r.get(4)?,
+            lang: r.get(5)?,
+            enabled: r.get(6)?,
+            disabled_reason: r.get(7)?,
+            etag: r.get(8)?,
+            last_modified: r.get(9)?,
+            interval_ms: r.get(10)?,
+            fixed_interval_ms: r.get(11)?,
+            min_interval_ms: r.get(12)?,
+            next_poll_at: r.get(13)?,
+            last_polled_at: r.get(14)?,
+            last_success_at: r.get(15)?,
+            last_new_at: r.get(16)?,
+            error_count: r.get(17)?,
+            last_error: r.get(18)?,
+            full_text: r.get(19)?,
+        })
+    }
 }
 
 /// A feed to add (from config, `feeds add`, OPML or `ingest`).
@@ -323,94 +327,88 @@ pub(crate) fn apply_state(
     Ok(())
 }
 
-/// Read-side feed queries, usable on any connection.
+/// Read-side feed queries, on either backend.
 pub(super) mod read {
-    use super::*;
-    use rusqlite::Connection;
+    use std::collections::HashMap;
 
-    pub fn all(conn: &Connection) -> rusqlite::Result<Vec<Feed>> {
-        let mut st = conn.prepare(&format!("SELECT {FEED_COLS} FROM feeds ORDER BY id"))?;
-        st.query_map([], feed_from_row)?.collect()
+    use super::super::Result;
+    use super::super::sql::{Db, args};
+    use super::{FEED_COLS, Feed};
+
+    pub fn all(db: &impl Db) -> Result<Vec<Feed>> {
+        db.rows(&format!("SELECT {FEED_COLS} FROM feeds ORDER BY id"), &[])
     }
 
-    pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Feed>> {
-        conn.query_row(
+    pub fn by_id(db: &impl Db, id: i64) -> Result<Option<Feed>> {
+        db.row(
             &format!("SELECT {FEED_COLS} FROM feeds WHERE id = ?1"),
-            [id],
-            feed_from_row,
+            &args![id],
         )
-        .optional()
-    }
-
-    pub fn by_url(conn: &Connection, url: &str) -> rusqlite::Result<Option<Feed>> {
-        conn.query_row(
-            &format!("SELECT {FEED_COLS} FROM feeds WHERE url = ?1"),
-            [url],
-            feed_from_row,
-        )
-        .optional()
     }
 
     /// Up to `limit` enabled feeds with an id above `after_id`, by id (one page of a pass).
-    pub fn enabled_after(
-        conn: &Connection,
-        after_id: i64,
-        limit: usize,
-    ) -> rusqlite::Result<Vec<Feed>> {
-        let mut st = conn.prepare_cached(&format!(
-            "SELECT {FEED_COLS} FROM feeds WHERE enabled = 1 AND id > ?1 ORDER BY id LIMIT ?2"
-        ))?;
-        st.query_map(
-            params![after_id, i64::try_from(limit).unwrap_or(i64::MAX)],
-            feed_from_row,
-        )?
-        .collect()
+    pub fn enabled_after(db: &impl Db, after_id: i64, limit: usize) -> Result<Vec<Feed>> {
+        db.cached(
+            &format!(
+                "SELECT {FEED_COLS} FROM feeds WHERE enabled = TRUE AND id > ?1 ORDER BY id LIMIT ?2"
+            ),
+            &args![after_id, i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
     }
 
     /// A feed named by id or URL (as on the command line).
-    pub fn find(conn: &Connection, key: &str) -> rusqlite::Result<Option<Feed>> {
+    pub fn find(db: &impl Db, key: &str) -> Result<Option<Feed>> {
         if let Ok(id) = key.parse::<i64>()
-            && let Some(f) = by_id(conn, id)?
+            && let Some(f) = by_id(db, id)?
         {
             return Ok(Some(f));
         }
-        by_url(conn, key)
-    }
-
-    /// The `limit` feeds due longest, for a scheduler that starts only what it can hold.
-    pub fn due_batch(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<Feed>> {
-        let mut st = conn.prepare_cached(&format!(
-            "SELECT {FEED_COLS} FROM feeds WHERE enabled = 1 AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2"
-        ))?;
-        st.query_map(
-            params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
-            feed_from_row,
-        )?
-        .collect()
-    }
-
-    /// How many enabled feeds are due now.
-    pub fn due_count(conn: &Connection, now: i64) -> rusqlite::Result<i64> {
-        conn.query_row(
-            "SELECT count(*) FROM feeds WHERE enabled = 1 AND next_poll_at <= ?1",
-            [now],
-            |r| r.get(0),
+        db.row(
+            &format!("SELECT {FEED_COLS} FROM feeds WHERE url = ?1"),
+            &args![key],
         )
     }
 
     /// Feed names (name, else title, else URL) by id.
-    pub fn names(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<i64, String>> {
-        let mut st = conn.prepare("SELECT id, coalesce(name, title, url) FROM feeds")?;
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+    pub fn names(db: &impl Db) -> Result<HashMap<i64, String>> {
+        let rows: Vec<(i64, String)> =
+            db.rows("SELECT id, coalesce(name, title, url) FROM feeds", &[])?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Per-feed counts for `feeds status`.
-    pub fn article_counts(
-        conn: &Connection,
-    ) -> rusqlite::Result<std::collections::HashMap<i64, i64>> {
-        let mut st = conn.prepare(
+    pub fn article_counts(db: &impl Db) -> Result<HashMap<i64, i64>> {
+        let rows: Vec<(i64, i64)> = db.rows(
             "SELECT feed_id, count(*) FROM articles WHERE feed_id IS NOT NULL GROUP BY feed_id",
+            &[],
         )?;
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+        Ok(rows.into_iter().collect())
+    }
+}
+
+/// SQLite's due feeds (its partial index `feeds_due` is on `enabled = 1`).
+pub(super) mod due {
+    use rusqlite::Connection;
+
+    use super::super::Result;
+    use super::super::sql::{Db, args};
+    use super::{FEED_COLS, Feed};
+
+    /// The `limit` feeds due longest, for a scheduler that starts only what it can hold.
+    pub fn batch(conn: &Connection, now: i64, limit: usize) -> Result<Vec<Feed>> {
+        conn.cached(
+            &format!(
+                "SELECT {FEED_COLS} FROM feeds WHERE enabled = 1 AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2"
+            ),
+            &args![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+
+    /// How many enabled feeds are due now.
+    pub fn count(conn: &Connection, now: i64) -> Result<i64> {
+        conn.one(
+            "SELECT count(*) FROM feeds WHERE enabled = 1 AND next_poll_at <= ?1",
+            &args![now],
+        )
     }
 }

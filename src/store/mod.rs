@@ -30,6 +30,7 @@ mod pages;
 mod pg;
 pub mod query;
 pub mod report;
+mod sql;
 mod sqlite;
 mod websub;
 mod writer;
@@ -39,19 +40,20 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 
 pub use articles::{CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, alert_uid};
-pub use feedback::{Label, LabelledArticle, Marked, MarkedMatch};
+pub use feedback::{Label, LabelledArticle, Marked, MarkedMatch, NewMark};
 pub use feeds::{Feed, FeedState, Health, NewFeed};
 /// The fetch log row type.
 pub mod feeds_log {
     pub use super::feeds::FetchLog;
 }
+use feeds::FetchLog;
 pub use migrate::{MIGRATIONS, PG_MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_VERSION};
-pub use outbox::{Attempt, DigestStep, DueRow, OutboxRow, RetryResult};
-pub use pages::{PageOutcome, PendingPage, matching_text};
+pub use outbox::{Attempt, DigestStep, DigestWindow, DueRow, OutboxQuery, OutboxRow, RetryResult};
+pub use pages::{PageOutcome, PageText, PendingPage, matching_text};
 pub use pg::LEASE_MS;
 pub use query::{
-    AlertRow, ArticleDetail, ArticleFilter, ArticleRow, BacktestRow, Hit, MatchRow, Page,
-    SearchFilter, StoreMetrics, TopicEntry, TopicStats,
+    AlertFilter, AlertRow, ArticleDetail, ArticleFilter, ArticleRow, BacktestRow, Hit, MatchFilter,
+    MatchRow, Page, Paging, SearchFilter, StoreMetrics, TopicEntry, TopicStats,
 };
 pub use report::{CountBy, GroupKey, ReportHit, StoryRow};
 pub use websub::{Activation, SubRequest, SubState, Subscription, WebSubStore};
@@ -78,23 +80,10 @@ pub trait Read: Send {
 
     /// Full-text search with filters; each hit carries a highlighted passage.
     fn search(&self, q: &str, f: &SearchFilter) -> Result<Vec<Hit>>;
-    fn list_articles(&self, f: &ArticleFilter, limit: i64, offset: i64)
-    -> Result<Page<ArticleRow>>;
+    fn list_articles(&self, f: &ArticleFilter, at: Paging) -> Result<Page<ArticleRow>>;
     fn article(&self, id: i64) -> Result<Option<ArticleDetail>>;
-    fn list_matches(
-        &self,
-        topic: Option<&str>,
-        since_ms: Option<i64>,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Page<MatchRow>>;
-    fn list_alerts(
-        &self,
-        status: Option<&str>,
-        topic: Option<&str>,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Page<AlertRow>>;
+    fn list_matches(&self, f: &MatchFilter, at: Paging) -> Result<Page<MatchRow>>;
+    fn list_alerts(&self, f: &AlertFilter, at: Paging) -> Result<Page<AlertRow>>;
     /// Every topic that has matches or alerts.
     fn topic_stats(&self) -> Result<Vec<TopicStats>>;
     /// The latest matches of a topic with their alerts (the Atom feed).
@@ -112,18 +101,11 @@ pub trait Read: Send {
     /// Title, link, feed name and snippet of an article's match of a topic.
     fn report_story(&self, article_id: i64, topic: &str) -> Result<Option<StoryRow>>;
 
-    /// Outbox rows, newest first, optionally of one status.
-    fn outbox_list(
+    /// Outbox rows: the newest, or those delivered after a time (`OutboxQuery`); each alert's
+    /// severity is its topic's.
+    fn outbox_rows(
         &self,
-        status: Option<&str>,
-        limit: i64,
-        severity_of: &dyn Fn(&str) -> Severity,
-    ) -> Result<Vec<OutboxRow>>;
-    /// Outbox rows delivered after `since`, oldest delivery first, optionally of one topic.
-    fn outbox_delivered_after(
-        &self,
-        since: i64,
-        topic: Option<&str>,
+        q: &OutboxQuery,
         severity_of: &dyn Fn(&str) -> Severity,
     ) -> Result<Vec<OutboxRow>>;
     /// Stored articles fetched after `since` sharing a MinHash key with the fingerprint, with how
@@ -168,12 +150,7 @@ pub trait Write: Read + WebSubStore {
     fn due_count(&mut self, now: i64) -> Result<i64>;
 
     /// Records a fetch that produced no articles (an error, a 304, a disable) with its log row.
-    fn record_fetch(
-        &mut self,
-        feed_id: i64,
-        state: &FeedState,
-        log: &feeds::FetchLog,
-    ) -> Result<()>;
+    fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()>;
     /// Commits one fetch: dedup, store, match, outbox, feed state, fetch log, in ONE transaction.
     fn commit_fetch(&mut self, c: FetchCommit, policy: &MatchPolicy) -> Result<CommitOutcome>;
     /// Commits several fetches in one transaction (bulk `ingest`); each fetch stays whole.
@@ -191,13 +168,7 @@ pub trait Write: Read + WebSubStore {
         lease_ms: i64,
     ) -> Result<Vec<PendingPage>>;
     /// Stores an extracted page and the matches it newly makes, in one transaction.
-    fn page_done(
-        &mut self,
-        id: i64,
-        page_title: Option<&str>,
-        page_text: &str,
-        policy: &MatchPolicy,
-    ) -> Result<PageOutcome>;
+    fn page_done(&mut self, page: &PageText, policy: &MatchPolicy) -> Result<PageOutcome>;
     /// Records a failed page attempt: pending until `retry_at`, else failed.
     fn page_failed(&mut self, id: i64, error: &str, retry_at: Option<i64>) -> Result<bool>;
 
@@ -209,13 +180,7 @@ pub trait Write: Read + WebSubStore {
     fn orphaned_alerts(&mut self, sinks: &[String]) -> Result<Vec<(String, i64)>>;
     fn digest_members(&mut self, digest_uid: &str) -> Result<Vec<DueRow>>;
     /// Groups the waiting rows of (topic, sink) into a digest once its window has closed.
-    fn form_digest(
-        &mut self,
-        topic: &str,
-        sink: &str,
-        interval_ms: i64,
-        now: i64,
-    ) -> Result<DigestStep>;
+    fn form_digest(&mut self, w: &DigestWindow, now: i64) -> Result<DigestStep>;
     /// Delivery times of (topic, sink) after `since` (a digest counts once), ascending.
     fn recent_deliveries(&mut self, topic: &str, sink: &str, since: i64) -> Result<Vec<i64>>;
     /// Moves the pending rows of a delivery (alert uid or digest uid) to `until`.
@@ -237,13 +202,7 @@ pub trait Write: Read + WebSubStore {
     }
     /// `alerts mark KEY`: marks the match of the alert KEY (row id or uid), replacing its mark;
     /// `via` is where the mark came from (`cli`, `web`). `None` when there is no such alert.
-    fn mark_alert(
-        &mut self,
-        key: &str,
-        label: Label,
-        via: &str,
-        now: i64,
-    ) -> Result<Option<Marked>>;
+    fn mark_alert(&mut self, key: &str, mark: &NewMark) -> Result<Option<Marked>>;
 }
 
 /// The PostgreSQL URL a `--db` / `[store]` value names, if it names one (`postgres://` or
@@ -267,10 +226,16 @@ pub fn postgres_placeholders(sql: &str) -> String {
     out
 }
 
-/// The write side of the store, migrated. Used from one thread at a time.
-pub struct Store {
-    inner: Box<dyn Write>,
+/// An open database: its backend behind one of the store's traits.
+pub struct Handle<T: ?Sized> {
+    inner: Box<T>,
 }
+
+/// The write side of the store, migrated. Used from one thread at a time.
+pub type Store = Handle<dyn Write>;
+
+/// The read side of the store: read-only, never migrates.
+pub type Reader = Handle<dyn Read>;
 
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
@@ -280,26 +245,8 @@ impl Store {
             Some(url) => Box::new(pg::Pg::open_write(url)?),
             None => Box::new(sqlite::Sqlite::open_write(path)?),
         };
-        Ok(Store { inner })
+        Ok(Handle { inner })
     }
-}
-
-impl Deref for Store {
-    type Target = dyn Write;
-    fn deref(&self) -> &(dyn Write + 'static) {
-        &*self.inner
-    }
-}
-
-impl DerefMut for Store {
-    fn deref_mut(&mut self) -> &mut (dyn Write + 'static) {
-        &mut *self.inner
-    }
-}
-
-/// The read side of the store: read-only, never migrates.
-pub struct Reader {
-    inner: Box<dyn Read>,
 }
 
 impl Reader {
@@ -310,13 +257,19 @@ impl Reader {
             Some(url) => Box::new(pg::Pg::open_read(url)?),
             None => Box::new(sqlite::Sqlite::open_read(path)?),
         };
-        Ok(Reader { inner })
+        Ok(Handle { inner })
     }
 }
 
-impl Deref for Reader {
-    type Target = dyn Read;
-    fn deref(&self) -> &(dyn Read + 'static) {
-        &*self.inner
+impl<T: ?Sized> Deref for Handle<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> DerefMut for Handle<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
     }
 }

@@ -9,6 +9,8 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use serde::Serialize;
 
+use super::Result;
+use super::sql::{Args, Cols, Db, FromRow, args};
 use crate::alerts::Alert;
 use crate::store::query::ms_to_rfc3339;
 use crate::topics::Severity;
@@ -31,38 +33,33 @@ fn placeholders(n: usize, start: usize) -> String {
         .join(",")
 }
 
-/// Pending rows due at `now` for the given sinks, oldest first.
-pub(super) fn due(
-    conn: &Connection,
-    now: i64,
-    sinks: &[String],
-    limit: usize,
-) -> rusqlite::Result<Vec<DueRow>> {
-    if sinks.is_empty() {
-        return Ok(Vec::new());
-    }
+/// Pending rows due at `now` for the given sinks, oldest first (none for no sinks: SQLite's
+/// `IN ()` is empty).
+pub(super) fn due(conn: &Connection, now: i64, sinks: &[String], n: usize) -> Result<Vec<DueRow>> {
+    let mut args = Args::default();
+    let now = args.p(now);
+    let sinks: Vec<String> = sinks.iter().map(|s| args.p(s.as_str())).collect();
     let sql = format!(
         "SELECT id, uid, topic, sink, attempts, digest_uid FROM alerts
-         WHERE status = 'pending' AND next_attempt_at <= ?1 AND sink IN ({})
-         ORDER BY next_attempt_at, id LIMIT {limit}",
-        placeholders(sinks.len(), 2)
+         WHERE status = 'pending' AND next_attempt_at <= {now} AND sink IN ({})
+         ORDER BY next_attempt_at, id LIMIT {n}",
+        sinks.join(",")
     );
-    let mut st = conn.prepare_cached(&sql)?;
-    let mut p: Vec<rusqlite::types::Value> = vec![now.into()];
-    p.extend(sinks.iter().map(|s| s.clone().into()));
-    let rows = st.query_map(params_from_iter(p), due_row)?;
-    rows.collect()
+    conn.cached(&sql, &args.0)
 }
 
-fn due_row(r: &rusqlite::Row) -> rusqlite::Result<DueRow> {
-    Ok(DueRow {
-        id: r.get(0)?,
-        uid: r.get(1)?,
-        topic: r.get(2)?,
-        sink: r.get(3)?,
-        attempts: r.get(4)?,
-        digest_uid: r.get(5)?,
-    })
+impl FromRow for DueRow {
+    /// `id, uid, topic, sink, attempts, digest_uid`.
+    fn from_row(r: &impl Cols) -> Result<DueRow> {
+        Ok(DueRow {
+            id: r.get(0)?,
+            uid: r.get(1)?,
+            topic: r.get(2)?,
+            sink: r.get(3)?,
+            attempts: r.get::<i64>(4)? as u32,
+            digest_uid: r.get(5)?,
+        })
+    }
 }
 
 /// The earliest future `next_attempt_at` of a pending row for these sinks.
@@ -100,13 +97,12 @@ pub(super) fn orphaned(
 }
 
 /// The pending members of a digest.
-pub(super) fn digest_members(conn: &Connection, digest_uid: &str) -> rusqlite::Result<Vec<DueRow>> {
-    let mut st = conn.prepare_cached(
+pub(super) fn digest_members(conn: &Connection, digest_uid: &str) -> Result<Vec<DueRow>> {
+    conn.cached(
         "SELECT id, uid, topic, sink, attempts, digest_uid FROM alerts
          WHERE digest_uid = ?1 AND status = 'pending' ORDER BY id",
-    )?;
-    let rows = st.query_map([digest_uid], due_row)?;
-    rows.collect()
+        &args![digest_uid],
+    )
 }
 
 /// What `form_digest` did.
@@ -119,6 +115,29 @@ pub enum DigestStep {
     Nothing,
 }
 
+/// The digest window of one (topic, sink): its pending alerts wait up to `interval_ms` after the
+/// oldest of them and go out together.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestWindow<'a> {
+    pub topic: &'a str,
+    pub sink: &'a str,
+    pub interval_ms: i64,
+}
+
+/// What the window's waiting rows `(id, uid, created_at)` call for at `now` (both backends):
+/// nothing, waiting until the window closes, or a digest of all of them.
+pub(super) fn digest_step(w: &DigestWindow, rows: &[(i64, String, i64)], now: i64) -> DigestStep {
+    let Some(oldest) = rows.iter().map(|r| r.2).min() else {
+        return DigestStep::Nothing;
+    };
+    let closes = oldest + w.interval_ms;
+    if closes > now {
+        return DigestStep::Wait(closes);
+    }
+    let uids = rows.iter().map(|r| r.1.as_str());
+    DigestStep::Formed(digest_uid(w.topic, w.sink, now, uids))
+}
+
 /// For a digest topic: once the oldest ungrouped pending row of (topic, sink) is `interval_ms`
 /// old, every ungrouped pending row of that pair becomes one digest (stable uid stored in the
 /// rows); before that, the rows are postponed to the window's end. Since a window opens only
@@ -126,9 +145,7 @@ pub enum DigestStep {
 /// interval.
 pub(super) fn form_digest(
     conn: &mut Connection,
-    topic: &str,
-    sink: &str,
-    interval_ms: i64,
+    w: &DigestWindow,
     now: i64,
 ) -> rusqlite::Result<DigestStep> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -137,39 +154,36 @@ pub(super) fn form_digest(
             "SELECT id, uid, created_at FROM alerts
              WHERE topic = ?1 AND sink = ?2 AND status = 'pending' AND digest_uid IS NULL ORDER BY id",
         )?;
-        st.query_map(params![topic, sink], |r| {
+        st.query_map(params![w.topic, w.sink], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
         .collect::<rusqlite::Result<_>>()?
     };
-    let Some(oldest) = rows.iter().map(|r| r.2).min() else {
-        return Ok(DigestStep::Nothing);
-    };
-    let closes = oldest + interval_ms;
-    if closes > now {
-        tx.execute(
-            "UPDATE alerts SET next_attempt_at = ?3
-             WHERE topic = ?1 AND sink = ?2 AND status = 'pending' AND digest_uid IS NULL AND next_attempt_at < ?3",
-            params![topic, sink, closes],
-        )?;
-        tx.commit()?;
-        return Ok(DigestStep::Wait(closes));
-    }
-    let uid = digest_uid(topic, sink, now, rows.iter().map(|r| r.1.as_str()));
-    {
-        let mut st = tx.prepare_cached(
-            "UPDATE alerts SET digest_uid = ?2, next_attempt_at = ?3 WHERE id = ?1",
-        )?;
-        for r in &rows {
-            st.execute(params![r.0, uid, now])?;
+    let step = digest_step(w, &rows, now);
+    match &step {
+        DigestStep::Nothing => {}
+        DigestStep::Wait(closes) => {
+            tx.execute(
+                "UPDATE alerts SET next_attempt_at = ?3
+                 WHERE topic = ?1 AND sink = ?2 AND status = 'pending' AND digest_uid IS NULL AND next_attempt_at < ?3",
+                params![w.topic, w.sink, closes],
+            )?;
+        }
+        DigestStep::Formed(uid) => {
+            let mut st = tx.prepare_cached(
+                "UPDATE alerts SET digest_uid = ?2, next_attempt_at = ?3 WHERE id = ?1",
+            )?;
+            for r in &rows {
+                st.execute(params![r.0, uid, now])?;
+            }
         }
     }
     tx.commit()?;
-    Ok(DigestStep::Formed(uid))
+    Ok(step)
 }
 
 /// The stable id of a digest formed at `now` from these alert uids.
-pub(super) fn digest_uid<'a>(
+fn digest_uid<'a>(
     topic: &str,
     sink: &str,
     now: i64,
@@ -189,18 +203,17 @@ pub(super) fn digest_uid<'a>(
 /// Delivery times (ms, ascending) of the distinct deliveries (a digest counts once) of
 /// (topic, sink) after `since`.
 pub(super) fn recent_deliveries(
-    conn: &Connection,
+    db: &impl Db,
     topic: &str,
     sink: &str,
     since: i64,
-) -> rusqlite::Result<Vec<i64>> {
-    let mut st = conn.prepare_cached(
-        "SELECT MAX(delivered_at) AS t FROM alerts
+) -> Result<Vec<i64>> {
+    db.cached(
+        "SELECT max(delivered_at) AS t FROM alerts
          WHERE topic = ?1 AND sink = ?2 AND status = 'delivered' AND delivered_at > ?3
          GROUP BY coalesce(digest_uid, uid) ORDER BY t",
-    )?;
-    let rows = st.query_map(params![topic, sink, since], |r| r.get(0))?;
-    rows.collect()
+        &args![topic, sink, since],
+    )
 }
 
 /// Moves the pending rows of a delivery (an alert uid or a digest uid) to `until`.
@@ -287,41 +300,51 @@ pub(super) const FROM: &str =
     "FROM alerts a JOIN matches m ON m.id = a.match_id JOIN articles ar ON ar.id = m.article_id
     LEFT JOIN feeds f ON f.id = ar.feed_id";
 
-fn outbox_row(
-    r: &rusqlite::Row,
+impl FromRow for OutboxRow {
+    /// The row as `COLS` selects it; its alert's severity is the topic's (`with_severity`).
+    fn from_row(r: &impl Cols) -> Result<OutboxRow> {
+        let terms: String = r.get(11)?;
+        let delivered_ms: Option<i64> = r.get(8)?;
+        Ok(OutboxRow {
+            id: r.get(0)?,
+            sink: r.get(3)?,
+            status: r.get(4)?,
+            attempts: r.get::<i64>(5)? as u32,
+            created_at: ms_to_rfc3339(r.get(6)?),
+            next_attempt_at: ms_to_rfc3339(r.get(7)?),
+            delivered_at: delivered_ms.map(ms_to_rfc3339),
+            last_error: r.get(9)?,
+            digest_uid: r.get(10)?,
+            delivered_ms,
+            alert: Alert {
+                uid: r.get(1)?,
+                severity: Severity::default(),
+                topic: r.get(2)?,
+                terms: serde_json::from_str(&terms).unwrap_or_default(),
+                snippet: r.get(12)?,
+                matched_at: ms_to_rfc3339(r.get(13)?),
+                article_id: r.get(14)?,
+                title: r.get(15)?,
+                link: r.get(16)?,
+                lang: r.get(17)?,
+                published_at: r.get::<Option<i64>>(18)?.map(ms_to_rfc3339),
+                sources: r.get(19)?,
+                feed: r.get(20)?,
+                feed_url: r.get(21)?,
+            },
+        })
+    }
+}
+
+/// The rows with each alert's severity set from its topic.
+pub(super) fn with_severity(
+    mut rows: Vec<OutboxRow>,
     severity_of: &dyn Fn(&str) -> Severity,
-) -> rusqlite::Result<OutboxRow> {
-    let topic: String = r.get(2)?;
-    let terms: String = r.get(11)?;
-    let delivered_ms: Option<i64> = r.get(8)?;
-    Ok(OutboxRow {
-        id: r.get(0)?,
-        sink: r.get(3)?,
-        status: r.get(4)?,
-        attempts: r.get(5)?,
-        created_at: ms_to_rfc3339(r.get(6)?),
-        next_attempt_at: ms_to_rfc3339(r.get(7)?),
-        delivered_at: delivered_ms.map(ms_to_rfc3339),
-        last_error: r.get(9)?,
-        digest_uid: r.get(10)?,
-        delivered_ms,
-        alert: Alert {
-            uid: r.get(1)?,
-            severity: severity_of(&topic),
-            topic,
-            terms: serde_json::from_str(&terms).unwrap_or_default(),
-            snippet: r.get(12)?,
-            matched_at: ms_to_rfc3339(r.get(13)?),
-            article_id: r.get(14)?,
-            title: r.get(15)?,
-            link: r.get(16)?,
-            lang: r.get(17)?,
-            published_at: r.get::<_, Option<i64>>(18)?.map(ms_to_rfc3339),
-            sources: r.get(19)?,
-            feed: r.get(20)?,
-            feed_url: r.get(21)?,
-        },
-    })
+) -> Vec<OutboxRow> {
+    for r in &mut rows {
+        r.alert.severity = severity_of(&r.alert.topic);
+    }
+    rows
 }
 
 /// The alerts of these outbox rows (rows whose article is gone are left out).
@@ -329,49 +352,46 @@ pub(super) fn load(
     conn: &Connection,
     ids: &[i64],
     severity_of: &dyn Fn(&str) -> Severity,
-) -> rusqlite::Result<Vec<OutboxRow>> {
+) -> Result<Vec<OutboxRow>> {
     let mut out = Vec::with_capacity(ids.len());
-    let mut st = conn.prepare_cached(&format!("SELECT {COLS} {FROM} WHERE a.id = ?1"))?;
-    for id in ids {
-        if let Some(r) = st
-            .query_row([id], |r| outbox_row(r, severity_of))
-            .optional()?
-        {
-            out.push(r);
-        }
+    let sql = format!("SELECT {COLS} {FROM} WHERE a.id = ?1");
+    for &id in ids {
+        out.extend(conn.cached::<OutboxRow>(&sql, &args![id])?);
     }
-    Ok(out)
+    Ok(with_severity(out, severity_of))
 }
 
-/// The newest rows first, optionally of one status.
-pub(super) fn list(
-    conn: &Connection,
-    status: Option<&str>,
-    limit: i64,
-    severity_of: &dyn Fn(&str) -> Severity,
-) -> rusqlite::Result<Vec<OutboxRow>> {
-    let sql = format!(
-        "SELECT {COLS} {FROM} WHERE (?1 IS NULL OR a.status = ?1) ORDER BY a.id DESC LIMIT ?2"
-    );
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map(params![status, limit], |r| outbox_row(r, severity_of))?;
-    rows.collect()
+/// Which outbox rows `Read::outbox_rows` lists.
+#[derive(Debug, Clone, Copy)]
+pub enum OutboxQuery<'a> {
+    /// The newest `limit` rows, optionally of one status.
+    Latest { status: Option<&'a str>, limit: i64 },
+    /// Rows delivered after `since` (ms), oldest delivery first, optionally of one topic.
+    DeliveredAfter { since: i64, topic: Option<&'a str> },
 }
 
-/// Rows delivered after `since` (ms), oldest delivery first, optionally of one topic.
-pub(super) fn delivered_after(
-    conn: &Connection,
-    since: i64,
-    topic: Option<&str>,
+/// The rows a query names (both backends).
+pub(super) fn rows(
+    db: &impl Db,
+    q: &OutboxQuery,
     severity_of: &dyn Fn(&str) -> Severity,
-) -> rusqlite::Result<Vec<OutboxRow>> {
-    let sql = format!(
-        "SELECT {COLS} {FROM} WHERE a.status = 'delivered' AND a.delivered_at > ?1 AND (?2 IS NULL OR a.topic = ?2)
-         ORDER BY a.delivered_at, a.id"
-    );
-    let mut st = conn.prepare_cached(&sql)?;
-    let rows = st.query_map(params![since, topic], |r| outbox_row(r, severity_of))?;
-    rows.collect()
+) -> Result<Vec<OutboxRow>> {
+    let rows = match *q {
+        OutboxQuery::Latest { status, limit } => db.cached(
+            &format!(
+                "SELECT {COLS} {FROM} WHERE (CAST(?1 AS TEXT) IS NULL OR a.status = ?1) ORDER BY a.id DESC LIMIT ?2"
+            ),
+            &args![status, limit],
+        )?,
+        OutboxQuery::DeliveredAfter { since, topic } => db.cached(
+            &format!(
+                "SELECT {COLS} {FROM} WHERE a.status = 'delivered' AND a.delivered_at > ?1 AND (CAST(?2 AS TEXT) IS NULL OR a.topic = ?2)
+                 ORDER BY a.delivered_at, a.id"
+            ),
+            &args![since, topic],
+        )?,
+    };
+    Ok(with_severity(rows, severity_of))
 }
 
 /// What `retry` found for one row.

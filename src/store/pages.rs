@@ -26,6 +26,15 @@ pub struct PendingPage {
     pub attempts: u32,
 }
 
+/// An extracted page to store (`Write::page_done`).
+#[derive(Debug, Clone, Copy)]
+pub struct PageText<'a> {
+    /// The article's id.
+    pub id: i64,
+    pub title: Option<&'a str>,
+    pub text: &'a str,
+}
+
 /// What storing a page did.
 #[derive(Debug, Clone, Default)]
 pub struct PageOutcome {
@@ -82,11 +91,14 @@ impl Sqlite {
     /// new matches and their outbox alerts go in the same transaction.
     pub fn page_done(
         &mut self,
-        id: i64,
-        page_title: Option<&str>,
-        page_text: &str,
+        page: &PageText,
         policy: &MatchPolicy,
     ) -> anyhow::Result<PageOutcome> {
+        let PageText {
+            id,
+            title: page_title,
+            text: page_text,
+        } = *page;
         let now = crate::util::now_ms();
         let tx = self
             .conn

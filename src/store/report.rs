@@ -1,10 +1,15 @@
-//! The queries behind `newswatch report` (SQLite). The report itself (grouping, days, ranking,
-//! rendering) is pure and lives in `crate::report`.
+//! The queries behind `newswatch report`: SQLite's window scans, and what both backends share
+//! (the rows, the grouping of counts, the story lookup). The report itself (grouping, days,
+//! ranking, rendering) is pure and lives in `crate::report`.
 //!
 //! Invariants: read-only; an article's time is `coalesce(published_at, fetched_at)`, scanned
 //! through the `articles_time` index (migration 0003), so no query walks the whole archive.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
+
+use super::Result;
+use super::query::ARTICLE_TIME as T;
+use super::sql::{Arg, Args, Col, Cols, Db, FromRow, args};
 
 /// One match of an article in the window.
 #[derive(Debug, Clone)]
@@ -41,27 +46,8 @@ pub enum GroupKey {
 /// What a report lists of one top story: title, link, feed name, the match's snippet.
 pub type StoryRow = (String, Option<String>, Option<String>, String);
 
-const T: &str = "coalesce(a.published_at, a.fetched_at)";
-
-pub(super) fn hits(
-    conn: &Connection,
-    since: i64,
-    until: i64,
-    topic: Option<&str>,
-) -> rusqlite::Result<Vec<ReportHit>> {
-    // Matches of articles in the window. CROSS JOIN keeps the window scan as the outer loop.
-    let topic_clause = if topic.is_some() {
-        " AND m.topic = ?3"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT a.id, {T}, a.feed_id, a.lang, a.sources, m.topic
-         FROM articles a INDEXED BY articles_time CROSS JOIN matches m ON m.article_id = a.id
-         WHERE {T} >= ?1 AND {T} < ?2{topic_clause}"
-    );
-    let mut st = conn.prepare(&sql)?;
-    let map = |r: &rusqlite::Row| {
+impl FromRow for ReportHit {
+    fn from_row(r: &impl Cols) -> Result<ReportHit> {
         Ok(ReportHit {
             article_id: r.get(0)?,
             time: r.get(1)?,
@@ -70,56 +56,83 @@ pub(super) fn hits(
             sources: r.get(4)?,
             topic: r.get(5)?,
         })
-    };
-    match topic {
-        Some(t) => st.query_map(params![since, until, t], map)?.collect(),
-        None => st.query_map(params![since, until], map)?.collect(),
     }
 }
 
+/// SQLite: the matches of articles in the window. CROSS JOIN keeps the window scan as the outer
+/// loop.
+pub(super) fn hits(
+    conn: &Connection,
+    since: i64,
+    until: i64,
+    topic: Option<&str>,
+) -> Result<Vec<ReportHit>> {
+    let mut args = Args::default();
+    let (from, to) = (args.p(since), args.p(until));
+    let topic_clause = match topic {
+        Some(t) => format!(" AND m.topic = {}", args.p(t)),
+        None => String::new(),
+    };
+    conn.rows(
+        &format!(
+            "SELECT a.id, {T}, a.feed_id, a.lang, a.sources, m.topic
+             FROM articles a INDEXED BY articles_time CROSS JOIN matches m ON m.article_id = a.id
+             WHERE {T} >= {from} AND {T} < {to}{topic_clause}"
+        ),
+        &args.0,
+    )
+}
+
+/// SQLite: the window's articles counted by group.
 pub(super) fn counts(
     conn: &Connection,
     since: i64,
     until: i64,
     by: CountBy,
-) -> rusqlite::Result<Vec<(GroupKey, i64)>> {
-    let key_sql = match by {
-        CountBy::Day { .. } => format!("({T} + ?3) / 86400000"),
+) -> Result<Vec<(GroupKey, i64)>> {
+    let mut args = Args::default();
+    let (from, to) = (args.p(since), args.p(until));
+    let key = match by {
+        CountBy::Day { offset_ms } => format!("({T} + {}) / 86400000", args.p(offset_ms)),
         CountBy::Feed => "a.feed_id".to_string(),
         CountBy::Lang => "a.lang".to_string(),
     };
     let sql = format!(
-        "SELECT {key_sql} AS k, count(*) FROM articles a INDEXED BY articles_time WHERE {T} >= ?1 AND {T} < ?2 GROUP BY k"
+        "SELECT {key} AS k, count(*) FROM articles a INDEXED BY articles_time WHERE {T} >= {from} AND {T} < {to} GROUP BY k"
     );
-    let mut st = conn.prepare(&sql)?;
-    let mut q = match by {
-        CountBy::Day { offset_ms } => st.query(params![since, until, offset_ms])?,
-        _ => st.query(params![since, until])?,
-    };
-    let mut out = Vec::new();
-    while let Some(r) = q.next()? {
-        let key = match by {
-            CountBy::Day { .. } => GroupKey::Day(r.get(0)?),
-            CountBy::Feed => GroupKey::Feed(r.get(0)?),
-            CountBy::Lang => GroupKey::Lang(r.get(0)?),
-        };
-        out.push((key, r.get(1)?));
-    }
-    Ok(out)
+    grouped(conn, &sql, &args.0, by)
 }
 
-pub(super) fn story(
-    conn: &Connection,
-    article_id: i64,
-    topic: &str,
-) -> rusqlite::Result<Option<StoryRow>> {
-    conn.prepare_cached(
+/// The rows `(group, count)` of a counting query as `GroupKey`s (both backends).
+pub(super) fn grouped(
+    db: &impl Db,
+    sql: &str,
+    args: &[Arg],
+    by: CountBy,
+) -> Result<Vec<(GroupKey, i64)>> {
+    fn keyed<K: Col>(
+        db: &impl Db,
+        sql: &str,
+        args: &[Arg],
+        key: fn(K) -> GroupKey,
+    ) -> Result<Vec<(GroupKey, i64)>> {
+        let rows: Vec<(K, i64)> = db.rows(sql, args)?;
+        Ok(rows.into_iter().map(|(k, n)| (key(k), n)).collect())
+    }
+    match by {
+        CountBy::Day { .. } => keyed(db, sql, args, GroupKey::Day),
+        CountBy::Feed => keyed(db, sql, args, GroupKey::Feed),
+        CountBy::Lang => keyed(db, sql, args, GroupKey::Lang),
+    }
+}
+
+/// Title, link, feed name and snippet of an article's match of a topic (both backends).
+pub(super) fn story(db: &impl Db, article_id: i64, topic: &str) -> Result<Option<StoryRow>> {
+    let rows = db.cached(
         "SELECT a.title, coalesce(a.canonical_link, a.link), coalesce(fe.name, fe.title, fe.url), m.snippet
          FROM articles a JOIN matches m ON m.article_id = a.id AND m.topic = ?2 LEFT JOIN feeds fe ON fe.id = a.feed_id
          WHERE a.id = ?1",
-    )?
-    .query_row(params![article_id, topic], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    })
-    .optional()
+        &args![article_id, topic],
+    )?;
+    Ok(rows.into_iter().next())
 }

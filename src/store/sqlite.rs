@@ -13,18 +13,19 @@ use anyhow::Context;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
-use super::feeds::{FetchLog, read as feed_read};
+use super::feeds::{self, FetchLog, read as feed_read};
 use super::migrate::migrate;
 use super::{
-    AlertRow, ArticleDetail, ArticleFilter, ArticleRow, BacktestRow, CommitOutcome, Feed, Hit,
-    MatchRow, Page, SearchFilter, StoreMetrics, TopicEntry, TopicStats,
+    AlertFilter, AlertRow, ArticleDetail, ArticleFilter, ArticleRow, BacktestRow, CommitOutcome,
+    Feed, Hit, MatchFilter, MatchRow, Page, Paging, SearchFilter, StoreMetrics, TopicEntry,
+    TopicStats,
 };
 use super::{
-    Attempt, CountBy, DigestStep, DueRow, FeedState, FetchCommit, GroupKey, MatchPolicy, NewFeed,
-    OutboxRow, PageOutcome, PendingPage, Read, ReportHit, Result, RetryResult, SCHEMA_VERSION,
-    StoryRow, Write, outbox, query, report,
+    Attempt, CountBy, DigestStep, DigestWindow, DueRow, FeedState, FetchCommit, GroupKey,
+    MatchPolicy, NewFeed, OutboxQuery, OutboxRow, PageOutcome, PageText, PendingPage, Read,
+    ReportHit, Result, RetryResult, SCHEMA_VERSION, StoryRow, Write, outbox, query, report,
 };
-use super::{Label, LabelledArticle, Marked, MarkedMatch, feedback};
+use super::{Label, LabelledArticle, Marked, MarkedMatch, NewMark, feedback};
 use crate::topics::Severity;
 
 /// One SQLite connection: the write connection, or a read-only one.
@@ -104,70 +105,49 @@ pub(super) fn check_version(db: &str, v: i64, expected: i64) -> Result<()> {
 
 impl Read for Sqlite {
     fn feeds(&self) -> Result<Vec<Feed>> {
-        Ok(feed_read::all(&self.conn)?)
+        feed_read::all(&self.conn)
     }
     fn feed(&self, id: i64) -> Result<Option<Feed>> {
-        Ok(feed_read::by_id(&self.conn, id)?)
+        feed_read::by_id(&self.conn, id)
     }
     fn enabled_feeds_after(&self, after_id: i64, limit: usize) -> Result<Vec<Feed>> {
-        Ok(feed_read::enabled_after(&self.conn, after_id, limit)?)
+        feed_read::enabled_after(&self.conn, after_id, limit)
     }
     fn find_feed(&self, key: &str) -> Result<Option<Feed>> {
-        Ok(feed_read::find(&self.conn, key)?)
+        feed_read::find(&self.conn, key)
     }
     fn article_counts(&self) -> Result<HashMap<i64, i64>> {
-        Ok(feed_read::article_counts(&self.conn)?)
+        feed_read::article_counts(&self.conn)
     }
     fn feed_names(&self) -> Result<HashMap<i64, String>> {
-        Ok(feed_read::names(&self.conn)?)
+        feed_read::names(&self.conn)
     }
     fn search(&self, q: &str, f: &SearchFilter) -> Result<Vec<Hit>> {
-        Ok(query::search(&self.conn, q, f)?)
+        query::search(&self.conn, q, f)
     }
-    fn list_articles(
-        &self,
-        f: &ArticleFilter,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Page<ArticleRow>> {
-        Ok(query::list_articles(&self.conn, f, limit, offset)?)
+    fn list_articles(&self, f: &ArticleFilter, at: Paging) -> Result<Page<ArticleRow>> {
+        query::list_articles(&self.conn, f, at)
     }
     fn article(&self, id: i64) -> Result<Option<ArticleDetail>> {
-        Ok(query::article(&self.conn, id)?)
+        query::article(&self.conn, id)
     }
-    fn list_matches(
-        &self,
-        topic: Option<&str>,
-        since_ms: Option<i64>,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Page<MatchRow>> {
-        Ok(query::list_matches(
-            &self.conn, topic, since_ms, limit, offset,
-        )?)
+    fn list_matches(&self, f: &MatchFilter, at: Paging) -> Result<Page<MatchRow>> {
+        query::list_matches(&self.conn, f, at)
     }
-    fn list_alerts(
-        &self,
-        status: Option<&str>,
-        topic: Option<&str>,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Page<AlertRow>> {
-        Ok(query::list_alerts(
-            &self.conn, status, topic, limit, offset,
-        )?)
+    fn list_alerts(&self, f: &AlertFilter, at: Paging) -> Result<Page<AlertRow>> {
+        query::list_alerts(&self.conn, f, at)
     }
     fn topic_stats(&self) -> Result<Vec<TopicStats>> {
-        Ok(query::topic_stats(&self.conn)?)
+        query::topic_stats(&self.conn)
     }
     fn topic_entries(&self, topic: &str, limit: i64) -> Result<Vec<TopicEntry>> {
-        Ok(query::topic_entries(&self.conn, topic, limit)?)
+        query::topic_entries(&self.conn, topic, limit)
     }
     fn metrics(&self, now_ms: i64) -> Result<StoreMetrics> {
-        Ok(query::store_metrics(&self.conn, now_ms)?)
+        query::store_metrics(&self.conn, now_ms)
     }
     fn articles_since(&self, since_ms: i64) -> Result<Vec<BacktestRow>> {
-        Ok(query::articles_since(&self.conn, since_ms)?)
+        query::articles_since(&self.conn, since_ms)
     }
     fn ping(&self) -> Result<()> {
         self.conn
@@ -175,34 +155,20 @@ impl Read for Sqlite {
         Ok(())
     }
     fn report_hits(&self, since: i64, until: i64, topic: Option<&str>) -> Result<Vec<ReportHit>> {
-        Ok(report::hits(&self.conn, since, until, topic)?)
+        report::hits(&self.conn, since, until, topic)
     }
     fn report_counts(&self, since: i64, until: i64, by: CountBy) -> Result<Vec<(GroupKey, i64)>> {
-        Ok(report::counts(&self.conn, since, until, by)?)
+        report::counts(&self.conn, since, until, by)
     }
     fn report_story(&self, article_id: i64, topic: &str) -> Result<Option<StoryRow>> {
-        Ok(report::story(&self.conn, article_id, topic)?)
+        report::story(&self.conn, article_id, topic)
     }
-    fn outbox_list(
+    fn outbox_rows(
         &self,
-        status: Option<&str>,
-        limit: i64,
+        q: &OutboxQuery,
         severity_of: &dyn Fn(&str) -> Severity,
     ) -> Result<Vec<OutboxRow>> {
-        Ok(outbox::list(&self.conn, status, limit, severity_of)?)
-    }
-    fn outbox_delivered_after(
-        &self,
-        since: i64,
-        topic: Option<&str>,
-        severity_of: &dyn Fn(&str) -> Severity,
-    ) -> Result<Vec<OutboxRow>> {
-        Ok(outbox::delivered_after(
-            &self.conn,
-            since,
-            topic,
-            severity_of,
-        )?)
+        outbox::rows(&self.conn, q, severity_of)
     }
     fn near_duplicates(
         &self,
@@ -216,19 +182,19 @@ impl Read for Sqlite {
         )?)
     }
     fn alert_labels(&self, alert_ids: &[i64]) -> Result<HashMap<i64, Label>> {
-        Ok(feedback::labels_of_alerts(&self.conn, alert_ids)?)
+        feedback::labels_of_alerts(&self.conn, alert_ids)
     }
     fn article_alert_marks(&self, article_id: i64) -> Result<HashMap<i64, (i64, Option<Label>)>> {
-        Ok(feedback::alerts_of_article(&self.conn, article_id)?)
+        feedback::alerts_of_article(&self.conn, article_id)
     }
     fn marked_matches(&self, topic: &str, since_ms: Option<i64>) -> Result<Vec<MarkedMatch>> {
-        Ok(feedback::marked_matches(&self.conn, topic, since_ms)?)
+        feedback::marked_matches(&self.conn, topic, since_ms)
     }
     fn labelled_articles(&self) -> Result<Vec<LabelledArticle>> {
-        Ok(feedback::labelled_articles(&self.conn)?)
+        feedback::labelled_articles(&self.conn)
     }
     fn marked_topics(&self) -> Result<Vec<String>> {
-        Ok(feedback::marked_topics(&self.conn)?)
+        feedback::marked_topics(&self.conn)
     }
 }
 
@@ -251,10 +217,10 @@ impl Write for Sqlite {
     /// One process writes a SQLite file, so the due feeds are simply read; the daemon keeps at
     /// most one poll per feed in flight.
     fn due_feeds(&mut self, now: i64, limit: usize) -> Result<Vec<Feed>> {
-        Ok(feed_read::due_batch(&self.conn, now, limit)?)
+        feeds::due::batch(&self.conn, now, limit)
     }
     fn due_count(&mut self, now: i64) -> Result<i64> {
-        Ok(feed_read::due_count(&self.conn, now)?)
+        feeds::due::count(&self.conn, now)
     }
     fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()> {
         Ok(Sqlite::record_fetch(self, feed_id, state, log)?)
@@ -277,20 +243,14 @@ impl Write for Sqlite {
     ) -> Result<Vec<PendingPage>> {
         Sqlite::claim_due_pages(self, now, limit, lease_ms)
     }
-    fn page_done(
-        &mut self,
-        id: i64,
-        page_title: Option<&str>,
-        page_text: &str,
-        policy: &MatchPolicy,
-    ) -> Result<PageOutcome> {
-        Sqlite::page_done(self, id, page_title, page_text, policy)
+    fn page_done(&mut self, page: &PageText, policy: &MatchPolicy) -> Result<PageOutcome> {
+        Sqlite::page_done(self, page, policy)
     }
     fn page_failed(&mut self, id: i64, error: &str, retry_at: Option<i64>) -> Result<bool> {
         Sqlite::page_failed(self, id, error, retry_at)
     }
     fn due_alerts(&mut self, now: i64, sinks: &[String], limit: usize) -> Result<Vec<DueRow>> {
-        Ok(outbox::due(&self.conn, now, sinks, limit)?)
+        outbox::due(&self.conn, now, sinks, limit)
     }
     fn next_alert_after(&mut self, now: i64, sinks: &[String]) -> Result<Option<i64>> {
         Ok(outbox::next_due_after(&self.conn, now, sinks)?)
@@ -299,25 +259,13 @@ impl Write for Sqlite {
         Ok(outbox::orphaned(&self.conn, sinks)?)
     }
     fn digest_members(&mut self, digest_uid: &str) -> Result<Vec<DueRow>> {
-        Ok(outbox::digest_members(&self.conn, digest_uid)?)
+        outbox::digest_members(&self.conn, digest_uid)
     }
-    fn form_digest(
-        &mut self,
-        topic: &str,
-        sink: &str,
-        interval_ms: i64,
-        now: i64,
-    ) -> Result<DigestStep> {
-        Ok(outbox::form_digest(
-            &mut self.conn,
-            topic,
-            sink,
-            interval_ms,
-            now,
-        )?)
+    fn form_digest(&mut self, w: &DigestWindow, now: i64) -> Result<DigestStep> {
+        Ok(outbox::form_digest(&mut self.conn, w, now)?)
     }
     fn recent_deliveries(&mut self, topic: &str, sink: &str, since: i64) -> Result<Vec<i64>> {
-        Ok(outbox::recent_deliveries(&self.conn, topic, sink, since)?)
+        outbox::recent_deliveries(&self.conn, topic, sink, since)
     }
     fn postpone_alerts(&mut self, key: &str, until: i64) -> Result<usize> {
         Ok(outbox::postpone(&self.conn, key, until)?)
@@ -330,18 +278,12 @@ impl Write for Sqlite {
         ids: &[i64],
         severity_of: &dyn Fn(&str) -> Severity,
     ) -> Result<Vec<OutboxRow>> {
-        Ok(outbox::load(&self.conn, ids, severity_of)?)
+        outbox::load(&self.conn, ids, severity_of)
     }
     fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<RetryResult>> {
         Ok(outbox::retry(&mut self.conn, key, now)?)
     }
-    fn mark_alert(
-        &mut self,
-        key: &str,
-        label: Label,
-        via: &str,
-        now: i64,
-    ) -> Result<Option<Marked>> {
-        Ok(feedback::mark(&mut self.conn, key, label, via, now)?)
+    fn mark_alert(&mut self, key: &str, mark: &NewMark) -> Result<Option<Marked>> {
+        Ok(feedback::mark(&mut self.conn, key, mark)?)
     }
 }

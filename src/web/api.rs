@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::{AppState, WebError, feed_id, parse_since};
 use crate::store::Health;
 use crate::store::Reader;
-use crate::store::query::{self, ArticleFilter, Page, SearchFilter, page_bounds};
+use crate::store::query::{
+    self, AlertFilter, ArticleFilter, MatchFilter, Page, Paging, SearchFilter, page_bounds,
+};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ListQuery {
@@ -40,7 +42,7 @@ pub async fn articles(
     State(st): State<Arc<AppState>>,
     Query(q): Query<ListQuery>,
 ) -> Result<impl IntoResponse, WebError> {
-    let (limit, offset) = page_bounds(q.limit, q.offset);
+    let at = page_bounds(q.limit, q.offset);
     let since = nonempty(&q.since).map(|s| parse_since(&s)).transpose()?;
     let until = nonempty(&q.until).map(|s| parse_since(&s)).transpose()?;
     let page = st
@@ -52,7 +54,7 @@ pub async fn articles(
                 since_ms: since,
                 until_ms: until,
             };
-            Ok(c.list_articles(&f, limit, offset)?)
+            Ok(c.list_articles(&f, at)?)
         })
         .await?;
     Ok(Json(page))
@@ -75,12 +77,12 @@ pub async fn matches(
     State(st): State<Arc<AppState>>,
     Query(q): Query<ListQuery>,
 ) -> Result<impl IntoResponse, WebError> {
-    let (limit, offset) = page_bounds(q.limit, q.offset);
-    let since = nonempty(&q.since).map(|s| parse_since(&s)).transpose()?;
-    let topic = nonempty(&q.topic);
-    let page = st
-        .read(move |c| Ok(c.list_matches(topic.as_deref(), since, limit, offset)?))
-        .await?;
+    let at = page_bounds(q.limit, q.offset);
+    let f = MatchFilter {
+        topic: nonempty(&q.topic),
+        since_ms: nonempty(&q.since).map(|s| parse_since(&s)).transpose()?,
+    };
+    let page = st.read(move |c| Ok(c.list_matches(&f, at)?)).await?;
     Ok(Json(page))
 }
 
@@ -88,7 +90,7 @@ pub async fn alerts(
     State(st): State<Arc<AppState>>,
     Query(q): Query<ListQuery>,
 ) -> Result<impl IntoResponse, WebError> {
-    let (limit, offset) = page_bounds(q.limit, q.offset);
+    let at = page_bounds(q.limit, q.offset);
     let status = nonempty(&q.status);
     if let Some(s) = &status
         && !matches!(s.as_str(), "pending" | "delivered" | "failed")
@@ -99,10 +101,11 @@ pub async fn alerts(
             )));
         }
     }
-    let topic = nonempty(&q.topic);
-    let page = st
-        .read(move |c| Ok(c.list_alerts(status.as_deref(), topic.as_deref(), limit, offset)?))
-        .await?;
+    let f = AlertFilter {
+        status,
+        topic: nonempty(&q.topic),
+    };
+    let page = st.read(move |c| Ok(c.list_alerts(&f, at)?)).await?;
     Ok(Json(page))
 }
 
@@ -160,7 +163,7 @@ pub async fn feeds(
     State(st): State<Arc<AppState>>,
     Query(q): Query<ListQuery>,
 ) -> Result<impl IntoResponse, WebError> {
-    let (limit, offset) = page_bounds(q.limit, q.offset);
+    let Paging { limit, offset } = page_bounds(q.limit, q.offset);
     let rows = st.read(|c| Ok(feed_rows(c)?)).await?;
     let total = rows.len() as i64;
     let items: Vec<FeedRow> = rows
@@ -242,7 +245,7 @@ pub async fn search(
     let Some(text) = nonempty(&q.q) else {
         return Err(WebError::bad_request("q is required"));
     };
-    let (limit, _) = page_bounds(q.limit, None);
+    let limit = page_bounds(q.limit, None).limit;
     let since = nonempty(&q.since).map(|s| parse_since(&s)).transpose()?;
     let hits = st
         .read(move |c| {

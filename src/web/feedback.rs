@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use super::html::escape;
 use super::{AppState, WebError};
 use crate::alerts::sinks::webhook::{sign, verify_signature};
-use crate::store::Label;
+use crate::store::{Label, NewMark};
 
 /// The key CSRF tokens are signed with, fresh for each server run.
 pub(super) struct Csrf {
@@ -120,7 +120,14 @@ pub async fn mark(
     let marked = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let mut store = crate::store::Store::open(&path)?;
         store
-            .mark_alert(&id.to_string(), label, "web", crate::util::now_ms())
+            .mark_alert(
+                &id.to_string(),
+                &NewMark {
+                    label,
+                    via: "web",
+                    at: crate::util::now_ms(),
+                },
+            )
             .context("writing the mark")
     })
     .await

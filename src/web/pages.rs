@@ -12,6 +12,7 @@ use axum::response::Html;
 use super::feedback::mark_form;
 use super::html::{escape, marks_to_html, page, safe_url, sanitize};
 use super::{AppState, WebError};
+use crate::store::{AlertFilter, MatchFilter, Paging};
 use crate::util::count_noun;
 
 /// Matches shown per topic on the dashboard.
@@ -22,10 +23,16 @@ pub async fn dashboard(State(st): State<Arc<AppState>>) -> Result<Html<String>, 
     let ids: Vec<String> = topics.iter().map(|t| t.id.clone()).collect();
     let (alerts, per_topic, marks) = st
         .read(move |c| {
-            let alerts = c.list_alerts(None, None, 20, 0)?.items;
+            let alerts = c
+                .list_alerts(&AlertFilter::default(), Paging::first(20))?
+                .items;
             let mut per = Vec::new();
             for id in ids {
-                per.push(c.list_matches(Some(&id), None, PER_TOPIC, 0)?.items);
+                let f = MatchFilter {
+                    topic: Some(id),
+                    since_ms: None,
+                };
+                per.push(c.list_matches(&f, Paging::first(PER_TOPIC))?.items);
             }
             let alert_ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
             let marks = c.alert_labels(&alert_ids)?;

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use newswatch::config::Config;
 use newswatch::model::Article;
+use newswatch::store::PageText;
 use newswatch::topics::TopicMatch;
 
 use crate::harness::{Server, wait_for_async};
@@ -358,9 +359,11 @@ fn page_done_rematches_and_queues_alerts() {
 
     let res = store
         .page_done(
-            id,
-            Some("Airship story"),
-            "The zeppelin rose.\n\nMore text.",
+            &PageText {
+                id,
+                title: Some("Airship story"),
+                text: "The zeppelin rose.\n\nMore text.",
+            },
             &policy,
         )
         .unwrap();
@@ -377,7 +380,14 @@ fn page_done_rematches_and_queues_alerts() {
     // A late second result (or a failure report) for the same page changes nothing.
     assert!(
         !store
-            .page_done(id, None, "zeppelin again", &policy)
+            .page_done(
+                &PageText {
+                    id,
+                    title: None,
+                    text: "zeppelin again"
+                },
+                &policy
+            )
             .unwrap()
             .stored
     );

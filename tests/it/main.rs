@@ -27,6 +27,7 @@ mod poll_pass;
 mod polling;
 mod postgres;
 mod report;
+mod sinks;
 mod topics;
 mod web;
 mod websub;

@@ -203,52 +203,9 @@ fn discord_payload(msg: &Message, username: Option<&str>) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{alert, receiver};
+    use super::super::testutil::alert;
     use super::*;
     use crate::alerts::Digest;
-
-    fn sink(flavor: Flavor, url: &str) -> ChatSink {
-        let c = ChatConfig {
-            url: Secret::new(url),
-            username: Some("newswatch".into()),
-            timeout: Duration::from_secs(5),
-        };
-        c.validate().unwrap();
-        ChatSink::build(flavor, &c, Path::new(".")).unwrap()
-    }
-
-    #[tokio::test]
-    async fn slack_payload_is_escaped_mrkdwn() {
-        let (base, got) = receiver(200).await;
-        let s = sink(Flavor::Slack, &format!("{base}/services/T0/B0/XYZ"));
-        s.send(&Message::Alert(alert())).await.unwrap();
-        let v: Value = serde_json::from_slice(&got.lock().unwrap()[0].body).unwrap();
-        let text = v["blocks"][0]["text"]["text"].as_str().unwrap();
-        assert!(
-            text.starts_with(
-                "*<https://news.example/a?id=1|North Korea fires &lt;b&gt;two&lt;/b&gt; missiles"
-            ),
-            "{text}"
-        );
-        assert!(text.contains("*fired*"), "{text}");
-        assert!(!text.contains("<b>"));
-        assert_eq!(v["username"], "newswatch");
-        assert!(v["text"].as_str().unwrap().contains("missile-launches"));
-    }
-
-    #[tokio::test]
-    async fn discord_payload_has_embeds_and_no_mentions() {
-        let (base, got) = receiver(204).await;
-        let s = sink(Flavor::Discord, &format!("{base}/api/webhooks/1/abc"));
-        s.send(&Message::Alert(alert())).await.unwrap();
-        let v: Value = serde_json::from_slice(&got.lock().unwrap()[0].body).unwrap();
-        assert_eq!(v["allowed_mentions"]["parse"], json!([]));
-        let e = &v["embeds"][0];
-        assert_eq!(e["url"], "https://news.example/a?id=1");
-        assert!(e["description"].as_str().unwrap().contains("**fired**"));
-        assert_eq!(e["color"], 0xe67e22);
-        assert!(v["content"].as_str().unwrap().contains("\\@everyone"));
-    }
 
     #[test]
     fn digests_list_items_up_to_the_limit() {

@@ -204,11 +204,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 pub(crate) mod testutil {
-    //! A tiny HTTP/1.1 receiver on 127.0.0.1 for sink tests: records each request (headers and
-    //! body) and answers with a fixed status.
-    use std::collections::HashMap;
+    //! Fixtures of the sinks' unit tests: an alert, a writer to read back. (What an HTTP sink
+    //! puts on the wire is tested against the integration harness's receiver: `tests/it/sinks.rs`.)
     use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// An in-memory writer the tests can clone and read back.
     #[derive(Clone, Default)]
@@ -221,77 +219,6 @@ pub(crate) mod testutil {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
-    }
-
-    #[derive(Debug, Clone)]
-    pub struct Req {
-        pub path: String,
-        pub headers: HashMap<String, String>,
-        pub body: Vec<u8>,
-    }
-
-    pub async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<Req>>>) {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        let got: Arc<Mutex<Vec<Req>>> = Arc::default();
-        let g = got.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut s, _)) = l.accept().await else {
-                    return;
-                };
-                let g = g.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut tmp = [0u8; 4096];
-                    let head_end = loop {
-                        let n = s.read(&mut tmp).await.unwrap_or(0);
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&tmp[..n]);
-                        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break p + 4;
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    let mut lines = head.split("\r\n");
-                    let path = lines
-                        .next()
-                        .unwrap_or("")
-                        .split(' ')
-                        .nth(1)
-                        .unwrap_or("")
-                        .to_string();
-                    let headers: HashMap<String, String> = lines
-                        .filter_map(|l| l.split_once(':'))
-                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-                        .collect();
-                    let len: usize = headers
-                        .get("content-length")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                    while buf.len() < head_end + len {
-                        let n = s.read(&mut tmp).await.unwrap_or(0);
-                        if n == 0 {
-                            break;
-                        }
-                        buf.extend_from_slice(&tmp[..n]);
-                    }
-                    let body = buf[head_end..].to_vec();
-                    g.lock().unwrap().push(Req {
-                        path,
-                        headers,
-                        body,
-                    });
-                    let resp = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                    );
-                    let _ = s.write_all(resp.as_bytes()).await;
-                });
-            }
-        });
-        (format!("http://{addr}"), got)
     }
 
     pub fn alert() -> crate::alerts::Alert {

@@ -113,36 +113,7 @@ impl NtfySink {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{alert, receiver};
     use super::*;
-
-    #[tokio::test]
-    async fn publishes_json_to_the_server() {
-        let (base, got) = receiver(200).await;
-        let c = NtfyConfig {
-            server: base,
-            topic: "osint-alerts".into(),
-            token: Some(Secret::new("tk_abc")),
-            timeout: Duration::from_secs(5),
-        };
-        c.validate().unwrap();
-        let sink = NtfySink::build(&c, Path::new(".")).unwrap();
-        sink.send(&Message::Alert(alert())).await.unwrap();
-        let r = got.lock().unwrap()[0].clone();
-        assert_eq!(r.headers["authorization"], "Bearer tk_abc");
-        assert_eq!(r.headers["x-newswatch-alert-id"], "nw-test-1");
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(v["topic"], "osint-alerts");
-        assert_eq!(v["priority"], 4);
-        assert_eq!(v["click"], "https://news.example/a?id=1");
-        assert!(
-            v["title"]
-                .as_str()
-                .unwrap()
-                .starts_with("[high] missile-launches: North Korea")
-        );
-        assert!(v["message"].as_str().unwrap().contains("*fired*"));
-    }
 
     #[test]
     fn bad_topic_rejected() {

@@ -31,11 +31,15 @@ use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 
 use anyhow::Context;
-use postgres::{Client, GenericClient, NoTls, Row};
+use postgres::{Client, GenericClient, NoTls};
 
-use super::feeds::{FEED_COLS, FetchLog};
+use super::feeds::{FEED_COLS, FetchLog, read as feed_read};
 use super::migrate::{PG_MIGRATIONS, PG_SCHEMA_VERSION};
-use super::{Feed, FeedState, Label, LabelledArticle, Marked, MarkedMatch, NewFeed, Result};
+use super::sql::FromRow;
+use super::{
+    AlertRow, ArticleRow, Feed, FeedState, Label, LabelledArticle, Marked, MarkedMatch,
+    MatchPolicy, MatchRow, NewFeed, Page, PageOutcome, Paging, Result,
+};
 use crate::util::now_ms;
 
 /// How long a daemon holds a feed it took for a poll, an alert it took for delivery.
@@ -269,104 +273,12 @@ fn migrate_locked(c: &mut Client) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn feed_from_row(r: &Row) -> Feed {
-    Feed {
-        id: r.get(0),
-        url: r.get(1),
-        name: r.get(2),
-        title: r.get(3),
-        site_url: r.get(4),
-        lang: r.get(5),
-        enabled: r.get(6),
-        disabled_reason: r.get(7),
-        etag: r.get(8),
-        last_modified: r.get(9),
-        interval_ms: r.get(10),
-        fixed_interval_ms: r.get(11),
-        min_interval_ms: r.get(12),
-        next_poll_at: r.get(13),
-        last_polled_at: r.get(14),
-        last_success_at: r.get(15),
-        last_new_at: r.get(16),
-        error_count: r.get(17),
-        last_error: r.get(18),
-        full_text: r.get(19),
-    }
-}
-
-fn feed_by_id(c: &mut impl GenericClient, id: i64) -> Result<Option<Feed>> {
-    Ok(c.query_opt(
-        &format!("SELECT {FEED_COLS} FROM feeds WHERE id = $1"),
-        &[&id],
-    )?
-    .map(|r| feed_from_row(&r)))
-}
-
 fn feed_id_of(c: &mut impl GenericClient, url: &str) -> Result<i64> {
     Ok(c.query_one("SELECT id FROM feeds WHERE url = $1", &[&url])?
         .get(0))
 }
 
 impl Pg {
-    fn feeds(&self) -> Result<Vec<Feed>> {
-        Ok(self
-            .c()
-            .query(&format!("SELECT {FEED_COLS} FROM feeds ORDER BY id"), &[])?
-            .iter()
-            .map(feed_from_row)
-            .collect())
-    }
-
-    fn enabled_feeds_after(&self, after_id: i64, limit: usize) -> Result<Vec<Feed>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        Ok(self
-            .c()
-            .query(
-                &format!(
-                    "SELECT {FEED_COLS} FROM feeds WHERE enabled AND id > $1 ORDER BY id LIMIT $2"
-                ),
-                &[&after_id, &limit],
-            )?
-            .iter()
-            .map(feed_from_row)
-            .collect())
-    }
-
-    fn find_feed(&self, key: &str) -> Result<Option<Feed>> {
-        let mut c = self.c();
-        if let Ok(id) = key.parse::<i64>()
-            && let Some(f) = feed_by_id(&mut *c, id)?
-        {
-            return Ok(Some(f));
-        }
-        Ok(c.query_opt(
-            &format!("SELECT {FEED_COLS} FROM feeds WHERE url = $1"),
-            &[&key],
-        )?
-        .map(|r| feed_from_row(&r)))
-    }
-
-    fn article_counts(&self) -> Result<HashMap<i64, i64>> {
-        Ok(self
-            .c()
-            .query(
-                "SELECT feed_id, count(*) FROM articles WHERE feed_id IS NOT NULL GROUP BY feed_id",
-                &[],
-            )?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect())
-    }
-
-    fn feed_names(&self) -> Result<HashMap<i64, String>> {
-        Ok(self
-            .c()
-            .query("SELECT id, coalesce(name, title, url) FROM feeds", &[])?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect())
-    }
-
     fn upsert_feed(&mut self, f: &NewFeed) -> Result<i64> {
         let c = self.cm();
         c.execute(
@@ -432,7 +344,10 @@ impl Pg {
             ),
             &[&now, &(now + LEASE_MS), &limit, &owner],
         )?;
-        let mut feeds: Vec<Feed> = rows.iter().map(feed_from_row).collect();
+        let mut feeds = rows
+            .iter()
+            .map(Feed::from_row)
+            .collect::<Result<Vec<_>>>()?;
         feeds.sort_by_key(|f| (f.next_poll_at, f.id));
         Ok(feeds)
     }
@@ -527,81 +442,64 @@ pub(super) fn insert_log(
 
 impl super::Read for Pg {
     fn alert_labels(&self, alert_ids: &[i64]) -> Result<HashMap<i64, Label>> {
-        Pg::alert_labels(self, alert_ids)
+        super::feedback::labels_of_alerts(self, alert_ids)
     }
     fn article_alert_marks(&self, article_id: i64) -> Result<HashMap<i64, (i64, Option<Label>)>> {
-        Pg::article_alert_marks(self, article_id)
+        super::feedback::alerts_of_article(self, article_id)
     }
     fn marked_matches(&self, topic: &str, since_ms: Option<i64>) -> Result<Vec<MarkedMatch>> {
-        Pg::marked_matches(self, topic, since_ms)
+        super::feedback::marked_matches(self, topic, since_ms)
     }
     fn labelled_articles(&self) -> Result<Vec<LabelledArticle>> {
-        Pg::labelled_articles(self)
+        super::feedback::labelled_articles(self)
     }
     fn marked_topics(&self) -> Result<Vec<String>> {
-        Pg::marked_topics(self)
+        super::feedback::marked_topics(self)
     }
     fn feeds(&self) -> Result<Vec<Feed>> {
-        Pg::feeds(self)
+        feed_read::all(self)
     }
     fn feed(&self, id: i64) -> Result<Option<Feed>> {
-        feed_by_id(&mut *self.c(), id)
+        feed_read::by_id(self, id)
     }
     fn enabled_feeds_after(&self, after_id: i64, limit: usize) -> Result<Vec<Feed>> {
-        Pg::enabled_feeds_after(self, after_id, limit)
+        feed_read::enabled_after(self, after_id, limit)
     }
     fn find_feed(&self, key: &str) -> Result<Option<Feed>> {
-        Pg::find_feed(self, key)
+        feed_read::find(self, key)
     }
     fn article_counts(&self) -> Result<HashMap<i64, i64>> {
-        Pg::article_counts(self)
+        feed_read::article_counts(self)
     }
     fn feed_names(&self) -> Result<HashMap<i64, String>> {
-        Pg::feed_names(self)
+        feed_read::names(self)
     }
     fn search(&self, q: &str, f: &super::SearchFilter) -> Result<Vec<super::Hit>> {
         Pg::search(self, q, f)
     }
-    fn list_articles(
-        &self,
-        f: &super::ArticleFilter,
-        limit: i64,
-        offset: i64,
-    ) -> Result<super::Page<super::ArticleRow>> {
-        Pg::list_articles(self, f, limit, offset)
+    fn list_articles(&self, f: &super::ArticleFilter, at: Paging) -> Result<Page<ArticleRow>> {
+        super::query::list_articles(self, f, at)
     }
     fn article(&self, id: i64) -> Result<Option<super::ArticleDetail>> {
-        Pg::article(self, id)
+        super::query::article(self, id)
     }
-    fn list_matches(
-        &self,
-        topic: Option<&str>,
-        since_ms: Option<i64>,
-        limit: i64,
-        offset: i64,
-    ) -> Result<super::Page<super::MatchRow>> {
-        Pg::list_matches(self, topic, since_ms, limit, offset)
+    fn list_matches(&self, f: &super::MatchFilter, at: Paging) -> Result<Page<MatchRow>> {
+        super::query::list_matches(self, f, at)
     }
-    fn list_alerts(
-        &self,
-        status: Option<&str>,
-        topic: Option<&str>,
-        limit: i64,
-        offset: i64,
-    ) -> Result<super::Page<super::AlertRow>> {
-        Pg::list_alerts(self, status, topic, limit, offset)
+    fn list_alerts(&self, f: &super::AlertFilter, at: Paging) -> Result<Page<AlertRow>> {
+        super::query::list_alerts(self, f, at)
     }
     fn topic_stats(&self) -> Result<Vec<super::TopicStats>> {
-        Pg::topic_stats(self)
+        super::query::topic_stats(self)
     }
     fn topic_entries(&self, topic: &str, limit: i64) -> Result<Vec<super::TopicEntry>> {
-        Pg::topic_entries(self, topic, limit)
+        super::query::topic_entries(self, topic, limit)
     }
     fn metrics(&self, now_ms: i64) -> Result<super::StoreMetrics> {
-        Pg::metrics(self, now_ms)
+        super::query::store_metrics(self, now_ms)
     }
     fn articles_since(&self, since_ms: i64) -> Result<Vec<super::BacktestRow>> {
-        Pg::articles_since(self, since_ms)
+        super::query::articles_since(self, since_ms)
     }
     fn ping(&self) -> Result<()> {
         self.c().query_one("SELECT 1", &[])?;
@@ -624,23 +522,14 @@ impl super::Read for Pg {
         Pg::report_counts(self, since, until, by)
     }
     fn report_story(&self, article_id: i64, topic: &str) -> Result<Option<super::StoryRow>> {
-        Pg::report_story(self, article_id, topic)
+        super::report::story(self, article_id, topic)
     }
-    fn outbox_list(
+    fn outbox_rows(
         &self,
-        status: Option<&str>,
-        limit: i64,
+        q: &super::OutboxQuery,
         severity_of: &dyn Fn(&str) -> crate::topics::Severity,
     ) -> Result<Vec<super::OutboxRow>> {
-        Pg::outbox_list(self, status, limit, severity_of)
-    }
-    fn outbox_delivered_after(
-        &self,
-        since: i64,
-        topic: Option<&str>,
-        severity_of: &dyn Fn(&str) -> crate::topics::Severity,
-    ) -> Result<Vec<super::OutboxRow>> {
-        Pg::outbox_delivered_after(self, since, topic, severity_of)
+        super::outbox::rows(self, q, severity_of)
     }
     fn near_duplicates(
         &self,
@@ -682,14 +571,8 @@ impl super::Write for Pg {
             )?
             .get(0))
     }
-    fn mark_alert(
-        &mut self,
-        key: &str,
-        label: Label,
-        via: &str,
-        now: i64,
-    ) -> Result<Option<Marked>> {
-        self.mark(key, label, via, now)
+    fn mark_alert(&mut self, key: &str, mark: &super::NewMark) -> Result<Option<Marked>> {
+        self.mark(key, mark)
     }
     fn release_leases(&mut self) -> Result<()> {
         let owner = self.owner.clone();
@@ -733,14 +616,8 @@ impl super::Write for Pg {
     ) -> Result<Vec<super::PendingPage>> {
         self.claim_pages(now, limit, lease_ms)
     }
-    fn page_done(
-        &mut self,
-        id: i64,
-        page_title: Option<&str>,
-        page_text: &str,
-        policy: &super::MatchPolicy,
-    ) -> Result<super::PageOutcome> {
-        self.store_page(id, page_title, page_text, policy)
+    fn page_done(&mut self, p: &super::PageText, policy: &MatchPolicy) -> Result<PageOutcome> {
+        self.store_page(p.id, p.title, p.text, policy)
     }
     fn page_failed(&mut self, id: i64, error: &str, retry_at: Option<i64>) -> Result<bool> {
         self.fail_page(id, error, retry_at)
@@ -762,17 +639,11 @@ impl super::Write for Pg {
     fn digest_members(&mut self, digest_uid: &str) -> Result<Vec<super::DueRow>> {
         Pg::digest_members(self, digest_uid)
     }
-    fn form_digest(
-        &mut self,
-        topic: &str,
-        sink: &str,
-        interval_ms: i64,
-        now: i64,
-    ) -> Result<super::DigestStep> {
-        Pg::form_digest(self, topic, sink, interval_ms, now)
+    fn form_digest(&mut self, w: &super::DigestWindow, now: i64) -> Result<super::DigestStep> {
+        Pg::form_digest(self, w, now)
     }
     fn recent_deliveries(&mut self, topic: &str, sink: &str, since: i64) -> Result<Vec<i64>> {
-        Pg::recent_deliveries(self, topic, sink, since)
+        super::outbox::recent_deliveries(self, topic, sink, since)
     }
     fn postpone_alerts(&mut self, key: &str, until: i64) -> Result<usize> {
         Pg::postpone_alerts(self, key, until)

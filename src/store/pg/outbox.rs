@@ -4,96 +4,16 @@
 //! (as on SQLite, where the dispatcher skips what it has in flight), and a dispatcher that died
 //! loses it when the lease expires. A digest is leased whole: its members go to one dispatcher.
 
-use postgres::Row;
-
-use super::super::outbox::{COLS as OUTBOX_COLS, FROM as OUTBOX_FROM};
-use super::super::query::ms_to_rfc3339;
+use super::super::outbox::{
+    COLS as OUTBOX_COLS, DigestWindow, FROM as OUTBOX_FROM, digest_step, with_severity,
+};
+use super::super::sql::FromRow;
 use super::super::{Attempt, DigestStep, DueRow, OutboxRow, Result, RetryResult};
 use super::{LEASE_MS, Pg};
-use crate::alerts::Alert;
 use crate::topics::Severity;
 use crate::util::now_ms;
 
-fn outbox_row(r: &Row, severity_of: &dyn Fn(&str) -> Severity) -> OutboxRow {
-    let topic: String = r.get(2);
-    let terms: String = r.get(11);
-    let delivered_ms: Option<i64> = r.get(8);
-    OutboxRow {
-        id: r.get(0),
-        sink: r.get(3),
-        status: r.get(4),
-        attempts: r.get::<_, i64>(5) as u32,
-        created_at: ms_to_rfc3339(r.get(6)),
-        next_attempt_at: ms_to_rfc3339(r.get(7)),
-        delivered_at: delivered_ms.map(ms_to_rfc3339),
-        last_error: r.get(9),
-        digest_uid: r.get(10),
-        delivered_ms,
-        alert: Alert {
-            uid: r.get(1),
-            severity: severity_of(&topic),
-            topic,
-            terms: serde_json::from_str(&terms).unwrap_or_default(),
-            snippet: r.get(12),
-            matched_at: ms_to_rfc3339(r.get(13)),
-            article_id: r.get(14),
-            title: r.get(15),
-            link: r.get(16),
-            lang: r.get(17),
-            published_at: r.get::<_, Option<i64>>(18).map(ms_to_rfc3339),
-            sources: r.get(19),
-            feed: r.get(20),
-            feed_url: r.get(21),
-        },
-    }
-}
-
-fn due_row(r: &Row) -> DueRow {
-    DueRow {
-        id: r.get(0),
-        uid: r.get(1),
-        topic: r.get(2),
-        sink: r.get(3),
-        attempts: r.get::<_, i64>(4) as u32,
-        digest_uid: r.get(5),
-    }
-}
-
 impl Pg {
-    pub(super) fn outbox_list(
-        &self,
-        status: Option<&str>,
-        limit: i64,
-        severity_of: &dyn Fn(&str) -> Severity,
-    ) -> Result<Vec<OutboxRow>> {
-        Ok(self
-            .c()
-            .query(
-                &format!("SELECT {OUTBOX_COLS} {OUTBOX_FROM} WHERE ($1::text IS NULL OR a.status = $1) ORDER BY a.id DESC LIMIT $2"),
-                &[&status, &limit],
-            )?
-            .iter()
-            .map(|r| outbox_row(r, severity_of))
-            .collect())
-    }
-
-    pub(super) fn outbox_delivered_after(
-        &self,
-        since: i64,
-        topic: Option<&str>,
-        severity_of: &dyn Fn(&str) -> Severity,
-    ) -> Result<Vec<OutboxRow>> {
-        Ok(self
-            .c()
-            .query(
-                &format!("SELECT {OUTBOX_COLS} {OUTBOX_FROM} WHERE a.status = 'delivered' AND a.delivered_at > $1 AND ($2::text IS NULL OR a.topic = $2) ORDER BY a.delivered_at, a.id"),
-                &[&since, &topic],
-            )?
-            .iter()
-            .map(|r| outbox_row(r, severity_of))
-            .collect())
-    }
-
     /// Takes up to `limit` due rows for these sinks that no other live dispatcher holds, and leases
     /// them to this one.
     pub(super) fn due_alerts(
@@ -106,9 +26,7 @@ impl Pg {
             return Ok(Vec::new());
         }
         let owner = self.owner.clone();
-        let mut rows: Vec<(i64, DueRow)> = self
-            .cm()
-            .query(
+        let rows = self.cm().query(
                 "WITH due AS (
                      SELECT id FROM alerts
                      WHERE status = 'pending' AND next_attempt_at <= $1 AND sink = ANY($2)
@@ -117,10 +35,11 @@ impl Pg {
                  UPDATE alerts al SET lease_until = $4, lease_owner = $5 FROM due WHERE al.id = due.id
                  RETURNING al.id, al.uid, al.topic, al.sink, al.attempts, al.digest_uid, al.next_attempt_at",
                 &[&now, &sinks, &(limit as i64), &(now + LEASE_MS), &owner],
-            )?
+            )?;
+        let mut rows = rows
             .iter()
-            .map(|r| (r.get(6), due_row(r)))
-            .collect();
+            .map(|r| Ok((r.get::<_, i64>(6), DueRow::from_row(r)?)))
+            .collect::<Result<Vec<_>>>()?;
         rows.sort_by_key(|(at, r)| (*at, r.id));
         Ok(rows.into_iter().map(|(_, r)| r).collect())
     }
@@ -173,70 +92,43 @@ impl Pg {
             &[&ids, &owner, &(now + LEASE_MS)],
         )?;
         tx.commit()?;
-        Ok(rows.iter().map(due_row).collect())
+        rows.iter().map(DueRow::from_row).collect()
     }
 
     /// As `store::outbox::form_digest`, with the pair's rows locked for the decision.
-    pub(super) fn form_digest(
-        &mut self,
-        topic: &str,
-        sink: &str,
-        interval_ms: i64,
-        now: i64,
-    ) -> Result<DigestStep> {
+    pub(super) fn form_digest(&mut self, w: &DigestWindow, now: i64) -> Result<DigestStep> {
         let owner = self.owner.clone();
         let mut tx = self.cm().transaction()?;
         let rows: Vec<(i64, String, i64)> = tx
             .query(
                 "SELECT id, uid, created_at FROM alerts
                  WHERE topic = $1 AND sink = $2 AND status = 'pending' AND digest_uid IS NULL ORDER BY id FOR UPDATE",
-                &[&topic, &sink],
+                &[&w.topic, &w.sink],
             )?
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
-        let Some(oldest) = rows.iter().map(|r| r.2).min() else {
-            return Ok(DigestStep::Nothing);
-        };
-        let closes = oldest + interval_ms;
-        if closes > now {
-            tx.execute(
-                "UPDATE alerts SET next_attempt_at = $3
-                 WHERE topic = $1 AND sink = $2 AND status = 'pending' AND digest_uid IS NULL AND next_attempt_at < $3",
-                &[&topic, &sink, &closes],
-            )?;
-            tx.commit()?;
-            return Ok(DigestStep::Wait(closes));
+        let step = digest_step(w, &rows, now);
+        match &step {
+            DigestStep::Nothing => {}
+            DigestStep::Wait(closes) => {
+                tx.execute(
+                    "UPDATE alerts SET next_attempt_at = $3
+                     WHERE topic = $1 AND sink = $2 AND status = 'pending' AND digest_uid IS NULL AND next_attempt_at < $3",
+                    &[&w.topic, &w.sink, closes],
+                )?;
+            }
+            DigestStep::Formed(uid) => {
+                let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+                tx.execute(
+                    "UPDATE alerts SET digest_uid = $2, next_attempt_at = $3, lease_owner = $4, lease_until = $5
+                     WHERE id = ANY($1)",
+                    &[&ids, uid, &now, &owner, &(now + LEASE_MS)],
+                )?;
+            }
         }
-        let uid =
-            super::super::outbox::digest_uid(topic, sink, now, rows.iter().map(|r| r.1.as_str()));
-        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        tx.execute(
-            "UPDATE alerts SET digest_uid = $2, next_attempt_at = $3, lease_owner = $4, lease_until = $5
-             WHERE id = ANY($1)",
-            &[&ids, &uid, &now, &owner, &(now + LEASE_MS)],
-        )?;
         tx.commit()?;
-        Ok(DigestStep::Formed(uid))
-    }
-
-    pub(super) fn recent_deliveries(
-        &mut self,
-        topic: &str,
-        sink: &str,
-        since: i64,
-    ) -> Result<Vec<i64>> {
-        Ok(self
-            .cm()
-            .query(
-                "SELECT max(delivered_at) AS t FROM alerts
-                 WHERE topic = $1 AND sink = $2 AND status = 'delivered' AND delivered_at > $3
-                 GROUP BY coalesce(digest_uid, uid) ORDER BY t",
-                &[&topic, &sink, &since],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect())
+        Ok(step)
     }
 
     pub(super) fn postpone_alerts(&mut self, key: &str, until: i64) -> Result<usize> {
@@ -291,11 +183,12 @@ impl Pg {
             &format!("SELECT {OUTBOX_COLS} {OUTBOX_FROM} WHERE a.id = ANY($1)"),
             &[&ids],
         )?;
-        let mut by_id: std::collections::HashMap<i64, OutboxRow> = rows
-            .iter()
-            .map(|r| (r.get(0), outbox_row(r, severity_of)))
-            .collect();
-        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+        let mut by_id = std::collections::HashMap::new();
+        for r in &rows {
+            by_id.insert(r.get::<_, i64>(0), OutboxRow::from_row(r)?);
+        }
+        let found = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+        Ok(with_severity(found, severity_of))
     }
 
     pub(super) fn retry_alerts(&mut self, key: &str, now: i64) -> Result<Vec<RetryResult>> {

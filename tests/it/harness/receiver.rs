@@ -11,6 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[derive(Debug, Clone)]
 pub struct Req {
     pub at: Instant,
+    /// The request target (`/hook`).
+    pub path: String,
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
     pub status: u16,
@@ -54,9 +56,10 @@ pub async fn http_receiver_on(
                     }
                 };
                 let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                let headers: HashMap<String, String> = head
-                    .split("\r\n")
-                    .skip(1)
+                let mut lines = head.split("\r\n");
+                let path = lines.next().and_then(|l| l.split(' ').nth(1));
+                let path = path.unwrap_or_default().to_string();
+                let headers: HashMap<String, String> = lines
                     .filter_map(|l| l.split_once(':'))
                     .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
                     .collect();
@@ -80,6 +83,7 @@ pub async fn http_receiver_on(
                 tokio::time::sleep(delay).await;
                 log.lock().unwrap().push(Req {
                     at: Instant::now(),
+                    path,
                     headers,
                     body: buf[head_end..].to_vec(),
                     status,
