@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use aho_corasick::AhoCorasick;
 
-use super::model::{Features, Found};
+use super::model::{DocFeatures, Features, Found};
 use super::normalize::{self, Tokens};
 use super::query::{Anchor, Field};
 use super::{Doc, TopicMatch};
@@ -293,7 +293,7 @@ impl Engine {
                 mi,
                 query,
                 &mut found,
-                &sc.feats,
+                &sc.feats.found,
                 doc,
                 (&sc.title, &sc.text),
             );
@@ -352,8 +352,9 @@ impl Engine {
             normalize::tokenize(doc.title),
             normalize::tokenize(doc.text),
         );
-        let mut feats = Vec::new();
+        let mut feats = DocFeatures::default();
         self.features.collect(&title, &text, TEXT_BASE, &mut feats);
+        let feats = &feats.found;
         for c in &self.topics {
             let mut found = Vec::new();
             let query = ev.eval(&c.expr, None, &mut found)
@@ -363,7 +364,7 @@ impl Engine {
                     .is_some_and(|x| ev.eval(x, None, &mut Vec::new()));
             match c.model {
                 Some(mi) => {
-                    out.extend(self.decide(c, mi, query, &mut found, &feats, doc, (&title, &text)))
+                    out.extend(self.decide(c, mi, query, &mut found, feats, doc, (&title, &text)))
                 }
                 None if query => out.push(build_match(c, &mut found, doc, &empty, &empty)),
                 None => {}

@@ -5,7 +5,7 @@
 //! of a field is walked (and, without the infix gate, scanned) once and its repeats reuse the
 //! result (`WalkMemo`). Also the per-document buffers (`Scratch`) the engine pools.
 
-use crate::topics::model::Found;
+use crate::topics::model::DocFeatures;
 use aho_corasick::Input;
 
 use super::super::normalize::Tokens;
@@ -36,7 +36,7 @@ pub(super) struct Scratch {
     /// The same for the infix automaton, when it scans every token (no `infix_gate`).
     pub(super) infix_memo: WalkMemo,
     /// The model features of the document, collected once for all topics with a model.
-    pub(super) feats: Vec<Found>,
+    pub(super) feats: DocFeatures,
 }
 
 /// A memo of the trie walks of one field: the token patterns the tries find in a token depend
