@@ -18,7 +18,7 @@ use std::hash::Hasher;
 
 use rustc_hash::{FxHashMap, FxHasher};
 
-use super::normalize::Tokens;
+use super::normalize::{Tokens, same_bytes};
 
 /// Characters of the prefix and suffix features.
 const AFFIX: usize = 5;
@@ -93,8 +93,9 @@ impl Model {
 /// collision can never weigh a feature the document lacks.
 #[derive(Debug, Default)]
 pub(crate) struct Features {
-    /// Key of a feature → its id (the first feature of that key, see `clash`).
-    ids: FxHashMap<u64, u32>,
+    /// Key of a feature → its id (the first feature of that key, see `clash`): open addressing
+    /// from the key's low bits, linear probing, at most half full; `EMPTY` ids are free slots.
+    slots: Vec<Slot>,
     /// The rare features whose key another feature already took: `kind:text` → id.
     clash: FxHashMap<Box<[u8]>, u32>,
     /// Bit `key % FILTER_BITS` set for every feature's key.
@@ -104,6 +105,15 @@ pub(crate) struct Features {
     weights: Vec<Vec<(u32, f32)>>,
     models: Vec<Model>,
 }
+
+/// A slot of [`Features::slots`].
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    key: u64,
+    id: u32,
+}
+
+const EMPTY: u32 = u32::MAX;
 
 /// Bits of [`Features::filter`] (16 KiB: stays in the first-level cache).
 const FILTER_BITS: u64 = 1 << 17;
@@ -136,6 +146,9 @@ fn pair_key(a: u64, b: u64) -> u64 {
 /// The byte where character `n` (from 0) of `tok` starts, if it has more than `n` characters.
 #[inline]
 fn char_start(tok: &[u8], n: usize) -> Option<usize> {
+    if tok.len() > n && tok[..=n].is_ascii() {
+        return Some(n);
+    }
     let mut seen = 0;
     for (i, &b) in tok.iter().enumerate() {
         // Not a UTF-8 continuation byte (0b10xx_xxxx).
@@ -152,6 +165,9 @@ fn char_start(tok: &[u8], n: usize) -> Option<usize> {
 /// The byte where the last `n` characters of `tok` start (0 if it has fewer).
 #[inline]
 fn last_chars(tok: &[u8], n: usize) -> usize {
+    if tok.len() >= n && tok[tok.len() - n..].is_ascii() {
+        return tok.len() - n;
+    }
     let mut seen = 0;
     for i in (0..tok.len()).rev() {
         if (tok[i] as i8) >= -0x40 {
@@ -230,10 +246,15 @@ impl Features {
             key(kind, text_hash(text.as_bytes()))
         };
         let next = self.names.len() as u32;
-        let id = match self.ids.get(&k) {
-            Some(&id) if *self.names[id as usize] == *name => return id,
-            Some(_) => *self.clash.entry(name.as_bytes().into()).or_insert(next),
-            None => *self.ids.entry(k).or_insert(next),
+        let id = match self.slot(k) {
+            Ok(at) if *self.names[self.slots[at].id as usize] == *name => {
+                return self.slots[at].id;
+            }
+            Ok(_) => *self.clash.entry(name.as_bytes().into()).or_insert(next),
+            Err(at) => {
+                self.slots[at] = Slot { key: k, id: next };
+                next
+            }
         };
         if id == next {
             self.names.push(name.into());
@@ -241,6 +262,37 @@ impl Features {
             self.filter[((k % FILTER_BITS) / 64) as usize] |= 1 << (k % 64);
         }
         id
+    }
+
+    /// The slot holding key `k` (`Ok`), or the free slot where it would go (`Err`). Grows the
+    /// table when adding would fill more than half of it.
+    fn slot(&mut self, k: u64) -> Result<usize, usize> {
+        if self.slots.len() < 2 * (self.names.len() + 1) {
+            let n = (4 * (self.names.len() + 1)).next_power_of_two().max(64);
+            let old = std::mem::replace(&mut self.slots, vec![Slot { key: 0, id: EMPTY }; n]);
+            for s in old.into_iter().filter(|s| s.id != EMPTY) {
+                let at = self.probe(s.key).expect_err("keys are distinct");
+                self.slots[at] = s;
+            }
+        }
+        self.probe(k)
+    }
+
+    /// See [`Features::slot`], without growing.
+    #[inline]
+    fn probe(&self, k: u64) -> Result<usize, usize> {
+        let mask = self.slots.len() - 1;
+        let mut at = k as usize & mask;
+        loop {
+            let s = self.slots[at];
+            if s.id == EMPTY {
+                return Err(at);
+            }
+            if s.key == k {
+                return Ok(at);
+            }
+            at = (at + 1) & mask;
+        }
     }
 
     /// The id of the feature of `kind`, key `k` and text `a` (a pair: `a b`), if a model
@@ -253,17 +305,18 @@ impl Features {
         let is = |name: &[u8]| {
             name[0] == kind
                 && match b {
-                    None => &name[2..] == a,
+                    None => name.len() == 2 + a.len() && same_bytes(&name[2..], a),
                     Some(b) => {
                         name.len() == 3 + a.len() + b.len()
-                            && &name[2..2 + a.len()] == a
+                            && same_bytes(&name[2..2 + a.len()], a)
                             && name[2 + a.len()] == b' '
-                            && &name[3 + a.len()..] == b
+                            && same_bytes(&name[3 + a.len()..], b)
                     }
                 }
         };
-        match self.ids.get(&k) {
-            Some(&id) if is(self.names[id as usize].as_bytes()) => Some(id),
+        let id = self.probe(k).ok().map(|at| self.slots[at].id);
+        match id {
+            Some(id) if is(self.names[id as usize].as_bytes()) => Some(id),
             Some(_) if !self.clash.is_empty() => {
                 let mut name = vec![kind, b':'];
                 name.extend_from_slice(a);
