@@ -296,12 +296,19 @@ impl Features {
     }
 
     /// The id of the feature of `kind`, key `k` and text `a` (a pair: `a b`), if a model
-    /// weighs it.
-    #[inline]
+    /// weighs it. The filter is checked here, inlined into the caller; only the keys it lets
+    /// through pay a call.
+    #[inline(always)]
     fn find(&self, kind: u8, k: u64, a: &[u8], b: Option<&[u8]>) -> Option<u32> {
         if self.filter[((k % FILTER_BITS) / 64) as usize] & (1 << (k % 64)) == 0 {
             return None;
         }
+        self.find_slot(kind, k, a, b)
+    }
+
+    /// [`Features::find`] past the filter.
+    #[inline(never)]
+    fn find_slot(&self, kind: u8, k: u64, a: &[u8], b: Option<&[u8]>) -> Option<u32> {
         let is = |name: &[u8]| {
             name[0] == kind
                 && match b {
