@@ -18,7 +18,7 @@ use std::hash::Hasher;
 
 use rustc_hash::{FxHashMap, FxHasher};
 
-use super::normalize::Tokens;
+use super::normalize::{Tokens, same_bytes};
 
 /// Characters of the prefix and suffix features.
 const AFFIX: usize = 5;
@@ -86,16 +86,18 @@ impl Model {
 
 /// The features of all models of a topic set, interned once (see the module doc).
 ///
-/// A document's features are looked up by a 64-bit hash of their kind and text ([`key`]), hashed
-/// straight from the token bytes (no string is built per document); a small bit filter turns
-/// most misses away before the map, and a hit is checked against the feature's text, so a hash
+/// A document's features are looked up by a 64-bit key made from a hash of each token's bytes
+/// ([`text_hash`], computed once per token and shared by its word, pair and title features; see
+/// [`key`] and [`pair_key`]): no string is built per document. A small bit filter turns most
+/// misses away before the map, and a hit is checked against the feature's text, so a hash
 /// collision can never weigh a feature the document lacks.
 #[derive(Debug, Default)]
 pub(crate) struct Features {
-    /// [`key`] of a feature → its id (the first feature of that key, see `clash`).
-    ids: FxHashMap<u64, u32>,
-    /// The rare features whose key another feature already took: text → id.
-    clash: FxHashMap<Box<str>, u32>,
+    /// Key of a feature → its id (the first feature of that key, see `clash`): open addressing
+    /// from the key's low bits, linear probing, at most half full; `EMPTY` ids are free slots.
+    slots: Vec<Slot>,
+    /// The rare features whose key another feature already took: `kind:text` → id.
+    clash: FxHashMap<Box<[u8]>, u32>,
     /// Bit `key % FILTER_BITS` set for every feature's key.
     filter: Vec<u64>,
     /// Per feature id: its text, and `(model, weight)` of every model that weighs it.
@@ -104,19 +106,119 @@ pub(crate) struct Features {
     models: Vec<Model>,
 }
 
+/// A slot of [`Features::slots`].
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    key: u64,
+    id: u32,
+}
+
+const EMPTY: u32 = u32::MAX;
+
 /// Bits of [`Features::filter`] (16 KiB: stays in the first-level cache).
 const FILTER_BITS: u64 = 1 << 17;
 
-/// The lookup key of a feature: its kind byte (`w`, `b`, …) then its text, FxHash-ed.
-fn key(kind: u8, text: &[u8]) -> u64 {
+/// The hash of a token's (or an affix's) bytes.
+#[inline]
+fn text_hash(text: &[u8]) -> u64 {
     let mut h = FxHasher::default();
-    h.write_u8(kind);
     h.write(text);
     h.finish()
 }
 
+/// The lookup key of a feature of `kind` (`w`, `p`, `s`, `t`) whose text hashes to `h`.
+#[inline]
+fn key(kind: u8, h: u64) -> u64 {
+    let mut k = FxHasher::with_seed(kind as usize);
+    k.write_u64(h);
+    k.finish()
+}
+
+/// The lookup key of the pair feature (`b`) of two tokens hashing to `a` and `b`.
+#[inline]
+fn pair_key(a: u64, b: u64) -> u64 {
+    let mut k = FxHasher::with_seed(b'b' as usize);
+    k.write_u64(a);
+    k.write_u64(b);
+    k.finish()
+}
+
+/// The byte where character `n` (from 0) of `tok` starts, if it has more than `n` characters.
+#[inline]
+fn char_start(tok: &[u8], n: usize) -> Option<usize> {
+    if tok.len() > n && tok[..=n].is_ascii() {
+        return Some(n);
+    }
+    let mut seen = 0;
+    for (i, &b) in tok.iter().enumerate() {
+        // Not a UTF-8 continuation byte (0b10xx_xxxx).
+        if (b as i8) >= -0x40 {
+            if seen == n {
+                return Some(i);
+            }
+            seen += 1;
+        }
+    }
+    None
+}
+
+/// The byte where the last `n` characters of `tok` start (0 if it has fewer).
+#[inline]
+fn last_chars(tok: &[u8], n: usize) -> usize {
+    if tok.len() >= n && tok[tok.len() - n..].is_ascii() {
+        return tok.len() - n;
+    }
+    let mut seen = 0;
+    for i in (0..tok.len()).rev() {
+        if (tok[i] as i8) >= -0x40 {
+            seen += 1;
+            if seen == n {
+                return i;
+            }
+        }
+    }
+    0
+}
+
 /// A feature found in a document: its id and the token positions it covers.
 pub(crate) type Found = (u32, u32, u32);
+
+/// The model features of one document (see [`Features::collect`]), with the buffers that find
+/// them, kept between documents.
+#[derive(Debug, Default)]
+pub(crate) struct DocFeatures {
+    /// Each feature present once, with its first position, by id.
+    pub(crate) found: Vec<Found>,
+    /// Per feature id: `stamp` once the feature was found in this document.
+    seen: Vec<u32>,
+    stamp: u32,
+}
+
+impl DocFeatures {
+    /// Starts a document over `n` features.
+    fn begin(&mut self, n: usize) {
+        self.found.clear();
+        if self.seen.len() != n {
+            self.seen = vec![0; n];
+            self.stamp = 0;
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.seen.fill(0);
+            self.stamp = 1;
+        }
+    }
+
+    /// Records feature `id` at `pos..=end` unless already found.
+    #[inline]
+    fn add(&mut self, id: u32, pos: u32, end: u32) {
+        let seen = &mut self.seen[id as usize];
+        if *seen != self.stamp {
+            *seen = self.stamp;
+            self.found.push((id, pos, end));
+        }
+    }
+}
 
 impl Features {
     /// Adds a model; returns its index.
@@ -135,12 +237,24 @@ impl Features {
 
     /// The id of feature `name` (`kind:text`), added if new.
     fn intern(&mut self, name: &str) -> u32 {
-        let k = key(name.as_bytes()[0], &name.as_bytes()[2..]);
+        let (kind, text) = (name.as_bytes()[0], &name[2..]);
+        let k = if kind == b'b' {
+            // Tokens hold no space: the pair's two tokens are either side of its one space.
+            let (a, b) = text.split_once(' ').unwrap_or((text, ""));
+            pair_key(text_hash(a.as_bytes()), text_hash(b.as_bytes()))
+        } else {
+            key(kind, text_hash(text.as_bytes()))
+        };
         let next = self.names.len() as u32;
-        let id = match self.ids.get(&k) {
-            Some(&id) if *self.names[id as usize] == *name => return id,
-            Some(_) => *self.clash.entry(name.into()).or_insert(next),
-            None => *self.ids.entry(k).or_insert(next),
+        let id = match self.slot(k) {
+            Ok(at) if *self.names[self.slots[at].id as usize] == *name => {
+                return self.slots[at].id;
+            }
+            Ok(_) => *self.clash.entry(name.as_bytes().into()).or_insert(next),
+            Err(at) => {
+                self.slots[at] = Slot { key: k, id: next };
+                next
+            }
         };
         if id == next {
             self.names.push(name.into());
@@ -150,24 +264,74 @@ impl Features {
         id
     }
 
-    /// The id of the feature of `kind` and `text`, if a model weighs it.
+    /// The slot holding key `k` (`Ok`), or the free slot where it would go (`Err`). Grows the
+    /// table when adding would fill more than half of it.
+    fn slot(&mut self, k: u64) -> Result<usize, usize> {
+        if self.slots.len() < 2 * (self.names.len() + 1) {
+            let n = (4 * (self.names.len() + 1)).next_power_of_two().max(64);
+            let old = std::mem::replace(&mut self.slots, vec![Slot { key: 0, id: EMPTY }; n]);
+            for s in old.into_iter().filter(|s| s.id != EMPTY) {
+                let at = self.probe(s.key).expect_err("keys are distinct");
+                self.slots[at] = s;
+            }
+        }
+        self.probe(k)
+    }
+
+    /// See [`Features::slot`], without growing.
     #[inline]
-    fn find(&self, kind: u8, text: &[u8]) -> Option<u32> {
-        let k = key(kind, text);
+    fn probe(&self, k: u64) -> Result<usize, usize> {
+        let mask = self.slots.len() - 1;
+        let mut at = k as usize & mask;
+        loop {
+            let s = self.slots[at];
+            if s.id == EMPTY {
+                return Err(at);
+            }
+            if s.key == k {
+                return Ok(at);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// The id of the feature of `kind`, key `k` and text `a` (a pair: `a b`), if a model
+    /// weighs it. The filter is checked here, inlined into the caller; only the keys it lets
+    /// through pay a call.
+    #[inline(always)]
+    fn find(&self, kind: u8, k: u64, a: &[u8], b: Option<&[u8]>) -> Option<u32> {
         if self.filter[((k % FILTER_BITS) / 64) as usize] & (1 << (k % 64)) == 0 {
             return None;
         }
-        let is = |id: u32| {
-            let n = self.names[id as usize].as_bytes();
-            n[0] == kind && &n[2..] == text
+        self.find_slot(kind, k, a, b)
+    }
+
+    /// [`Features::find`] past the filter.
+    #[inline(never)]
+    fn find_slot(&self, kind: u8, k: u64, a: &[u8], b: Option<&[u8]>) -> Option<u32> {
+        let is = |name: &[u8]| {
+            name[0] == kind
+                && match b {
+                    None => name.len() == 2 + a.len() && same_bytes(&name[2..], a),
+                    Some(b) => {
+                        name.len() == 3 + a.len() + b.len()
+                            && same_bytes(&name[2..2 + a.len()], a)
+                            && name[2 + a.len()] == b' '
+                            && same_bytes(&name[3 + a.len()..], b)
+                    }
+                }
         };
-        match self.ids.get(&k) {
-            Some(&id) if is(id) => Some(id),
+        let id = self.probe(k).ok().map(|at| self.slots[at].id);
+        match id {
+            Some(id) if is(self.names[id as usize].as_bytes()) => Some(id),
             Some(_) if !self.clash.is_empty() => {
                 let mut name = vec![kind, b':'];
-                name.extend_from_slice(text);
-                let name = std::str::from_utf8(&name).ok()?;
-                self.clash.get(name).copied()
+                name.extend_from_slice(a);
+                if let Some(b) = b {
+                    name.push(b' ');
+                    name.extend_from_slice(b);
+                }
+                self.clash.get(name.as_slice()).copied()
             }
             _ => None,
         }
@@ -177,53 +341,58 @@ impl Features {
         &self.models[mi as usize]
     }
 
-    /// The features of one document present in any model, each once with its first position
-    /// (`found` is cleared first). Positions: title tokens from 0, text tokens from `text_base`.
+    /// The features of one document present in any model, each once with its first position,
+    /// in `doc.found` by id. Positions: title tokens from 0, text tokens from `text_base`.
     pub(crate) fn collect(
         &self,
         title: &Tokens,
         text: &Tokens,
         text_base: u32,
-        found: &mut Vec<Found>,
+        doc: &mut DocFeatures,
     ) {
-        found.clear();
         if self.names.is_empty() {
+            doc.found.clear();
             return;
         }
+        doc.begin(self.names.len());
         for (t, base, is_title) in [(title, 0, true), (text, text_base, false)] {
+            let mut prev: Option<(&[u8], u64)> = None;
             for i in 0..t.len() {
-                let tok = t.token(i);
+                let tok = &t.norm[t.norm_start[i] as usize..t.norm_end[i] as usize];
                 let pos = base + i as u32;
-                let mut look = |kind: u8, s: &str, end: u32| {
-                    if let Some(id) = self.find(kind, s.as_bytes()) {
-                        found.push((id, pos, end));
+                let h = text_hash(tok);
+                if let Some(id) = self.find(b'w', key(b'w', h), tok, None) {
+                    doc.add(id, pos, pos);
+                }
+                if let Some((p, ph)) = prev
+                    && let Some(id) = self.find(b'b', pair_key(ph, h), p, Some(tok))
+                {
+                    doc.add(id, pos - 1, pos);
+                }
+                prev = Some((tok, h));
+                let cut = char_start(tok, AFFIX);
+                let head = match cut {
+                    Some(cut) => {
+                        let head = &tok[..cut];
+                        let hh = text_hash(head);
+                        if let Some(id) = self.find(b'p', key(b'p', hh), head, None) {
+                            doc.add(id, pos, pos);
+                        }
+                        let tail = &tok[last_chars(tok, AFFIX)..];
+                        if let Some(id) = self.find(b's', key(b's', text_hash(tail)), tail, None) {
+                            doc.add(id, pos, pos);
+                        }
+                        (head, hh)
                     }
+                    None => (tok, h),
                 };
-                look(b'w', tok, pos);
-                if i + 1 < t.len() {
-                    let s = t.norm_start[i] as usize;
-                    let e = t.norm_end[i + 1] as usize;
-                    let pair = std::str::from_utf8(&t.norm[s..e]).expect("whole characters");
-                    look(b'b', pair, pos + 1);
-                }
-                let cut = tok.char_indices().nth(AFFIX).map(|(b, _)| b);
-                if let Some(cut) = cut {
-                    look(b'p', &tok[..cut], pos);
-                    let from = tok
-                        .char_indices()
-                        .rev()
-                        .nth(AFFIX - 1)
-                        .map_or(0, |(b, _)| b);
-                    look(b's', &tok[from..], pos);
-                }
-                if is_title {
-                    look(b't', &tok[..cut.unwrap_or(tok.len())], pos);
+                if is_title && let Some(id) = self.find(b't', key(b't', head.1), head.0, None) {
+                    doc.add(id, pos, pos);
                 }
             }
         }
-        // Each feature once, at its first position.
-        found.sort_unstable();
-        found.dedup_by_key(|f| f.0);
+        // Ids are distinct: by id alone is the same order, with cheaper comparisons.
+        doc.found.sort_unstable_by_key(|f| f.0);
     }
 
     /// The score of model `mi` over the features `found` (see [`Features::collect`]).
@@ -301,16 +470,43 @@ mod tests {
         let mi = f.add(&Model::parse(FILE).unwrap());
         let title = tokenize("Launch: Missile test-fired");
         let text = tokenize("The missile was test-fired; Raketen und Langstreckenrakete.");
-        let mut found = Vec::new();
-        f.collect(&title, &text, 1000, &mut found);
+        let mut doc = DocFeatures::default();
+        f.collect(&title, &text, 1000, &mut doc);
+        let found = &doc.found;
         // w:missile once (title), b:test fired once, p:raket (raketen), s:akete (…rakete),
         // t:launc (launch); no p:/s: for "launch" itself (6 letters: p:launc is not weighed).
         let z: f32 = -2.0 + 1.5 + 1.0 + 0.5 + 0.25 + 0.75;
         let want = 1.0 / (1.0 + (-z).exp());
-        assert!((f.score(mi, &found) - want).abs() < 1e-6);
-        let top = f.strongest(mi, &found, 2);
+        assert!((f.score(mi, found) - want).abs() < 1e-6);
+        let top = f.strongest(mi, found, 2);
         assert_eq!(top[0], ("missile".to_string(), 1, 1));
         assert_eq!(top[1], ("\"test fired\"".to_string(), 2, 3));
+    }
+
+    #[test]
+    fn affixes_count_characters_and_pairs_keep_their_order() {
+        let mut f = Features::default();
+        let file = "low\t0.2\nhigh\t0.9\nbias\t0\np:ракет\t1\ns:етами\t2\nt:удар\t4\n\
+                    b:fired test\t8\nb:test\t16\nw:ракет\t32\n";
+        f.add(&Model::parse(file).unwrap());
+        let found = |title: &str, text: &str| {
+            let mut doc = DocFeatures::default();
+            f.collect(&tokenize(title), &tokenize(text), 1000, &mut doc);
+            let z: f32 = doc
+                .found
+                .iter()
+                .map(|&(id, ..)| f.weights[id as usize][0].1)
+                .sum();
+            (z, doc.found.len())
+        };
+        // Five Cyrillic letters are ten bytes: `ракетами` has both affixes, `ракет` (five
+        // letters) neither but is the word; the title's `удар` is its own title prefix.
+        assert_eq!(found("Удар", "ракетами ракет"), (1.0 + 2.0 + 4.0 + 32.0, 4));
+        // A pair is two neighbouring tokens in order within one field (title and text do not
+        // join); `b:test` (no second token) is never a document's pair.
+        assert_eq!(found("it fired", "test fired"), (0.0, 0));
+        assert_eq!(found("", "test, fired"), (0.0, 0));
+        assert_eq!(found("", "it fired, test."), (8.0, 1));
     }
 
     #[test]

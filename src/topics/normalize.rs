@@ -52,6 +52,25 @@ impl Tokens {
     }
 }
 
+/// `a == b` for two slices of the same (non-zero) length, without a `memcmp` call for the short
+/// ones most tokens are: two overlapping loads from each end cover up to 16 bytes.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    debug_assert!(n == b.len() && n > 0);
+    if n > 16 || n != b.len() {
+        a == b
+    } else if n >= 8 {
+        let w = |x: &[u8], at: usize| u64::from_le_bytes(x[at..at + 8].try_into().expect("8"));
+        w(a, 0) == w(b, 0) && w(a, n - 8) == w(b, n - 8)
+    } else if n >= 4 {
+        let w = |x: &[u8], at: usize| u32::from_le_bytes(x[at..at + 4].try_into().expect("4"));
+        w(a, 0) == w(b, 0) && w(a, n - 4) == w(b, n - 4)
+    } else {
+        a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]
+    }
+}
+
 /// Whether `c` belongs to a token.
 #[inline]
 fn is_word_char(c: char) -> bool {

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use aho_corasick::AhoCorasick;
 
-use super::model::{Features, Found};
+use super::model::{DocFeatures, Features, Found};
 use super::normalize::{self, Tokens};
 use super::query::{Anchor, Field};
 use super::{Doc, TopicMatch};
@@ -170,6 +170,66 @@ impl Engine {
         hits.clear();
         self.scan(&sc.title, 0, hits, &mut sc.memo, &mut sc.infix_memo);
         self.scan(&sc.text, TEXT_BASE, hits, &mut sc.memo, &mut sc.infix_memo);
+        self.candidates(sc);
+        if sc.cands.is_empty() {
+            return Vec::new();
+        }
+        let mut ev = Eval {
+            engine: self,
+            hits: &sc.sorted,
+            tp: &sc.tp,
+            stamp: sc.stamp,
+            pool: &mut sc.pool,
+            flags: std::mem::take(&mut sc.flags),
+            lang: doc.lang.map(primary_lang),
+            site: doc.site.map(|s| s.trim_end_matches('.').to_lowercase()),
+        };
+        let mut out = Vec::new();
+        let mut found = ev.take();
+        let mut scratch = ev.take();
+        let mut feats_ready = false;
+        for &ti in sc.cands.iter() {
+            let c = &self.topics[ti as usize];
+            found.clear();
+            let query = ev.prefilter(ti)
+                && ev.eval(&c.expr, None, &mut found)
+                && !c.exclude.as_ref().is_some_and(|x| {
+                    scratch.clear();
+                    ev.eval(x, None, &mut scratch)
+                });
+            let Some(mi) = c.model else {
+                if query {
+                    out.push(build_match(c, &mut found, doc, &sc.title, &sc.text));
+                }
+                continue;
+            };
+            if !feats_ready {
+                self.features
+                    .collect(&sc.title, &sc.text, TEXT_BASE, &mut sc.feats);
+                feats_ready = true;
+            }
+            let m = self.decide(
+                c,
+                mi,
+                query,
+                &mut found,
+                &sc.feats.found,
+                doc,
+                (&sc.title, &sc.text),
+            );
+            out.extend(m);
+        }
+        ev.give(found);
+        ev.give(scratch);
+        sc.flags = std::mem::take(&mut ev.flags);
+        out
+    }
+
+    /// The candidate topics of a scanned document (`sc.hits`), in `sc.cands` in config order:
+    /// the hits grouped by token pattern into `sc.sorted` (`sc.tp` says where each pattern's
+    /// group is), then the topics their triggers name, with those always candidates.
+    fn candidates(&self, sc: &mut Scratch) {
+        let hits = &sc.hits;
         // Candidate topics as bits (distinct and in config order when read back).
         let words = self.topics.len().div_ceil(64);
         if sc.cand_bits.len() != words {
@@ -251,58 +311,6 @@ impl Engine {
                 x &= x - 1;
             }
         }
-        if cands.is_empty() {
-            return Vec::new();
-        }
-        let mut ev = Eval {
-            engine: self,
-            hits: sorted,
-            tp: &sc.tp,
-            stamp: sc.stamp,
-            pool: &mut sc.pool,
-            flags: std::mem::take(&mut sc.flags),
-            lang: doc.lang.map(primary_lang),
-            site: doc.site.map(|s| s.trim_end_matches('.').to_lowercase()),
-        };
-        let mut out = Vec::new();
-        let mut found = ev.take();
-        let mut scratch = ev.take();
-        let mut feats_ready = false;
-        for &ti in cands.iter() {
-            let c = &self.topics[ti as usize];
-            found.clear();
-            let query = ev.prefilter(ti)
-                && ev.eval(&c.expr, None, &mut found)
-                && !c.exclude.as_ref().is_some_and(|x| {
-                    scratch.clear();
-                    ev.eval(x, None, &mut scratch)
-                });
-            let Some(mi) = c.model else {
-                if query {
-                    out.push(build_match(c, &mut found, doc, &sc.title, &sc.text));
-                }
-                continue;
-            };
-            if !feats_ready {
-                self.features
-                    .collect(&sc.title, &sc.text, TEXT_BASE, &mut sc.feats);
-                feats_ready = true;
-            }
-            let m = self.decide(
-                c,
-                mi,
-                query,
-                &mut found,
-                &sc.feats,
-                doc,
-                (&sc.title, &sc.text),
-            );
-            out.extend(m);
-        }
-        ev.give(found);
-        ev.give(scratch);
-        sc.flags = std::mem::take(&mut ev.flags);
-        out
     }
 
     /// The match of topic `c` with model `mi`, given whether its query matched (with the hits
@@ -352,8 +360,9 @@ impl Engine {
             normalize::tokenize(doc.title),
             normalize::tokenize(doc.text),
         );
-        let mut feats = Vec::new();
+        let mut feats = DocFeatures::default();
         self.features.collect(&title, &text, TEXT_BASE, &mut feats);
+        let feats = &feats.found;
         for c in &self.topics {
             let mut found = Vec::new();
             let query = ev.eval(&c.expr, None, &mut found)
@@ -363,7 +372,7 @@ impl Engine {
                     .is_some_and(|x| ev.eval(x, None, &mut Vec::new()));
             match c.model {
                 Some(mi) => {
-                    out.extend(self.decide(c, mi, query, &mut found, &feats, doc, (&title, &text)))
+                    out.extend(self.decide(c, mi, query, &mut found, feats, doc, (&title, &text)))
                 }
                 None if query => out.push(build_match(c, &mut found, doc, &empty, &empty)),
                 None => {}

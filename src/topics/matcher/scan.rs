@@ -5,10 +5,10 @@
 //! of a field is walked (and, without the infix gate, scanned) once and its repeats reuse the
 //! result (`WalkMemo`). Also the per-document buffers (`Scratch`) the engine pools.
 
-use crate::topics::model::Found;
+use crate::topics::model::DocFeatures;
 use aho_corasick::Input;
 
-use super::super::normalize::Tokens;
+use super::super::normalize::{Tokens, same_bytes};
 use super::eval::Hit;
 use super::{Engine, WHOLE_TOKEN};
 
@@ -36,7 +36,7 @@ pub(super) struct Scratch {
     /// The same for the infix automaton, when it scans every token (no `infix_gate`).
     pub(super) infix_memo: WalkMemo,
     /// The model features of the document, collected once for all topics with a model.
-    pub(super) feats: Vec<Found>,
+    pub(super) feats: DocFeatures,
 }
 
 /// A memo of the trie walks of one field: the token patterns the tries find in a token depend
@@ -135,25 +135,6 @@ impl WalkMemo {
             }
             at = (at + 1) & mask;
         }
-    }
-}
-
-/// `a == b` for two slices of the same (non-zero) length, without a `memcmp` call for the short
-/// ones most tokens are: two overlapping loads from each end cover up to 16 bytes.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    debug_assert!(n == b.len() && n > 0);
-    if n > 16 || n != b.len() {
-        a == b
-    } else if n >= 8 {
-        let w = |x: &[u8], at: usize| u64::from_le_bytes(x[at..at + 8].try_into().expect("8"));
-        w(a, 0) == w(b, 0) && w(a, n - 8) == w(b, n - 8)
-    } else if n >= 4 {
-        let w = |x: &[u8], at: usize| u32::from_le_bytes(x[at..at + 4].try_into().expect("4"));
-        w(a, 0) == w(b, 0) && w(a, n - 4) == w(b, n - 4)
-    } else {
-        a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]
     }
 }
 
