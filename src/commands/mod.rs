@@ -88,20 +88,21 @@ fn init_logging(config: &Config) {
 
 /// Prints rows as an aligned text table. Cells are made terminal-safe (control characters out).
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| terminal_safe(c)).collect())
-        .collect();
+    print_table_by(headers, rows.len(), |i| rows[i].clone());
+}
+
+/// Like `print_table`, with row `i` made by `row(i)` when it is needed (twice: once for the
+/// column widths, once to print it), so that a long table never holds all its cells at once.
+pub fn print_table_by(headers: &[&str], n: usize, row: impl Fn(usize) -> Vec<String>) {
+    let safe = |i: usize| -> Vec<String> { row(i).iter().map(|c| terminal_safe(c)).collect() };
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(c.chars().count().min(80));
-            }
+    for r in (0..n).map(safe) {
+        for (w, c) in widths.iter_mut().zip(&r) {
+            *w = (*w).max(c.chars().count().min(80));
         }
     }
     let out = std::io::stdout();
-    let mut out = out.lock();
+    let mut out = std::io::BufWriter::new(out.lock());
     let line = |cells: Vec<String>| -> String {
         cells
             .iter()
@@ -120,9 +121,10 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
         "{}",
         line(headers.iter().map(|s| s.to_string()).collect())
     );
-    for r in rows {
+    for r in (0..n).map(safe) {
         let _ = writeln!(out, "{}", line(r));
     }
+    let _ = out.flush();
 }
 
 /// Feed content is untrusted: strip control characters (escape sequences) before a terminal sees it.
