@@ -30,7 +30,9 @@ def config(path, interval, least):
            .replace('max_interval = "6h"', 'max_interval = "20m"')
            .replace("per_host_concurrency = 2", "per_host_concurrency = 64")
            .replace("concurrency = 16", "concurrency = 64")
-           .replace("enabled = true", "enabled = false"))
+           .replace("enabled = true", "enabled = false")
+           # A topic's model file is named relative to the shipped config, not the temp dir.
+           .replace('model = "', f'model = "{ROOT}/'))
     return re.sub(r'\[\[feed\]\]\nurl = "https://[^"]*"\nname = "[^"]*"\n', "", txt)
 
 
@@ -99,22 +101,33 @@ def main():
         for (l,) in psql(db, "SELECT link FROM articles"):
             links[l] = links.get(l, 0) + 1
         sl = {l for (l,) in psql(db, "SELECT link FROM sightings")}
-        expected = missing = 0
+        expected = missing = both = 0
         for i, n in truth.items():
             for k in range(int(n)):
                 expected += 1
                 l = f"http://127.0.0.1/story/{i.lstrip('f')}/{k}"
                 if l not in links and l not in sl:
                     missing += 1
+                both += l in links and l in sl
+        # Deliveries: the log sink writes one line per alert delivered, with its uid.
+        log.close()
+        delivered = {}
+        for line in open(os.path.join(work, "run.log"), errors="replace"):
+            m = re.search(r"alert_uid=(\S+)", line)
+            if m:
+                delivered[m.group(1)] = delivered.get(m.group(1), 0) + 1
         one = lambda q: int(psql(db, q)[0][0])
         print(json.dumps({"daemons": a.daemons, "kills": a.kills, "feeds": a.feeds, "expected": expected,
                           "missing": missing, "articles": sum(links.values()),
                           "dup_articles": sum(1 for c in links.values() if c > 1),
+                          "article_and_sighting": both,
                           "dup_sightings": one("SELECT count(*) FROM (SELECT link, feed_id FROM sightings GROUP BY 1, 2 HAVING count(*) > 1) t"),
                           "matches": one("SELECT count(*) FROM matches"),
                           "dup_matches": one("SELECT count(*) FROM (SELECT article_id, topic FROM matches GROUP BY 1, 2 HAVING count(*) > 1) t"),
                           "alerts": one("SELECT count(*) FROM alerts"),
                           "dup_alert_uids": one("SELECT count(*) FROM (SELECT uid FROM alerts GROUP BY uid HAVING count(*) > 1) t"),
+                          "deliveries": sum(delivered.values()),
+                          "uids_delivered_twice": sum(1 for c in delivered.values() if c > 1),
                           "last_poll_rc": r.returncode}))
     finally:
         for p in procs:
