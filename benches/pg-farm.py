@@ -2,7 +2,7 @@
 """Several `newswatch run` daemons on one PostgreSQL database against the loopback feed farm.
 
 usage: benches/pg-farm.py BIN FEEDFARM_PY [--pg URL] [--feeds 3000] [--daemons 3] [--kills 0]
-                          [--seconds 120] [--every 5] [--config config.toml]
+                          [--seconds 120] [--every 5] [--config config.toml] [--dedup-window 1s]
 
 --kills 0: the daemons run until every feed has been polled once (or --seconds pass); prints the
 first cycle's time (first fetch to the last feed's first fetch), how many feeds were polled twice
@@ -23,7 +23,7 @@ def psql(url, sql):
     return [l.split("\t") for l in r.stdout.splitlines() if l]
 
 
-def config(path, interval, least):
+def config(path, interval, least, dedup_window=None):
     txt = (open(path).read()
            .replace('default_interval = "30m"', f'default_interval = "{interval}"')
            .replace('min_interval = "5m"', f'min_interval = "{least}"')
@@ -33,6 +33,11 @@ def config(path, interval, least):
            .replace("enabled = true", "enabled = false")
            # A topic's model file is named relative to the shipped config, not the temp dir.
            .replace('model = "', f'model = "{ROOT}/'))
+    if dedup_window:
+        # The farm's texts are rotations of one word cycle: with the default window every item is a
+        # near-duplicate of the first article. A short window leaves the exact copies only, so
+        # there are articles, matches and alerts to count.
+        txt += f'\n[dedup]\nwindow = "{dedup_window}"\n'
     return re.sub(r'\[\[feed\]\]\nurl = "https://[^"]*"\nname = "[^"]*"\n', "", txt)
 
 
@@ -44,6 +49,7 @@ def main():
     ap.add_argument("--feeds", type=int, default=3000); ap.add_argument("--daemons", type=int, default=3)
     ap.add_argument("--kills", type=int, default=0); ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--every", type=float, default=5.0); ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--dedup-window", help='[dedup] window for the daemons, e.g. "1s"')
     a = ap.parse_args()
     random.seed(a.seed)
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
@@ -65,7 +71,8 @@ def main():
         urllib.request.urlretrieve(f"http://127.0.0.1:{port}/opml.xml", opml)
         cfg = os.path.join(work, "config.toml")
         # Counting cycles: one poll per feed per 10 minutes. Killing: polls every few seconds.
-        open(cfg, "w").write(config(a.config, "10s", "5s") if a.kills else config(a.config, "10m", "10m"))
+        open(cfg, "w").write(config(a.config, "10s", "5s", a.dedup_window) if a.kills
+                             else config(a.config, "10m", "10m", a.dedup_window))
         nw = [a.bin, "--config", cfg, "--db", db]
         r = subprocess.run(nw + ["feeds", "import", opml], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr[-500:]
