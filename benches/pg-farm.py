@@ -90,7 +90,9 @@ def main():
             twice = psql(db, f"SELECT count(*) FROM (SELECT feed_id FROM fetch_log WHERE at <= {cycle_end} GROUP BY feed_id HAVING count(*) > 1) t")[0][0]
             overlap = psql(db, "SELECT count(*) FROM fetch_log x JOIN fetch_log y ON x.feed_id = y.feed_id AND x.id < y.id "
                                "AND x.at < y.at + y.duration_ms AND y.at < x.at + x.duration_ms")[0][0]
-            print(json.dumps({"daemons": a.daemons, "feeds": a.feeds, "polled": int(polled),
+            # Items stored in the cycle (a feed's item count grows with time: --every).
+            items = psql(db, f"SELECT coalesce(sum(new_items + updated_items + duplicates), 0) FROM fetch_log WHERE at <= {cycle_end}")[0][0]
+            print(json.dumps({"daemons": a.daemons, "feeds": a.feeds, "polled": int(polled), "items": int(items),
                               "first_cycle_s": (int(last) - int(first)) / 1000, "wall_s": round(wall, 1),
                               "polled_twice_in_first_cycle": int(twice), "overlapping_polls": int(overlap)}))
             return
