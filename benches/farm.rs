@@ -335,7 +335,7 @@ fn cycles(nw: &Newswatch) -> Vec<Cycle> {
     let mut st = c
         .prepare(
             "SELECT k, count(*), max(at + duration_ms), total(new_items), total(duplicates), total(status = 304), total(error IS NOT NULL)
-             FROM (SELECT at, duration_ms, new_items, status, error,
+             FROM (SELECT at, duration_ms, new_items, duplicates, status, error,
                           row_number() OVER (PARTITION BY feed_id ORDER BY at, id) AS k FROM fetch_log)
              GROUP BY k ORDER BY k",
         )

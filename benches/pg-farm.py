@@ -2,7 +2,7 @@
 """Several `newswatch run` daemons on one PostgreSQL database against the loopback feed farm.
 
 usage: benches/pg-farm.py BIN FEEDFARM_PY [--pg URL] [--feeds 3000] [--daemons 3] [--kills 0]
-                          [--seconds 120] [--every 5] [--config config.toml]
+                          [--seconds 120] [--every 5] [--config config.toml] [--dedup-window 1s]
 
 --kills 0: the daemons run until every feed has been polled once (or --seconds pass); prints the
 first cycle's time (first fetch to the last feed's first fetch), how many feeds were polled twice
@@ -23,14 +23,21 @@ def psql(url, sql):
     return [l.split("\t") for l in r.stdout.splitlines() if l]
 
 
-def config(path, interval, least):
+def config(path, interval, least, dedup_window=None):
     txt = (open(path).read()
            .replace('default_interval = "30m"', f'default_interval = "{interval}"')
            .replace('min_interval = "5m"', f'min_interval = "{least}"')
            .replace('max_interval = "6h"', 'max_interval = "20m"')
            .replace("per_host_concurrency = 2", "per_host_concurrency = 64")
            .replace("concurrency = 16", "concurrency = 64")
-           .replace("enabled = true", "enabled = false"))
+           .replace("enabled = true", "enabled = false")
+           # A topic's model file is named relative to the shipped config, not the temp dir.
+           .replace('model = "', f'model = "{ROOT}/'))
+    if dedup_window:
+        # The farm's texts are rotations of one word cycle: with the default window every item is a
+        # near-duplicate of the first article. A short window leaves the exact copies only, so
+        # there are articles, matches and alerts to count.
+        txt += f'\n[dedup]\nwindow = "{dedup_window}"\n'
     return re.sub(r'\[\[feed\]\]\nurl = "https://[^"]*"\nname = "[^"]*"\n', "", txt)
 
 
@@ -42,6 +49,7 @@ def main():
     ap.add_argument("--feeds", type=int, default=3000); ap.add_argument("--daemons", type=int, default=3)
     ap.add_argument("--kills", type=int, default=0); ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--every", type=float, default=5.0); ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--dedup-window", help='[dedup] window for the daemons, e.g. "1s"')
     a = ap.parse_args()
     random.seed(a.seed)
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
@@ -63,7 +71,8 @@ def main():
         urllib.request.urlretrieve(f"http://127.0.0.1:{port}/opml.xml", opml)
         cfg = os.path.join(work, "config.toml")
         # Counting cycles: one poll per feed per 10 minutes. Killing: polls every few seconds.
-        open(cfg, "w").write(config(a.config, "10s", "5s") if a.kills else config(a.config, "10m", "10m"))
+        open(cfg, "w").write(config(a.config, "10s", "5s", a.dedup_window) if a.kills
+                             else config(a.config, "10m", "10m", a.dedup_window))
         nw = [a.bin, "--config", cfg, "--db", db]
         r = subprocess.run(nw + ["feeds", "import", opml], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr[-500:]
@@ -81,7 +90,9 @@ def main():
             twice = psql(db, f"SELECT count(*) FROM (SELECT feed_id FROM fetch_log WHERE at <= {cycle_end} GROUP BY feed_id HAVING count(*) > 1) t")[0][0]
             overlap = psql(db, "SELECT count(*) FROM fetch_log x JOIN fetch_log y ON x.feed_id = y.feed_id AND x.id < y.id "
                                "AND x.at < y.at + y.duration_ms AND y.at < x.at + x.duration_ms")[0][0]
-            print(json.dumps({"daemons": a.daemons, "feeds": a.feeds, "polled": int(polled),
+            # Items stored in the cycle (a feed's item count grows with time: --every).
+            items = psql(db, f"SELECT coalesce(sum(new_items + updated_items + duplicates), 0) FROM fetch_log WHERE at <= {cycle_end}")[0][0]
+            print(json.dumps({"daemons": a.daemons, "feeds": a.feeds, "polled": int(polled), "items": int(items),
                               "first_cycle_s": (int(last) - int(first)) / 1000, "wall_s": round(wall, 1),
                               "polled_twice_in_first_cycle": int(twice), "overlapping_polls": int(overlap)}))
             return
@@ -99,22 +110,33 @@ def main():
         for (l,) in psql(db, "SELECT link FROM articles"):
             links[l] = links.get(l, 0) + 1
         sl = {l for (l,) in psql(db, "SELECT link FROM sightings")}
-        expected = missing = 0
+        expected = missing = both = 0
         for i, n in truth.items():
             for k in range(int(n)):
                 expected += 1
                 l = f"http://127.0.0.1/story/{i.lstrip('f')}/{k}"
                 if l not in links and l not in sl:
                     missing += 1
+                both += l in links and l in sl
+        # Deliveries: the log sink writes one line per alert delivered, with its uid.
+        log.close()
+        delivered = {}
+        for line in open(os.path.join(work, "run.log"), errors="replace"):
+            m = re.search(r"alert_uid=(\S+)", line)
+            if m:
+                delivered[m.group(1)] = delivered.get(m.group(1), 0) + 1
         one = lambda q: int(psql(db, q)[0][0])
         print(json.dumps({"daemons": a.daemons, "kills": a.kills, "feeds": a.feeds, "expected": expected,
                           "missing": missing, "articles": sum(links.values()),
                           "dup_articles": sum(1 for c in links.values() if c > 1),
+                          "article_and_sighting": both,
                           "dup_sightings": one("SELECT count(*) FROM (SELECT link, feed_id FROM sightings GROUP BY 1, 2 HAVING count(*) > 1) t"),
                           "matches": one("SELECT count(*) FROM matches"),
                           "dup_matches": one("SELECT count(*) FROM (SELECT article_id, topic FROM matches GROUP BY 1, 2 HAVING count(*) > 1) t"),
                           "alerts": one("SELECT count(*) FROM alerts"),
                           "dup_alert_uids": one("SELECT count(*) FROM (SELECT uid FROM alerts GROUP BY uid HAVING count(*) > 1) t"),
+                          "deliveries": sum(delivered.values()),
+                          "uids_delivered_twice": sum(1 for c in delivered.values() if c > 1),
                           "last_poll_rc": r.returncode}))
     finally:
         for p in procs:

@@ -229,9 +229,11 @@ impl Scheduler {
             .await
             .unwrap_or(-1);
         let in_flight = self.in_flight.lock().unwrap().len();
-        if s.polled > 0 || due > 0 {
+        if s.polled > 0 || s.pushes + s.pushes_refused > 0 || due > 0 {
             tracing::info!(
                 polled = s.polled,
+                pushes = s.pushes,
+                pushes_refused = s.pushes_refused,
                 not_modified = s.not_modified,
                 new = s.new,
                 updated = s.updated,

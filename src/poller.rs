@@ -79,6 +79,10 @@ pub struct PollStats {
     errors: AtomicU64,
     /// The longest a feed waited past its due time before its poll started, in ms.
     max_lag_ms: AtomicU64,
+    /// WebSub pushes stored (their items count in `new`, `updated`, `duplicates`), and those
+    /// refused (bad signature) or not stored.
+    pushes: AtomicU64,
+    pushes_refused: AtomicU64,
 }
 
 /// A `PollStats` reading.
@@ -91,6 +95,8 @@ pub struct PollSummary {
     pub duplicates: u64,
     pub errors: u64,
     pub max_lag_ms: u64,
+    pub pushes: u64,
+    pub pushes_refused: u64,
 }
 
 impl PollStats {
@@ -107,6 +113,21 @@ impl PollStats {
         self.max_lag_ms.fetch_max(lag_ms, Ordering::Relaxed);
     }
 
+    /// A WebSub push: `Some` with what its commit stored, `None` when it was refused (bad
+    /// signature) or could not be stored.
+    pub fn record_push(&self, out: Option<&CommitOutcome>) {
+        let Some(out) = out else {
+            self.pushes_refused.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        self.pushes.fetch_add(1, Ordering::Relaxed);
+        self.new.fetch_add(out.new as u64, Ordering::Relaxed);
+        self.updated
+            .fetch_add(out.updated as u64, Ordering::Relaxed);
+        self.duplicates
+            .fetch_add(out.duplicates as u64, Ordering::Relaxed);
+    }
+
     /// The counts so far, which start again from zero.
     pub fn take(&self) -> PollSummary {
         let t = |a: &AtomicU64| a.swap(0, Ordering::Relaxed);
@@ -118,6 +139,8 @@ impl PollStats {
             duplicates: t(&self.duplicates),
             errors: t(&self.errors),
             max_lag_ms: t(&self.max_lag_ms),
+            pushes: t(&self.pushes),
+            pushes_refused: t(&self.pushes_refused),
         }
     }
 }
@@ -134,7 +157,15 @@ impl std::fmt::Display for PollSummary {
             self.duplicates,
             self.errors,
             self.max_lag_ms / 1000
-        )
+        )?;
+        if self.pushes + self.pushes_refused > 0 {
+            write!(
+                f,
+                ", {} pushes ({} refused)",
+                self.pushes, self.pushes_refused
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -391,5 +422,33 @@ fn log_report(r: &PollReport) {
             next_in_s = r.next_poll_in_secs,
             "polled"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pushes_count_in_the_summary_and_its_items_with_the_polls() {
+        let stats = PollStats::default();
+        let out = CommitOutcome {
+            new: 3,
+            duplicates: 1,
+            ..Default::default()
+        };
+        stats.record_push(Some(&out));
+        stats.record_push(Some(&out));
+        stats.record_push(None);
+        let s = stats.take();
+        assert_eq!(
+            (s.pushes, s.pushes_refused, s.new, s.duplicates),
+            (2, 1, 6, 2)
+        );
+        assert!(s.to_string().ends_with(", 2 pushes (1 refused)"), "{s}");
+        // Taken: the next period starts from zero, and a period without pushes does not name them.
+        let s = stats.take();
+        assert_eq!(s, PollSummary::default());
+        assert!(!s.to_string().contains("push"));
     }
 }

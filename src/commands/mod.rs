@@ -88,20 +88,30 @@ fn init_logging(config: &Config) {
 
 /// Prints rows as an aligned text table. Cells are made terminal-safe (control characters out).
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| terminal_safe(c)).collect())
-        .collect();
+    print_table_by(headers, rows.len(), |i| rows[i].clone());
+}
+
+/// Like `print_table`, with row `i` made by `row(i)` when it is needed (twice: once for the
+/// column widths, once to print it), so that a long table never holds all its cells at once.
+pub fn print_table_by(headers: &[&str], n: usize, row: impl Fn(usize) -> Vec<String>) {
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    let _ = write_table(&mut out, headers, n, row).and_then(|()| out.flush());
+}
+
+fn write_table(
+    out: &mut impl Write,
+    headers: &[&str],
+    n: usize,
+    row: impl Fn(usize) -> Vec<String>,
+) -> std::io::Result<()> {
+    let safe = |i: usize| -> Vec<String> { row(i).iter().map(|c| terminal_safe(c)).collect() };
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(c.chars().count().min(80));
-            }
+    for r in (0..n).map(safe) {
+        for (w, c) in widths.iter_mut().zip(&r) {
+            *w = (*w).max(c.chars().count().min(80));
         }
     }
-    let out = std::io::stdout();
-    let mut out = out.lock();
     let line = |cells: Vec<String>| -> String {
         cells
             .iter()
@@ -115,14 +125,15 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
             .trim_end()
             .to_string()
     };
-    let _ = writeln!(
+    writeln!(
         out,
         "{}",
         line(headers.iter().map(|s| s.to_string()).collect())
-    );
-    for r in rows {
-        let _ = writeln!(out, "{}", line(r));
+    )?;
+    for r in (0..n).map(safe) {
+        writeln!(out, "{}", line(r))?;
     }
+    Ok(())
 }
 
 /// Feed content is untrusted: strip control characters (escape sequences) before a terminal sees it.
@@ -150,4 +161,23 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> CliResult {
         serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn a_table_made_row_by_row_is_aligned_and_terminal_safe() {
+        let rows = [
+            vec!["1".to_string(), "\u{1b}[31mred".to_string()],
+            vec!["12345".to_string(), "x".to_string()],
+        ];
+        let mut out = Vec::new();
+        write_table(&mut out, &["ID", "NAME"], rows.len(), |i| rows[i].clone()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "ID     NAME\n1       [31mred\n12345  x\n"
+        );
+    }
 }

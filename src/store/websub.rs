@@ -86,9 +86,12 @@ pub trait WebSubStore {
     /// Sets the state and the next action time of a subscription.
     fn websub_set(&mut self, id: i64, state: SubState, next_at: i64) -> Result<()>;
     fn websub_delete(&mut self, id: i64) -> Result<bool>;
-    /// What needs an action at `now`: rows whose `next_at` has come, and every row whose feed is
-    /// gone and that is not being unsubscribed yet.
-    fn websub_due(&mut self, now: i64) -> Result<Vec<Subscription>>;
+    /// Claims what needs an action at `now`: rows whose `next_at` has come, and every row whose
+    /// feed is gone and that is not being unsubscribed yet. Each is returned as it was (its
+    /// state before the claim) and left with `next_at = until` and, if its feed is gone, state
+    /// `unsubscribing`; a row is claimed by one caller only (on PostgreSQL, rows another daemon
+    /// is claiming are skipped), so several daemons on one database do not all renew it.
+    fn websub_claim(&mut self, now: i64, until: i64) -> Result<Vec<Subscription>>;
     /// (feed id, lease end) of every active subscription.
     fn websub_active(&mut self) -> Result<Vec<(i64, i64)>>;
 }
@@ -114,15 +117,14 @@ pub(crate) const DELETE: &str = "DELETE FROM websub_subs WHERE id = $1";
 pub(crate) const ACTIVE: &str = "SELECT feed_id, lease_until FROM websub_subs
      WHERE state = 'active' AND feed_id IS NOT NULL AND lease_until IS NOT NULL";
 
-/// Rows due at `$1`, and rows of removed feeds not being unsubscribed yet.
-pub(crate) fn due_sql() -> String {
-    format!(
-        "SELECT {SUB_COLS} FROM {SUB_FROM} WHERE s.next_at <= $1
-         UNION SELECT {SUB_COLS} FROM {SUB_FROM}
-            WHERE s.feed_id IS NULL AND s.state != 'unsubscribing'
-         ORDER BY 1"
-    )
-}
+/// Which rows are due at `$1`: those whose time has come, and those of removed feeds not being
+/// unsubscribed yet.
+pub(crate) const DUE: &str =
+    "s.next_at <= $1 OR (s.feed_id IS NULL AND s.state <> 'unsubscribing')";
+/// A claimed row moved on: next action at `$1`, being unsubscribed if its feed is gone (`$2`: id).
+pub(crate) const CLAIM: &str = "UPDATE websub_subs SET next_at = $1,
+        state = CASE WHEN feed_id IS NULL THEN 'unsubscribing' ELSE state END
+     WHERE id = $2";
 
 fn sub_from_row(r: &Row) -> rusqlite::Result<Subscription> {
     Ok(Subscription {
@@ -195,10 +197,22 @@ impl WebSubStore for Sqlite {
         Ok(self.conn.execute(DELETE, [id])? > 0)
     }
 
-    fn websub_due(&mut self, now: i64) -> Result<Vec<Subscription>> {
-        let mut st = self.conn.prepare_cached(&due_sql())?;
-        let rows = st.query_map([now], sub_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    fn websub_claim(&mut self, now: i64, until: i64) -> Result<Vec<Subscription>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let due = {
+            let mut st = tx.prepare_cached(&format!(
+                "SELECT {SUB_COLS} FROM {SUB_FROM} WHERE {DUE} ORDER BY s.id"
+            ))?;
+            st.query_map([now], sub_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for s in &due {
+            tx.execute(CLAIM, params![until, s.id])?;
+        }
+        tx.commit()?;
+        Ok(due)
     }
 
     fn websub_active(&mut self) -> Result<Vec<(i64, i64)>> {

@@ -159,6 +159,7 @@ async fn push(
     let sig = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
     if let Err(why) = check_signature(sub.secret.as_bytes(), &body, sig) {
         tracing::warn!(subscription = id, feed = feed_id, hub = %sub.hub, reason = why, bytes = body.len(), "websub: push refused");
+        ws.ctx.stats.record_push(None);
         return text(StatusCode::FORBIDDEN, why);
     }
     let charset = headers
@@ -169,7 +170,9 @@ async fn push(
                 .find_map(|p| p.trim().strip_prefix("charset="))
                 .map(|c| c.trim_matches('"').to_string())
         });
-    match ingest(&ws, feed_id, feed_url, body, charset).await {
+    let stored = ingest(&ws, feed_id, feed_url, body, charset).await;
+    ws.ctx.stats.record_push(stored.as_ref().ok());
+    match stored {
         Ok(out) => {
             tracing::debug!(
                 subscription = id,

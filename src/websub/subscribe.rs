@@ -101,11 +101,18 @@ impl WebSub {
         }
     }
 
-    /// Subscriptions due: retries and renewals are (re)sent; those of removed feeds are
-    /// unsubscribed, and dropped when the hub has not confirmed within `RETRY_MS`.
+    /// Subscriptions due, claimed (so that of several daemons on one database one acts on
+    /// each): retries and renewals are (re)sent; those of removed feeds are unsubscribed, and
+    /// dropped when the hub has not confirmed within `RETRY_MS`. A claimed row is moved on
+    /// first: a verification that comes back quickly sets its own time.
     async fn on_tick(&self) {
-        let now = now_ms();
-        let due = match self.ctx.writer.call(move |s| s.websub_due(now)).await {
+        let (now, next) = (now_ms(), now_ms() + RETRY_MS);
+        let due = match self
+            .ctx
+            .writer
+            .call(move |s| s.websub_claim(now, next))
+            .await
+        {
             Ok(d) => d,
             Err(e) => {
                 return tracing::warn!(error = %format!("{e:#}"), "websub: cannot read due subscriptions");
@@ -113,25 +120,14 @@ impl WebSub {
         };
         for sub in due {
             let id = sub.id;
-            let next = now_ms() + RETRY_MS;
-            let (mode, state) = match (sub.feed_id, sub.state) {
+            let mode = match (sub.feed_id, sub.state) {
                 (None, SubState::Unsubscribing) => {
                     let _ = self.ctx.writer.call(move |s| s.websub_delete(id)).await;
                     continue;
                 }
-                (None, _) => (Mode::Unsubscribe, SubState::Unsubscribing),
-                (Some(_), st) => (Mode::Subscribe, st),
+                (None, _) => Mode::Unsubscribe,
+                (Some(_), _) => Mode::Subscribe,
             };
-            // Moved on first: a verification that comes back quickly sets its own time.
-            if let Err(e) = self
-                .ctx
-                .writer
-                .call(move |s| s.websub_set(id, state, next))
-                .await
-            {
-                tracing::warn!(subscription = id, error = %format!("{e:#}"), "websub: cannot update");
-                continue;
-            }
             self.send(&sub, mode).await;
         }
     }

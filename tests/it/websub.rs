@@ -437,3 +437,63 @@ async fn websub_push_latency() {
     }
     r.stop().await;
 }
+
+/// Due subscriptions are claimed: a second store asking at the same moment (a second daemon on
+/// one database) gets none of them, so a renewal is sent once; the claim moves them to `until`,
+/// when they are due again. A removed feed's row is claimed for unsubscription the same way.
+fn claims(db: PathBuf) {
+    use newswatch::store::{Store, SubRequest, SubState};
+    let mut a = Store::open(&db).unwrap();
+    let mut b = Store::open(&db).unwrap();
+    let now = newswatch::util::now_ms();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let feed_id = a
+            .ensure_feed(&format!("http://127.0.0.1:9/{i}.xml"))
+            .unwrap();
+        let req = SubRequest {
+            feed_id,
+            hub: "http://127.0.0.1:9/hub".into(),
+            topic: format!("http://127.0.0.1:9/{i}.xml"),
+            secret: "s".into(),
+            retry_at: now - 1,
+        };
+        ids.push((feed_id, a.websub_request(&req).unwrap().0.id));
+    }
+    let until = now + 60_000;
+    let got_a = a.websub_claim(now, until).unwrap();
+    let got_b = b.websub_claim(now, until).unwrap();
+    assert_eq!(got_a.len(), 3);
+    assert!(
+        got_b.is_empty(),
+        "a claimed subscription is not handed out twice"
+    );
+    assert!(a.websub_claim(until - 1, until).unwrap().is_empty());
+    assert_eq!(b.websub_claim(until, until + 1).unwrap().len(), 3);
+    // The feed removed: its row is due at once, claimed as it was, then being unsubscribed.
+    let (feed, sub) = ids[0];
+    assert!(a.remove_feed(feed).unwrap());
+    let got = b.websub_claim(now, until + 2).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].id, got[0].feed_id), (sub, None));
+    assert!(a.websub_claim(now, until + 2).unwrap().is_empty());
+    let row = a.websub_get(sub).unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.next_at),
+        (SubState::Unsubscribing, until + 2)
+    );
+}
+
+#[test]
+fn websub_claims_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    claims(dir.path().join("t.db"));
+}
+
+#[test]
+fn websub_claims_postgres() {
+    let Some(pg) = crate::postgres::pg_db("websub_claims") else {
+        return;
+    };
+    claims(PathBuf::from(&pg.url));
+}

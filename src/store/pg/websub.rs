@@ -5,8 +5,8 @@ use postgres::{GenericClient, Row};
 
 use super::super::Result;
 use super::super::websub::{
-    ACTIVATE, ACTIVE, Activation, DELETE, INSERT, ORPHAN, POLL_FLOOR, SET, SUB_COLS, SUB_FROM,
-    SubRequest, SubState, Subscription, WebSubStore, due_sql,
+    ACTIVATE, ACTIVE, Activation, CLAIM, DELETE, DUE, INSERT, ORPHAN, POLL_FLOOR, SET, SUB_COLS,
+    SUB_FROM, SubRequest, SubState, Subscription, WebSubStore,
 };
 use super::Pg;
 use crate::util::now_ms;
@@ -82,9 +82,23 @@ impl WebSubStore for Pg {
         Ok(self.cm().execute(DELETE, &[&id])? > 0)
     }
 
-    fn websub_due(&mut self, now: i64) -> Result<Vec<Subscription>> {
-        let rows = self.cm().query(&due_sql(), &[&now])?;
-        Ok(rows.iter().map(sub_from_row).collect())
+    fn websub_claim(&mut self, now: i64, until: i64) -> Result<Vec<Subscription>> {
+        let mut tx = self.cm().transaction()?;
+        // Rows another daemon is claiming right now are locked: skipped, they are its to act on;
+        // once it commits they are no longer due.
+        let rows = tx.query(
+            &format!(
+                "SELECT {SUB_COLS} FROM websub_subs s LEFT JOIN feeds f ON f.id = s.feed_id
+                 WHERE {DUE} ORDER BY s.id FOR UPDATE OF s SKIP LOCKED"
+            ),
+            &[&now],
+        )?;
+        let due: Vec<Subscription> = rows.iter().map(sub_from_row).collect();
+        for s in &due {
+            tx.execute(CLAIM, &[&until, &s.id])?;
+        }
+        tx.commit()?;
+        Ok(due)
     }
 
     fn websub_active(&mut self) -> Result<Vec<(i64, i64)>> {
