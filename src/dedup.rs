@@ -41,7 +41,8 @@
 //!
 //! Cost: each text is read once, byte by byte (ASCII split and lowercased without decoding);
 //! `fingerprint_feed` cuts the feed's lines out of that core instead of reading the text again;
-//! shingle sets are compared as sorted vectors.
+//! shingle sets are compared as sorted vectors; a core hashes its shingles once and keeps its
+//! whole set, so a text verified against several candidates is hashed and sorted once.
 //!
 //! Invariants: deterministic across runs and platforms (xxh3 and fixed seeds, no seeded hasher);
 //! an empty text has no keys (`Fingerprint::default`).
