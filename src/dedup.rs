@@ -41,10 +41,13 @@
 //!
 //! Cost: each text is read once, byte by byte (ASCII split and lowercased without decoding);
 //! `fingerprint_feed` cuts the feed's lines out of that core instead of reading the text again;
-//! shingle sets are compared as sorted vectors.
+//! shingle sets are compared as sorted vectors; a core hashes its shingles once and keeps its
+//! whole set, so a text verified against several candidates is hashed and sorted once.
 //!
 //! Invariants: deterministic across runs and platforms (xxh3 and fixed seeds, no seeded hasher);
 //! an empty text has no keys (`Fingerprint::default`).
+
+use std::cell::OnceCell;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
@@ -145,54 +148,88 @@ pub fn specific_link(l: &str) -> bool {
 /// Hash of the normalised title + text (hex xxh3-128): the words, lowercased, each followed by a
 /// space, with `\u{1}` between title and text.
 pub fn content_hash(title: &str, text: &str) -> String {
-    let mut norm = String::with_capacity(title.len() + text.len() + 2);
+    let mut norm = Vec::with_capacity(title.len() + text.len() + 4);
     push_words_lower(&mut norm, title);
-    norm.push_str("\u{1} ");
+    norm.extend_from_slice("\u{1} ".as_bytes());
     push_words_lower(&mut norm, text);
-    format!("{:032x}", xxh3_128(norm.as_bytes()))
+    format!("{:032x}", xxh3_128(&norm))
 }
 
 /// Appends each word of `s` (as `split_whitespace` splits) lowercased and followed by a space.
-/// The same as the iterator version, scanning bytes and decoding only non-ASCII characters.
-fn push_words_lower(out: &mut String, s: &str) {
-    let bytes = s.as_bytes();
-    // The char at `i` and its length, when it is whitespace.
-    let space_at = |i: usize| -> Option<usize> {
-        let b = bytes[i];
-        if b < 0x80 {
-            matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r').then_some(1)
-        } else {
-            let c = s[i..].chars().next().expect("char boundary");
-            c.is_whitespace().then(|| c.len_utf8())
-        }
+fn push_words_lower(out: &mut Vec<u8>, s: &str) {
+    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let words = Words {
+        ascii: |b| !space(b),
+        wide: |c: char| !c.is_whitespace(),
     };
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(n) = space_at(i) {
-            i += n;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && space_at(i).is_none() {
-            i += if bytes[i] < 0x80 {
-                1
-            } else {
-                s[i..].chars().next().map_or(1, char::len_utf8)
-            };
-        }
-        push_lower(out, &s[start..i]);
-        out.push(' ');
-    }
+    words.push(out, s, |_| {}, |out, _| out.push(b' '));
 }
 
-/// Appends `w.to_lowercase()` without allocating for ASCII words (the common case).
-fn push_lower(out: &mut String, w: &str) {
-    if w.is_ascii() {
-        let start = out.len();
-        out.push_str(w);
-        out[start..].make_ascii_lowercase();
-    } else {
-        out.push_str(&w.to_lowercase());
+/// Which characters make words: `ascii` for ASCII bytes, `wide` for the others.
+struct Words<A, W> {
+    ascii: A,
+    wide: W,
+}
+
+impl<A: Fn(u8) -> bool, W: Fn(char) -> bool> Words<A, W> {
+    /// Appends the words of `s` (maximal runs of word characters) lowercased to `out`, calling
+    /// `start(out)` before and `end(out, from)` after each (`from`: where it starts in `out`).
+    /// One byte at a time: ASCII is copied lowercased as it is read, only other characters are
+    /// decoded, and a word that holds any is lowercased whole (as `str::to_lowercase` does, a
+    /// final sigma included).
+    fn push(
+        &self,
+        out: &mut Vec<u8>,
+        s: &str,
+        mut start: impl FnMut(&mut Vec<u8>),
+        mut end: impl FnMut(&mut Vec<u8>, usize),
+    ) {
+        let bytes = s.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b < 0x80 {
+                if !(self.ascii)(b) {
+                    i += 1;
+                    continue;
+                }
+            } else if let (n, false) = self.decode(s, i) {
+                i += n;
+                continue;
+            }
+            start(out);
+            let (first, from, mut ascii) = (i, out.len(), true);
+            while i < bytes.len() {
+                let b = bytes[i];
+                if b < 0x80 {
+                    if !(self.ascii)(b) {
+                        break;
+                    }
+                    out.push(b.to_ascii_lowercase());
+                    i += 1;
+                } else {
+                    match self.decode(s, i) {
+                        (_, false) => break,
+                        (n, true) => {
+                            ascii = false;
+                            i += n;
+                        }
+                    }
+                }
+            }
+            if !ascii {
+                out.truncate(from);
+                out.extend_from_slice(s[first..i].to_lowercase().as_bytes());
+            }
+            end(out, from);
+        }
+    }
+
+    /// The length of the (non-ASCII) char at `i` and whether it is a word character.
+    #[inline(never)]
+    fn decode(&self, s: &str, i: usize) -> (usize, bool) {
+        let c = s[i..].chars().next().expect("char boundary");
+        (c.len_utf8(), (self.wide)(c))
     }
 }
 
@@ -240,11 +277,16 @@ pub fn fingerprint_feed(articles: &mut [Article]) {
 /// The core of a text (see the module header): its words lowercased in one buffer separated by
 /// single spaces (so a shingle is a slice of it), and where each kept line starts and ends.
 pub struct Core {
-    buf: String,
+    /// UTF-8: whole words and single spaces.
+    buf: Vec<u8>,
     /// (start, end) of each word in `buf`.
     spans: Vec<(u32, u32)>,
     /// Word index ranges of the kept lines.
     lines: Vec<(usize, usize)>,
+    /// The hash of the shingle starting at each word (see `shingles`), once a verdict needs them.
+    at: OnceCell<Vec<u64>>,
+    /// The distinct shingle hashes of the whole core, sorted, once a verdict needs them.
+    set: OnceCell<Vec<u64>>,
 }
 
 impl Core {
@@ -263,9 +305,11 @@ impl Core {
     /// over the bytes: ASCII is split and lowercased in place, only other characters are decoded.
     fn lines_of(text: &str, min_words: usize) -> Core {
         let mut c = Core {
-            buf: String::with_capacity(text.len()),
-            spans: Vec::new(),
+            buf: Vec::with_capacity(text.len()),
+            spans: Vec::with_capacity(text.len() / 5 + 1),
             lines: Vec::new(),
+            at: OnceCell::new(),
+            set: OnceCell::new(),
         };
         for (n, line) in text
             .split('\n')
@@ -291,45 +335,21 @@ impl Core {
 
     /// Appends the words of `line` (maximal runs of letters and digits), lowercased.
     fn push_words(&mut self, line: &str) {
-        let bytes = line.as_bytes();
-        // Whether the character at `i` is a letter or digit, and its length.
-        let at = |i: usize| -> (bool, usize) {
-            let b = bytes[i];
-            if b < 0x80 {
-                (b.is_ascii_alphanumeric(), 1)
-            } else {
-                let c = line[i..].chars().next().expect("char boundary");
-                (c.is_alphanumeric(), c.len_utf8())
-            }
+        let words = Words {
+            ascii: |b: u8| b.is_ascii_alphanumeric(),
+            wide: char::is_alphanumeric,
         };
-        let mut i = 0;
-        while i < bytes.len() {
-            let (word, n) = at(i);
-            if !word {
-                i += n;
-                continue;
-            }
-            let (start, mut ascii) = (i, true);
-            while i < bytes.len() {
-                let (word, n) = at(i);
-                if !word {
-                    break;
+        let spans = &mut self.spans;
+        words.push(
+            &mut self.buf,
+            line,
+            |buf| {
+                if !buf.is_empty() {
+                    buf.push(b' ');
                 }
-                ascii &= n == 1;
-                i += n;
-            }
-            if !self.buf.is_empty() {
-                self.buf.push(' ');
-            }
-            let from = self.buf.len();
-            if ascii {
-                self.buf.push_str(&line[start..i]);
-                self.buf[from..].make_ascii_lowercase();
-            } else {
-                self.buf.push_str(&line[start..i].to_lowercase());
-            }
-            self.spans.push((from as u32, self.buf.len() as u32));
-        }
+            },
+            |buf, from| spans.push((from as u32, buf.len() as u32)),
+        );
     }
 
     /// The core without the lines whose hash (`hashes`, one per line) is in `skip`, unless the
@@ -351,18 +371,20 @@ impl Core {
             return self;
         }
         let mut c = Core {
-            buf: String::with_capacity(self.buf.len()),
+            buf: Vec::with_capacity(self.buf.len()),
             spans: Vec::with_capacity(words),
             lines: Vec::new(),
+            at: OnceCell::new(),
+            set: OnceCell::new(),
         };
         for (f, t) in kept() {
             if !c.buf.is_empty() {
-                c.buf.push(' ');
+                c.buf.push(b' ');
             }
             let (from, first) = (self.spans[f].0, c.spans.len());
             let shift = c.buf.len() as u32;
             c.buf
-                .push_str(&self.buf[from as usize..self.spans[t - 1].1 as usize]);
+                .extend_from_slice(&self.buf[from as usize..self.spans[t - 1].1 as usize]);
             c.spans.extend(
                 self.spans[f..t]
                     .iter()
@@ -379,7 +401,7 @@ impl Core {
             return 0;
         }
         let (s, e) = (self.spans[from].0 as usize, self.spans[to - 1].1 as usize);
-        xxh3_64(&self.buf.as_bytes()[s..e])
+        xxh3_64(&self.buf[s..e])
     }
 
     fn line_hashes(&self) -> Vec<u64> {
@@ -402,12 +424,29 @@ impl Core {
             .map(move |i| self.hash_words(i, (i + SHINGLE).min(to)))
     }
 
-    /// The distinct shingle hashes of the words `from..to`, sorted.
+    /// The distinct shingle hashes of the words `from..to`, sorted. A range of `SHINGLE` words or
+    /// more takes its shingles from the core's (each hashed once per core); the whole core's set
+    /// is kept, so a text compared with several candidates is hashed and sorted once.
     fn shingle_set(&self, from: usize, to: usize) -> Vec<u64> {
-        let mut v: Vec<u64> = self.shingles(from, to).collect();
+        if to - from < SHINGLE {
+            let mut v: Vec<u64> = self.shingles(from, to).collect();
+            v.sort_unstable();
+            v.dedup();
+            return v;
+        }
+        let at = self
+            .at
+            .get_or_init(|| self.shingles(0, self.spans.len()).collect());
+        let mut v = at[from..=to - SHINGLE].to_vec();
         v.sort_unstable();
         v.dedup();
         v
+    }
+
+    /// The distinct shingle hashes of the whole core, sorted.
+    fn full_set(&self) -> &[u64] {
+        self.set
+            .get_or_init(|| self.shingle_set(0, self.spans.len()))
     }
 
     /// MinHash keys of the whole core.
@@ -488,8 +527,8 @@ pub struct Verdict {
 impl Verdict {
     /// Compares a new text with a stored candidate's text (both as their cores).
     pub fn of(a: &Core, b: &Core) -> Verdict {
-        let full = jaccard(&a.shingle_set(0, a.words()), &b.shingle_set(0, b.words()));
-        fn line(c: &Core, (f, t): (usize, usize)) -> &str {
+        let full = jaccard(a.full_set(), b.full_set());
+        fn line(c: &Core, (f, t): (usize, usize)) -> &[u8] {
             &c.buf[c.spans[f].0 as usize..c.spans[t - 1].1 as usize]
         }
         let (la, lb) = (&a.lines, &b.lines);
@@ -661,16 +700,16 @@ mod tests {
     fn content_hash_words_are_split_like_split_whitespace() {
         for t in [
             "",
-            "  Ünïcödé\u{a0}Wörds\tand\u{85}NEL  ΣΊΣΥΦΟΣ ΟΔΟΣ\u{3000}x ",
+            "  Ünïcödé\u{a0}Wörds\tand\u{85}NEL  ΣΊΣΥΦΟΣ ΟΔΟΣ\u{3000}x ZÜRICH ABCΣ ",
             "one\u{b}two\u{c}three\r\nfour",
         ] {
-            let mut fast = String::new();
+            let mut fast = Vec::new();
             push_words_lower(&mut fast, t);
             let slow: String = t
                 .split_whitespace()
                 .map(|w| w.to_lowercase() + " ")
                 .collect();
-            assert_eq!(fast, slow, "{t:?}");
+            assert_eq!(fast, slow.as_bytes(), "{t:?}");
         }
     }
 
@@ -678,7 +717,7 @@ mod tests {
     fn core_words_are_split_like_the_char_iterator() {
         for t in [
             "ΣΊΣΥΦΟΣ ΟΔΟΣ, „Straße“ — l’État «Élysée» naïve Ünïcödé x²y ٣٤ 東京都 can't",
-            "Mixed ASCII-and-Ümlaut words: ÄRGER/Öl\u{a0}über\tALL",
+            "Mixed ASCII-and-Ümlaut words: ÄRGER/Öl\u{a0}über\tALL ZÜRICH ABCΣ",
         ] {
             let c = Core::lines_of(t, 1);
             let slow: Vec<String> = t
@@ -686,7 +725,7 @@ mod tests {
                 .filter(|w| !w.is_empty())
                 .map(str::to_lowercase)
                 .collect();
-            assert_eq!(c.buf, slow.join(" "), "{t:?}");
+            assert_eq!(c.buf, slow.join(" ").as_bytes(), "{t:?}");
             assert_eq!(c.words(), slow.len());
         }
     }

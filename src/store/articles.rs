@@ -2,9 +2,7 @@
 //! matches and the alert outbox, the feed's state and the fetch log, in one transaction.
 
 use rusqlite::types::{ToSqlOutput, Value};
-use rusqlite::{
-    Connection, OptionalExtension, ToSql, TransactionBehavior, params, params_from_iter,
-};
+use rusqlite::{CachedStatement, Connection, ToSql, TransactionBehavior, params, params_from_iter};
 use serde::Serialize;
 
 use super::feeds::{FeedState, FetchLog, apply_state, insert_log};
@@ -92,7 +90,7 @@ impl Sqlite {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut fts = Vec::new();
-        let out = commit_in(&tx, &c, policy, &mut fts)?;
+        let out = commit_in(&tx, &mut Stmts::new(&tx)?, &c, policy, &mut fts)?;
         index_new(&tx, &mut fts)?;
         tx.commit()?;
         Ok(out)
@@ -109,10 +107,12 @@ impl Sqlite {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut fts = Vec::new();
+        let mut st = Stmts::new(&tx)?;
         let outs = batch
             .iter()
-            .map(|c| commit_in(&tx, c, policy, &mut fts))
+            .map(|c| commit_in(&tx, &mut st, c, policy, &mut fts))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        drop(st);
         index_new(&tx, &mut fts)?;
         tx.commit()?;
         Ok(outs)
@@ -142,8 +142,27 @@ fn index_new(tx: &Connection, ids: &mut Vec<i64>) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The statements every item runs, prepared once per transaction (a statement taken from the
+/// cache per call is looked up by its SQL text, and the lookup's text is long).
+struct Stmts<'c> {
+    lookup: CachedStatement<'c>,
+    text: CachedStatement<'c>,
+    insert: CachedStatement<'c>,
+}
+
+impl<'c> Stmts<'c> {
+    fn new(tx: &'c Connection) -> rusqlite::Result<Self> {
+        Ok(Stmts {
+            lookup: tx.prepare_cached(LOOKUP)?,
+            text: tx.prepare_cached("SELECT text FROM articles WHERE id = ?1")?,
+            insert: tx.prepare_cached(INSERT)?,
+        })
+    }
+}
+
 fn commit_in(
     tx: &Connection,
+    st: &mut Stmts,
     c: &FetchCommit,
     policy: &MatchPolicy,
     fts: &mut Vec<i64>,
@@ -151,7 +170,7 @@ fn commit_in(
     let mut out = CommitOutcome::default();
     let now = now_ms();
     for a in &c.articles {
-        let item = store_article(tx, c.feed_id, a, policy, now, &mut out, fts)?;
+        let item = store_article(tx, st, c.feed_id, a, policy, now, &mut out, fts)?;
         out.record(item);
     }
     apply_state(tx, c.feed_id, &c.state, out.new > 0)?;
@@ -159,8 +178,10 @@ fn commit_in(
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn store_article(
     tx: &Connection,
+    st: &mut Stmts,
     feed_id: i64,
     a: &Article,
     policy: &MatchPolicy,
@@ -178,71 +199,66 @@ fn store_article(
         duplicate_of: None,
         topics: Vec::new(),
     };
-    // 1. An item seen before, in one lookup: as an article (unchanged, or updated in place,
-    //    keeping its id), or as a sighting (never compared again).
-    if let Some(seen) = seen_before(tx, &identity, feed_id, a)? {
-        match seen {
-            Seen::Sighting(orig) => {
-                item.id = orig;
-                item.status = ItemStatus::Unchanged;
-                item.duplicate_of = Some(orig);
-            }
-            Seen::Article(id, hash) => {
-                item.id = id;
-                item.status = ItemStatus::Unchanged;
-                if hash != a.content_hash {
-                    // The update trigger rewrites the row's FTS entry: index pending rows first.
-                    index_new(tx, fts)?;
-                    update_article(tx, id, a, now)?;
-                    item.status = ItemStatus::Updated;
-                    item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
-                }
+    let since = now - policy.window_ms;
+    match lookup(&mut st.lookup, &identity, feed_id, a, since)? {
+        // 1. An item seen before: as an article (unchanged, or updated in place, keeping its
+        //    id), or as a sighting (never compared again).
+        Found::Sighting(orig) => {
+            item.id = orig;
+            item.status = ItemStatus::Unchanged;
+            item.duplicate_of = Some(orig);
+        }
+        Found::Legacy(orig, sighting) => {
+            tx.prepare_cached("UPDATE sightings SET item = ?2 WHERE id = ?1")?
+                .execute(params![sighting, identity])?;
+            item.id = orig;
+            item.status = ItemStatus::Unchanged;
+            item.duplicate_of = Some(orig);
+        }
+        Found::Article(id, hash) => {
+            item.id = id;
+            item.status = ItemStatus::Unchanged;
+            if hash != a.content_hash {
+                // The update trigger rewrites the row's FTS entry: index pending rows first.
+                index_new(tx, fts)?;
+                update_article(tx, id, a, now)?;
+                item.status = ItemStatus::Updated;
+                item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
             }
         }
-        return Ok(item);
+        // 2. The same story under another identity: recorded as a sighting of it.
+        Found::Exact(orig) => {
+            add_sighting(tx, orig, feed_id, &identity, a, "exact", None, now)?;
+            item.id = orig;
+            item.status = ItemStatus::Duplicate;
+            item.duplicate_of = Some(orig);
+        }
+        Found::Candidates(candidates) => match verify(&mut st.text, a, &candidates)? {
+            Some((orig, v)) => {
+                let distance = ((1.0 - v.score()) * 100.0).round() as i64;
+                add_sighting(tx, orig, feed_id, &identity, a, "near", Some(distance), now)?;
+                item.id = orig;
+                item.status = ItemStatus::NearDuplicate;
+                item.duplicate_of = Some(orig);
+            }
+            // 3. New.
+            None => {
+                item.id = insert_article(&mut st.insert, feed_id, &identity, a, policy, now)?;
+                fts.push(item.id);
+                item.topics = insert_matches(tx, item.id, &identity, a, policy, now, out)?;
+            }
+        },
     }
-    // 2. The same story under another identity: recorded as a sighting of it.
-    if let Some((orig, kind, distance)) = same_story(tx, a, now - policy.window_ms)? {
-        add_sighting(tx, orig, feed_id, &identity, a, kind, distance, now)?;
-        item.id = orig;
-        item.status = if kind == "exact" {
-            ItemStatus::Duplicate
-        } else {
-            ItemStatus::NearDuplicate
-        };
-        item.duplicate_of = Some(orig);
-        return Ok(item);
-    }
-    // 3. New.
-    item.id = insert_article(tx, feed_id, &identity, a, policy, now)?;
-    fts.push(item.id);
-    item.topics = insert_matches(tx, item.id, &identity, a, policy, now, out)?;
     Ok(item)
 }
 
-/// The stored story this item is under another identity, as (article, sighting kind, distance):
-/// same canonical link or same content hash (`exact`), else a near-duplicate within the window,
-/// found through the MinHash keys and verified on the two texts (`near`, `dedup::Verdict`).
-fn same_story(
-    tx: &Connection,
-    a: &Article,
-    since: i64,
-) -> rusqlite::Result<Option<(i64, &'static str, Option<i64>)>> {
-    if let Some(orig) = exact_duplicate(tx, a)? {
-        return Ok(Some((orig, "exact", None)));
-    }
-    Ok(near_duplicate(tx, a, since)?.map(|(orig, v)| {
-        (
-            orig,
-            "near",
-            Some(((1.0 - v.score()) * 100.0).round() as i64),
-        )
-    }))
-}
+const INSERT: &str = "INSERT INTO articles (feed_id, identity, guid, link, canonical_link, title, text, html, lang, published_at,
+         fetched_at, content_hash, simhash, band0, band1, band2, band3, page_status, page_next_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18)";
 
-/// Inserts a new article and returns its id.
+/// Inserts a new article (`st`: `INSERT`) and returns its id.
 fn insert_article(
-    tx: &Connection,
+    st: &mut CachedStatement,
     feed_id: i64,
     identity: &str,
     a: &Article,
@@ -254,58 +270,122 @@ fn insert_article(
     let head: [&dyn ToSql; 3] = [&feed_id, &identity, &a.guid];
     let tail: [&dyn ToSql; 2] = [&page_status, &page_next_at];
     let content = content_params(a, now)?;
-    tx.prepare_cached(
-        "INSERT INTO articles (feed_id, identity, guid, link, canonical_link, title, text, html, lang, published_at,
-             fetched_at, content_hash, simhash, band0, band1, band2, band3, page_status, page_next_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18)",
-    )?
-    .execute(params_from_iter(
+    st.insert(params_from_iter(
         head.into_iter()
             .chain(content.iter().map(|v| v as &dyn ToSql))
             .chain(tail),
-    ))?;
-    Ok(tx.last_insert_rowid())
+    ))
 }
 
-/// How an item was seen before.
-enum Seen {
+/// What the lookup found of an item.
+enum Found {
     /// It is this article (id, content hash).
     Article(i64, String),
     /// It was recorded as a sighting of this article.
     Sighting(i64),
+    /// A sighting (article, sighting id) recorded before items had keys (migration 0006) by the
+    /// same feed under the same link: it is this item's, and takes the key.
+    Legacy(i64, i64),
+    /// Another item of the same story under the same canonical link or content hash.
+    Exact(i64),
+    /// Articles in the window sharing a MinHash key with it (`tally`), maybe none.
+    Candidates(Vec<(i64, u32)>),
 }
 
-/// The item under its identity key, in one statement: stored before as an article, or as a
-/// sighting; else a sighting recorded before items had keys (migration 0006) by the same feed
-/// under the same link, which is this item's: it takes the key, and the item is not compared
-/// again.
-fn seen_before(
-    tx: &Connection,
+/// Every lookup of an item in one statement whose arms run in order, so stepping stops where
+/// the decision is made: its identity key (as an article, a sighting, or a legacy sighting); the
+/// first article with the same canonical link (when it names one article), else with the same
+/// content hash; the articles fetched since ?18 sharing a MinHash key, one `bandN = ?` arm per
+/// probe value (an index seek on `(bandN, fetched_at)` each, no temporary table for an
+/// `IN (...)` list), so the cost does not grow with the size of the store. An absent probe (a
+/// text of fewer shingles, or too short a text for any near-duplicate decision) is NULL, which no
+/// key equals.
+const LOOKUP: &str = "SELECT 0, id, content_hash, NULL FROM articles WHERE identity = ?1
+     UNION ALL SELECT 0, article_id, NULL, NULL FROM sightings WHERE item = ?1
+     UNION ALL SELECT 0, article_id, NULL, id FROM sightings WHERE item IS NULL AND feed_id = ?2 AND link = ?3
+     UNION ALL SELECT 1, id, NULL, NULL FROM (SELECT id FROM articles WHERE canonical_link = ?4 ORDER BY id LIMIT 1)
+     UNION ALL SELECT 1, id, NULL, NULL FROM (SELECT id FROM articles WHERE content_hash = ?5 ORDER BY id LIMIT 1)
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band0 = ?6 AND fetched_at >= ?18
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band0 = ?7 AND fetched_at >= ?18
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band0 = ?8 AND fetched_at >= ?18
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band1 = ?9 AND fetched_at >= ?18
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band1 = ?10 AND fetched_at >= ?18
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band1 = ?11 AND fetched_at >= ?18
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band2 = ?12 AND fetched_at >= ?18
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band2 = ?13 AND fetched_at >= ?18
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band2 = ?14 AND fetched_at >= ?18
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band3 = ?15 AND fetched_at >= ?18
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band3 = ?16 AND fetched_at >= ?18
+     UNION ALL SELECT 2, id, NULL, NULL FROM articles WHERE band3 = ?17 AND fetched_at >= ?18";
+
+/// The item against the store, in one statement (`st`: `LOOKUP`).
+fn lookup(
+    st: &mut CachedStatement,
     identity: &str,
     feed_id: i64,
     a: &Article,
-) -> rusqlite::Result<Option<Seen>> {
-    let row: Option<(i64, Option<String>, Option<i64>)> = tx
-        .prepare_cached(
-            "SELECT id, content_hash, NULL FROM articles WHERE identity = ?1
-             UNION ALL SELECT article_id, NULL, NULL FROM sightings WHERE item = ?1
-             UNION ALL SELECT article_id, NULL, id FROM sightings
-                 WHERE item IS NULL AND feed_id = ?2 AND link = ?3
-             LIMIT 1",
-        )?
-        .query_row(params![identity, feed_id, a.link], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
-    row.map(|(id, hash, legacy)| match (hash, legacy) {
-        (Some(hash), _) => Ok(Seen::Article(id, hash)),
-        (None, None) => Ok(Seen::Sighting(id)),
-        (None, Some(sighting)) => tx
-            .prepare_cached("UPDATE sightings SET item = ?2 WHERE id = ?1")?
-            .execute(params![sighting, identity])
-            .map(|_| Seen::Sighting(id)),
-    })
-    .transpose()
+    since: i64,
+) -> rusqlite::Result<Found> {
+    let link = a
+        .canonical_link
+        .as_deref()
+        .filter(|l| dedup::specific_link(l));
+    let probes = if a.fingerprint.words >= dedup::SHORT_DUP_MIN_WORDS {
+        probes(&a.fingerprint)
+    } else {
+        Default::default()
+    };
+    run_lookup(
+        st,
+        [&identity, &feed_id, &a.link, &link, &a.content_hash],
+        &probes,
+        since,
+    )
+}
+
+const ARMS: usize = dedup::BANDS * dedup::PROBES;
+const _: () = assert!(ARMS == 12, "one arm per (column, probe) in LOOKUP");
+
+/// The values `LOOKUP` probes the key columns with, in its order; NULL where the fingerprint has
+/// none.
+fn probes(f: &dedup::Fingerprint) -> [Option<i64>; ARMS] {
+    let mut probes = [None; ARMS];
+    for i in 0..dedup::BANDS {
+        for (k, v) in f.probes(i).enumerate() {
+            probes[i * dedup::PROBES + k] = Some(v);
+        }
+    }
+    probes
+}
+
+/// `LOOKUP` run with its first five parameters, the probes and the window start.
+fn run_lookup(
+    st: &mut CachedStatement,
+    head: [&dyn ToSql; 5],
+    probes: &[Option<i64>; ARMS],
+    since: i64,
+) -> rusqlite::Result<Found> {
+    let mut rows = st.query(params_from_iter(
+        head.into_iter()
+            .chain(probes.iter().map(|v| v as &dyn ToSql))
+            .chain([&since as &dyn ToSql]),
+    ))?;
+    let mut near = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(1)?;
+        match r.get::<_, i64>(0)? {
+            0 => {
+                return Ok(match (r.get::<_, Option<String>>(2)?, r.get(3)?) {
+                    (Some(hash), _) => Found::Article(id, hash),
+                    (None, None) => Found::Sighting(id),
+                    (None, Some(sighting)) => Found::Legacy(id, sighting),
+                });
+            }
+            1 => return Ok(Found::Exact(id)),
+            _ => near.push(id),
+        }
+    }
+    Ok(Found::Candidates(tally(near)))
 }
 
 fn update_article(tx: &Connection, id: i64, a: &Article, now: i64) -> rusqlite::Result<()> {
@@ -344,47 +424,30 @@ fn content_params(a: &Article, now: i64) -> rusqlite::Result<[ToSqlOutput<'_>; 1
     ])
 }
 
-/// The first stored article with the same canonical link (when it names one article), else the
-/// first with the same content hash, in one statement.
-fn exact_duplicate(tx: &Connection, a: &Article) -> rusqlite::Result<Option<i64>> {
-    let link = a
-        .canonical_link
-        .as_deref()
-        .filter(|l| dedup::specific_link(l));
-    tx.prepare_cached(
-        "SELECT id FROM (SELECT id FROM articles WHERE canonical_link = ?1 ORDER BY id LIMIT 1)
-         UNION ALL SELECT id FROM (SELECT id FROM articles WHERE content_hash = ?2 ORDER BY id LIMIT 1)
-         LIMIT 1",
-    )?
-    .query_row(params![link, a.content_hash], |r| r.get(0))
-    .optional()
-}
-
 /// Candidates verified per item, most shared keys first.
 const MAX_VERIFIED: usize = 6;
 
-/// The stored article, fetched after `since`, that the article is a near-duplicate of: the best
-/// verified candidate among those sharing a MinHash key.
-fn near_duplicate(
-    tx: &Connection,
+/// The best candidate (`Found::Candidates`) that passes the `dedup::Verdict` with the article:
+/// each candidate's text is read in place (`st`: its text by id), the article's core is built
+/// once.
+fn verify(
+    st: &mut CachedStatement,
     a: &Article,
-    since: i64,
+    candidates: &[(i64, u32)],
 ) -> rusqlite::Result<Option<(i64, dedup::Verdict)>> {
     let words = a.fingerprint.words;
-    if words < dedup::SHORT_DUP_MIN_WORDS {
-        return Ok(None);
-    }
-    let candidates = near_duplicate_candidates(tx, &a.fingerprint, since)?;
-    if candidates.is_empty() {
+    if words < dedup::SHORT_DUP_MIN_WORDS || candidates.is_empty() {
         return Ok(None);
     }
     let core = dedup::Core::of(&a.text);
     let mut best: Option<(i64, dedup::Verdict)> = None;
     for &(id, _) in candidates.iter().take(MAX_VERIFIED) {
-        let text: String = tx
-            .prepare_cached("SELECT text FROM articles WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))?;
-        let v = dedup::Verdict::of(&core, &dedup::Core::of(&text));
+        let v = st.query_row([id], |r| {
+            Ok(dedup::Verdict::of(
+                &core,
+                &dedup::Core::of(r.get_ref(0)?.as_str()?),
+            ))
+        })?;
         if v.same_story(words) && best.is_none_or(|(_, b)| v.score() > b.score()) {
             best = Some((id, v));
         }
@@ -393,53 +456,36 @@ fn near_duplicate(
 }
 
 /// Stored articles fetched after `since` that share at least one MinHash key with the
-/// fingerprint, with how many keys they share: most first, then oldest first. Each of the four
-/// key columns is probed with the fingerprint's `PROBES` smallest values of that function, one
-/// `bandN = ?` arm per value (an index seek on `(bandN, fetched_at)` each, with no temporary
-/// table for an `IN (...)` list), so the cost does not grow with the size of the store.
+/// fingerprint, with how many keys they share: most first, then oldest first. `LOOKUP` with no
+/// item keys (NULL matches nothing), so the candidates are found as the commit finds them.
 pub(super) fn near_duplicate_candidates(
     conn: &Connection,
     f: &dedup::Fingerprint,
     since: i64,
 ) -> rusqlite::Result<Vec<(i64, u32)>> {
-    const ARMS: usize = dedup::BANDS * dedup::PROBES;
-    const _: () = assert!(ARMS == 12, "one arm per (column, probe) below");
-    let mut st = conn.prepare_cached(
-        "SELECT id FROM articles WHERE band0 = ?1 AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band0 = ?2 AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band0 = ?3 AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band1 = ?4 AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band1 = ?5 AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band1 = ?6 AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band2 = ?7 AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band2 = ?8 AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band2 = ?9 AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band3 = ?10 AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band3 = ?11 AND fetched_at >= ?13
-         UNION ALL SELECT id FROM articles WHERE band3 = ?12 AND fetched_at >= ?13",
+    let none: Option<&str> = None;
+    let found = run_lookup(
+        &mut conn.prepare_cached(LOOKUP)?,
+        [&none, &none, &none, &none, &none],
+        &probes(f),
+        since,
     )?;
-    // An absent probe (a text of fewer shingles) is NULL, which no key equals.
-    let mut args = [None; ARMS + 1];
-    for i in 0..dedup::BANDS {
-        for (k, v) in f.probes(i).enumerate() {
-            args[i * dedup::PROBES + k] = Some(v);
-        }
-    }
-    args[ARMS] = Some(since);
-    let ids = st
-        .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
-    Ok(tally(ids))
+    Ok(match found {
+        Found::Candidates(c) => c,
+        _ => Vec::new(),
+    })
 }
 
 /// Candidate ids (one per shared key) counted: each id with how many keys it shares, most first,
-/// then oldest first. Both backends' near-duplicate lookups end here.
-pub(super) fn tally(ids: impl IntoIterator<Item = i64>) -> Vec<(i64, u32)> {
+/// then oldest first (PostgreSQL counts them in its query, in the same order).
+fn tally(ids: impl IntoIterator<Item = i64>) -> Vec<(i64, u32)> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
     let mut found: Vec<(i64, u32)> = Vec::new();
     for id in ids {
-        match found.iter_mut().find(|(f, _)| *f == id) {
-            Some((_, n)) => *n += 1,
-            None => found.push((id, 1)),
+        match found.last_mut() {
+            Some((f, n)) if *f == id => *n += 1,
+            _ => found.push((id, 1)),
         }
     }
     found.sort_by_key(|&(id, n)| (std::cmp::Reverse(n), id));
@@ -457,25 +503,19 @@ fn add_sighting(
     distance: Option<i64>,
     now: i64,
 ) -> rusqlite::Result<()> {
-    // A new feed carrying the story raises its source count.
-    let known_feed: bool = tx
-        .prepare_cached(
-            "SELECT EXISTS(SELECT 1 FROM articles WHERE id = ?1 AND feed_id = ?2)
-             OR EXISTS(SELECT 1 FROM sightings WHERE article_id = ?1 AND feed_id = ?2)",
-        )?
-        .query_row(params![article_id, feed_id], |r| r.get(0))?;
-    let inserted = tx.prepare_cached(
+    // A new feed carrying the story raises its source count, when the sighting is recorded (its
+    // item is not): decided before the insert, in the same statement that raises it.
+    tx.prepare_cached(
+        "UPDATE articles SET sources = sources + 1 WHERE id = ?1 AND feed_id IS NOT ?2
+             AND NOT EXISTS(SELECT 1 FROM sightings WHERE article_id = ?1 AND feed_id = ?2)
+             AND NOT EXISTS(SELECT 1 FROM sightings WHERE item = ?3)",
+    )?
+    .execute(params![article_id, feed_id, item])?;
+    tx.prepare_cached(
         "INSERT OR IGNORE INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?.execute(
-        params![article_id, feed_id, item, a.link, a.title, kind, distance, now],
-    )?;
-    if inserted > 0 && !known_feed {
-        tx.execute(
-            "UPDATE articles SET sources = sources + 1 WHERE id = ?1",
-            [article_id],
-        )?;
-    }
+    )?
+    .execute(params![article_id, feed_id, item, a.link, a.title, kind, distance, now])?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Row, Statement, Transaction};
 
-use super::super::articles::{alert_uid, tally};
+use super::super::articles::alert_uid;
 use super::super::{
     CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, PageOutcome, PendingPage,
     Result, matching_text,
@@ -141,6 +141,11 @@ impl Pg {
                         &[&keys],
                     )?;
                 }
+                // Every lookup of the commit is an index seek. The statements are prepared once
+                // per connection, and a generic plan made while the table was small (a bulk
+                // ingest into a new database, inside one transaction) scans it: one scan per
+                // lookup, the ingest quadratic in its size.
+                tx.batch_execute("SET LOCAL enable_seqscan = off")?;
                 let mut tx = Cached { tx: &mut tx, stmts };
                 let outs = batch
                     .iter()
@@ -192,16 +197,27 @@ fn store_article(
     let b = a.fingerprint.bands();
     let published = a.published_at.map(|d| d.timestamp_millis());
 
-    // 1. An item seen before, in one lookup: as an article (unchanged, or updated in place,
-    //    keeping its id), or as a sighting (never compared again).
+    // 1. An item seen before, as an article (unchanged, or updated in place, keeping its id) or
+    //    as a sighting (never compared again); else 2. the same story under another identity:
+    //    the first article with the same canonical link, else with the same content. One round
+    //    trip, the first of these in this order.
+    let link = a.canonical_link.as_deref().filter(|l| specific_link(l));
     if let Some(r) = tx.query_opt(
-        "SELECT id, content_hash FROM articles WHERE identity = $1
-         UNION ALL SELECT article_id, NULL FROM sightings WHERE item = $1
-         LIMIT 1",
-        &[&identity],
+        "SELECT 0 AS k, id, content_hash FROM articles WHERE identity = $1
+         UNION ALL SELECT 1, article_id, NULL FROM sightings WHERE item = $1
+         UNION ALL (SELECT 2, id, NULL FROM articles WHERE canonical_link = $2 ORDER BY id LIMIT 1)
+         UNION ALL (SELECT 3, id, NULL FROM articles WHERE content_hash = $3 ORDER BY id LIMIT 1)
+         ORDER BY k LIMIT 1",
+        &[&identity, &link, &a.content_hash],
     )? {
-        let (id, hash): (i64, Option<String>) = (r.get(0), r.get(1));
+        let (k, id, hash): (i32, i64, Option<String>) = (r.get(0), r.get(1), r.get(2));
         item.id = id;
+        if k >= 2 {
+            add_sighting(tx, id, feed_id, &identity, a, "exact", None, now)?;
+            item.status = ItemStatus::Duplicate;
+            item.duplicate_of = Some(id);
+            return Ok(item);
+        }
         let Some(hash) = hash else {
             item.status = ItemStatus::Unchanged;
             item.duplicate_of = Some(id);
@@ -223,34 +239,6 @@ fn store_article(
         )?;
         item.status = ItemStatus::Updated;
         item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
-        return Ok(item);
-    }
-
-    // 2. The same story under another identity: same canonical link, or same content.
-    let mut exact: Option<i64> = None;
-    if let Some(l) = &a.canonical_link
-        && specific_link(l)
-    {
-        exact = tx
-            .query_opt(
-                "SELECT id FROM articles WHERE canonical_link = $1 ORDER BY id LIMIT 1",
-                &[l],
-            )?
-            .map(|r| r.get(0));
-    }
-    if exact.is_none() {
-        exact = tx
-            .query_opt(
-                "SELECT id FROM articles WHERE content_hash = $1 ORDER BY id LIMIT 1",
-                &[&a.content_hash],
-            )?
-            .map(|r| r.get(0));
-    }
-    if let Some(orig) = exact {
-        add_sighting(tx, orig, feed_id, &identity, a, "exact", None, now)?;
-        item.id = orig;
-        item.status = ItemStatus::Duplicate;
-        item.duplicate_of = Some(orig);
         return Ok(item);
     }
 
@@ -291,10 +279,11 @@ fn store_article(
 }
 
 /// Candidates verified per item, most shared keys first (as on SQLite).
-const MAX_VERIFIED: usize = 6;
+const MAX_VERIFIED: i64 = 6;
 
 /// The stored article, fetched after `since`, that the article is a near-duplicate of: the best
-/// candidate sharing a MinHash key that passes `dedup::Verdict`.
+/// candidate sharing a MinHash key that passes `dedup::Verdict`. The candidates and their texts
+/// come in one round trip; the article's core is built once.
 fn near_duplicate(
     tx: &mut Cached,
     a: &Article,
@@ -304,14 +293,15 @@ fn near_duplicate(
     if words < dedup::SHORT_DUP_MIN_WORDS {
         return Ok(None);
     }
-    let candidates = near_candidates(tx, &a.fingerprint, since)?;
+    let rows = candidates(tx, &a.fingerprint, since, Some(MAX_VERIFIED), true)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
     let core = dedup::Core::of(&a.text);
     let mut best: Option<(i64, dedup::Verdict)> = None;
-    for &(id, _) in candidates.iter().take(MAX_VERIFIED) {
-        let text: String = tx
-            .query_one("SELECT text FROM articles WHERE id = $1", &[&id])?
-            .get(0);
-        let v = dedup::Verdict::of(&core, &dedup::Core::of(&text));
+    for r in &rows {
+        let id: i64 = r.get(0);
+        let v = dedup::Verdict::of(&core, &dedup::Core::of(r.get::<_, &str>(2)));
         if v.same_story(words) && best.is_none_or(|(_, b)| v.score() > b.score()) {
             best = Some((id, v));
         }
@@ -327,15 +317,37 @@ pub(super) fn near_candidates(
     f: &dedup::Fingerprint,
     since: i64,
 ) -> Result<Vec<(i64, u32)>> {
+    let rows = candidates(c, f, since, None, false)?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1) as u32))
+        .collect())
+}
+
+/// The candidates as rows (id, shared keys, text when `texts`), in `near_candidates`' order, at
+/// most `limit`: counted and cut by the server, so a text sharing keys with thousands of stored
+/// ones costs one round trip.
+fn candidates(
+    c: &mut impl Query,
+    f: &dedup::Fingerprint,
+    since: i64,
+    limit: Option<i64>,
+    texts: bool,
+) -> Result<Vec<Row>> {
     let probes: Vec<Vec<i64>> = (0..dedup::BANDS).map(|i| f.probes(i).collect()).collect();
-    let rows = c.rows(
-        "SELECT id FROM articles WHERE band0 = ANY($1) AND fetched_at >= $5
-         UNION ALL SELECT id FROM articles WHERE band1 = ANY($2) AND fetched_at >= $5
-         UNION ALL SELECT id FROM articles WHERE band2 = ANY($3) AND fetched_at >= $5
-         UNION ALL SELECT id FROM articles WHERE band3 = ANY($4) AND fetched_at >= $5",
-        &[&probes[0], &probes[1], &probes[2], &probes[3], &since],
-    )?;
-    Ok(tally(rows.iter().map(|r| r.get(0))))
+    c.rows(
+        "WITH c AS (
+             SELECT id FROM articles WHERE band0 = ANY($1) AND fetched_at >= $5
+             UNION ALL SELECT id FROM articles WHERE band1 = ANY($2) AND fetched_at >= $5
+             UNION ALL SELECT id FROM articles WHERE band2 = ANY($3) AND fetched_at >= $5
+             UNION ALL SELECT id FROM articles WHERE band3 = ANY($4) AND fetched_at >= $5),
+         t AS (SELECT id, count(*) AS n FROM c GROUP BY id ORDER BY n DESC, id LIMIT $6)
+         SELECT t.id, t.n, CASE WHEN $7 THEN a.text END FROM t JOIN articles a ON a.id = t.id
+         ORDER BY t.n DESC, t.id",
+        &[
+            &probes[0], &probes[1], &probes[2], &probes[3], &since, &limit, &texts,
+        ],
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -349,14 +361,15 @@ fn add_sighting(
     distance: Option<i64>,
     now: i64,
 ) -> Result<()> {
-    let known_feed: bool = tx
-        .query_one(
-            "SELECT EXISTS(SELECT 1 FROM articles WHERE id = $1 AND feed_id = $2)
-             OR EXISTS(SELECT 1 FROM sightings WHERE article_id = $1 AND feed_id = $2)",
-            &[&article_id, &feed_id],
-        )?
-        .get(0);
-    let inserted = tx.execute(
+    // A new feed carrying the story raises its source count, when the sighting is recorded (its
+    // item is not): decided before the insert, in the same statement that raises it.
+    tx.execute(
+        "UPDATE articles SET sources = sources + 1 WHERE id = $1 AND feed_id IS DISTINCT FROM $2
+             AND NOT EXISTS(SELECT 1 FROM sightings WHERE article_id = $1 AND feed_id = $2)
+             AND NOT EXISTS(SELECT 1 FROM sightings WHERE item = $3)",
+        &[&article_id, &feed_id, &item],
+    )?;
+    tx.execute(
         "INSERT INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         &[
@@ -370,12 +383,6 @@ fn add_sighting(
             &now,
         ],
     )?;
-    if inserted > 0 && !known_feed {
-        tx.execute(
-            "UPDATE articles SET sources = sources + 1 WHERE id = $1",
-            &[&article_id],
-        )?;
-    }
     Ok(())
 }
 
