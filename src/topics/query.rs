@@ -416,26 +416,7 @@ impl Parser<'_> {
         };
         self.i += 1;
         match tok {
-            Tok::LParen => {
-                if self.peek() == Some(&Tok::RParen) {
-                    return err(self.s, at, "empty parentheses");
-                }
-                let e = self.nested(Self::expr)?;
-                if self.peek() != Some(&Tok::RParen) {
-                    let here = self.at();
-                    return if self.i >= self.toks.len() {
-                        err(self.s, at, "unclosed '(': a ')' is missing")
-                    } else {
-                        err(
-                            self.s,
-                            here,
-                            "expected ')' or an operator: put AND, OR, NEAR/n or ONEAR/n between two terms",
-                        )
-                    };
-                }
-                self.i += 1;
-                Ok(e)
-            }
+            Tok::LParen => self.parenthesised(at),
             Tok::RParen => err(self.s, at, "unexpected ')': a term was expected"),
             Tok::And | Tok::Or => err(self.s, at, "an operator where a term was expected"),
             Tok::Near(..) => err(self.s, at, "NEAR/ONEAR where a term was expected"),
@@ -448,79 +429,106 @@ impl Parser<'_> {
                 )
             }
             Tok::Group(name) => Ok(Ast::Group(name, char_pos(self.s, at))),
-            Tok::Phrase(p) => parse_phrase(&p, &format!("\"{p}\""))
-                .map(Ast::Term)
-                .map_err(|m| ParseError {
-                    position: char_pos(self.s, at),
-                    message: m,
-                }),
-            Tok::Word(w) => parse_word(&w).map(Ast::Term).map_err(|m| ParseError {
-                position: char_pos(self.s, at),
-                message: m,
-            }),
+            Tok::Phrase(p) => self.term(at, parse_phrase(&p, &format!("\"{p}\""))),
+            Tok::Word(w) => self.term(at, parse_word(&w)),
             Tok::FieldPrefix(f) => match f.as_str() {
-                "title" | "text" => {
-                    let field = if f == "title" {
-                        Field::Title
-                    } else {
-                        Field::Text
-                    };
-                    if matches!(
-                        self.peek(),
-                        None | Some(Tok::RParen | Tok::And | Tok::Or | Tok::Near(..))
-                    ) {
-                        return err(
-                            self.s,
-                            at,
-                            format!("{f}: needs a term, phrase, group or (…) after the colon"),
-                        );
-                    }
-                    let inner = self.nested(Self::primary)?;
-                    if !positional(&inner) {
-                        return err(
-                            self.s,
-                            at,
-                            format!("{f}: applies to terms, not to NOT, lang: or site:"),
-                        );
-                    }
-                    Ok(Ast::Field(field, Box::new(inner)))
-                }
-                _ => match self.peek().cloned() {
-                    Some(Tok::Word(v)) if self.toks[self.i].at == at + f.len() + 1 => {
-                        self.i += 1;
-                        let v = v.to_lowercase();
-                        if f == "lang" {
-                            if !(2..=3).contains(&v.len())
-                                || !v.chars().all(|c| c.is_ascii_lowercase())
-                            {
-                                return err(
-                                    self.s,
-                                    at,
-                                    format!(
-                                        "lang:{v}: expected a 2- or 3-letter language code like lang:de"
-                                    ),
-                                );
-                            }
-                            Ok(Ast::Lang(v))
-                        } else {
-                            Ok(Ast::Site(
-                                v.trim_start_matches("www.")
-                                    .trim_end_matches('/')
-                                    .to_string(),
-                            ))
-                        }
-                    }
-                    _ => err(
-                        self.s,
-                        at,
-                        format!(
-                            "{f}: needs a value right after the colon, like {f}:{}",
-                            if f == "lang" { "de" } else { "example.com" }
-                        ),
-                    ),
-                },
+                "title" => self.field(Field::Title, &f, at),
+                "text" => self.field(Field::Text, &f, at),
+                _ => self.field_value(&f, at),
             },
         }
+    }
+
+    /// A parsed term or phrase at byte `at`, its error placed there.
+    fn term(&self, at: usize, t: Result<Term, String>) -> Result<Ast, ParseError> {
+        t.map(Ast::Term).map_err(|m| ParseError {
+            position: char_pos(self.s, at),
+            message: m,
+        })
+    }
+
+    /// `( expr )`, the `(` at byte `at` consumed.
+    fn parenthesised(&mut self, at: usize) -> Result<Ast, ParseError> {
+        if self.peek() == Some(&Tok::RParen) {
+            return err(self.s, at, "empty parentheses");
+        }
+        let e = self.nested(Self::expr)?;
+        if self.peek() != Some(&Tok::RParen) {
+            let here = self.at();
+            return if self.i >= self.toks.len() {
+                err(self.s, at, "unclosed '(': a ')' is missing")
+            } else {
+                err(
+                    self.s,
+                    here,
+                    "expected ')' or an operator: put AND, OR, NEAR/n or ONEAR/n between two terms",
+                )
+            };
+        }
+        self.i += 1;
+        Ok(e)
+    }
+
+    /// `title:` or `text:` (named `f`, at byte `at`, consumed) and its operand.
+    fn field(&mut self, field: Field, f: &str, at: usize) -> Result<Ast, ParseError> {
+        if matches!(
+            self.peek(),
+            None | Some(Tok::RParen | Tok::And | Tok::Or | Tok::Near(..))
+        ) {
+            return err(
+                self.s,
+                at,
+                format!("{f}: needs a term, phrase, group or (…) after the colon"),
+            );
+        }
+        let inner = self.nested(Self::primary)?;
+        if !positional(&inner) {
+            return err(
+                self.s,
+                at,
+                format!("{f}: applies to terms, not to NOT, lang: or site:"),
+            );
+        }
+        Ok(Ast::Field(field, Box::new(inner)))
+    }
+
+    /// `lang:code` or `site:host` (the prefix `f`, at byte `at`, consumed): the value must
+    /// follow the colon directly.
+    fn field_value(&mut self, f: &str, at: usize) -> Result<Ast, ParseError> {
+        let Some(Tok::Word(v)) = self.peek().cloned() else {
+            return self.missing_value(f, at);
+        };
+        if self.toks[self.i].at != at + f.len() + 1 {
+            return self.missing_value(f, at);
+        }
+        self.i += 1;
+        let v = v.to_lowercase();
+        if f != "lang" {
+            return Ok(Ast::Site(
+                v.trim_start_matches("www.")
+                    .trim_end_matches('/')
+                    .to_string(),
+            ));
+        }
+        if !(2..=3).contains(&v.len()) || !v.chars().all(|c| c.is_ascii_lowercase()) {
+            return err(
+                self.s,
+                at,
+                format!("lang:{v}: expected a 2- or 3-letter language code like lang:de"),
+            );
+        }
+        Ok(Ast::Lang(v))
+    }
+
+    fn missing_value(&self, f: &str, at: usize) -> Result<Ast, ParseError> {
+        err(
+            self.s,
+            at,
+            format!(
+                "{f}: needs a value right after the colon, like {f}:{}",
+                if f == "lang" { "de" } else { "example.com" }
+            ),
+        )
     }
 }
 
