@@ -206,6 +206,11 @@ fn room(norm: &mut Vec<u8>, need: usize) {
 }
 
 /// [`tokenize`] into `t`, reusing its buffers (the matcher keeps one per thread of work).
+///
+/// Kept as one function on purpose (over the ~80-line guideline): it is the per-byte hot loop of
+/// matching, and the skip and fold loops share the cursor `i`, the write index `w` and the
+/// `norm` capacity invariant below; split into helpers they would pass and return that state
+/// per token and check it across calls, which costs speed.
 pub fn tokenize_into(text: &str, t: &mut Tokens) {
     t.norm_start.clear();
     t.norm_end.clear();

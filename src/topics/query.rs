@@ -123,7 +123,6 @@ fn is_word_end(c: char) -> bool {
 
 fn lex(s: &str) -> Result<Vec<Lexed>, ParseError> {
     let mut out = Vec::new();
-    let b = s.as_bytes();
     let mut i = 0;
     while i < s.len() {
         let c = s[i..].chars().next().unwrap_or(' ');
@@ -131,141 +130,138 @@ fn lex(s: &str) -> Result<Vec<Lexed>, ParseError> {
             i += c.len_utf8();
             continue;
         }
-        let at = i;
-        match c {
-            '(' => {
-                out.push(Lexed {
-                    tok: Tok::LParen,
-                    at,
-                });
-                i += 1;
+        i = match c {
+            '(' | ')' => {
+                let tok = if c == '(' { Tok::LParen } else { Tok::RParen };
+                out.push(Lexed { tok, at: i });
+                i + 1
             }
-            ')' => {
-                out.push(Lexed {
-                    tok: Tok::RParen,
-                    at,
-                });
-                i += 1;
-            }
-            '"' | '“' | '”' | '„' => {
-                let start = i + c.len_utf8();
-                let Some(rel) = s[start..].find(['"', '“', '”']) else {
-                    return err(s, at, "unclosed quote: a phrase needs a closing \"");
-                };
-                let end = start + rel;
-                let close_len = s[end..].chars().next().map(char::len_utf8).unwrap_or(1);
-                out.push(Lexed {
-                    tok: Tok::Phrase(s[start..end].to_string()),
-                    at,
-                });
-                i = end + close_len;
-            }
-            _ => {
-                let end = s[i..].find(is_word_end).map(|r| i + r).unwrap_or(s.len());
-                let w = &s[i..end];
-                let tok = if w == "AND" {
-                    Tok::And
-                } else if w == "OR" {
-                    Tok::Or
-                } else if w == "NOT" {
-                    Tok::Not
-                } else if let Some(rest) =
-                    w.strip_prefix("NEAR/").or_else(|| w.strip_prefix("ONEAR/"))
-                {
-                    let ordered = w.starts_with('O');
-                    let n: u32 = match rest.parse() {
-                        Ok(n) => n,
-                        Err(_) => {
-                            return err(
-                                s,
-                                at,
-                                format!(
-                                    "{w}: expected a number of tokens after the slash, like NEAR/5"
-                                ),
-                            );
-                        }
-                    };
-                    if n > MAX_NEAR {
-                        return err(
-                            s,
-                            at,
-                            format!("{w}: the distance must be at most {MAX_NEAR}"),
-                        );
-                    }
-                    Tok::Near(n, ordered)
-                } else if w == "NEAR" || w == "ONEAR" {
-                    return err(s, at, format!("{w} needs a distance, like {w}/5"));
-                } else if let Some(name) = w.strip_prefix('@') {
-                    if name.is_empty()
-                        || !name
-                            .chars()
-                            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-                    {
-                        return err(
-                            s,
-                            at,
-                            format!("bad group name {w:?}: use letters, digits, _ and -"),
-                        );
-                    }
-                    Tok::Group(name.to_string())
-                } else if let Some(colon) = w.find(':')
-                    && colon > 0
-                    && w[..colon].chars().all(|c| c.is_ascii_alphabetic())
-                {
-                    let field = &w[..colon];
-                    match field {
-                        "title" | "text" | "lang" | "site" => {}
-                        _ => {
-                            return err(
-                                s,
-                                at,
-                                format!(
-                                    "unknown field {field:?}: the fields are title:, text:, lang: and site:"
-                                ),
-                            );
-                        }
-                    }
-                    // `title:` is followed by an operand; `lang:xx` and `site:host` carry their value.
-                    let value = &w[colon + 1..];
-                    out.push(Lexed {
-                        tok: Tok::FieldPrefix(field.to_string()),
-                        at,
-                    });
-                    if let Some(name) = value.strip_prefix('@') {
-                        // `title:@group`
-                        if name.is_empty()
-                            || !name
-                                .chars()
-                                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-                        {
-                            return err(
-                                s,
-                                at + colon + 1,
-                                format!("bad group name {value:?}: use letters, digits, _ and -"),
-                            );
-                        }
-                        out.push(Lexed {
-                            tok: Tok::Group(name.to_string()),
-                            at: at + colon + 1,
-                        });
-                    } else if !value.is_empty() {
-                        out.push(Lexed {
-                            tok: Tok::Word(value.to_string()),
-                            at: at + colon + 1,
-                        });
-                    }
-                    i = end;
-                    continue;
-                } else {
-                    Tok::Word(w.to_string())
-                };
-                out.push(Lexed { tok, at });
-                i = end;
-            }
-        }
+            '"' | '“' | '”' | '„' => lex_phrase(s, i, c, &mut out)?,
+            _ => lex_word(s, i, &mut out)?,
+        };
     }
-    let _ = b;
     Ok(out)
+}
+
+/// Lexes the phrase opened by the quote `open` at byte `at`; returns the byte after its end.
+fn lex_phrase(s: &str, at: usize, open: char, out: &mut Vec<Lexed>) -> Result<usize, ParseError> {
+    let start = at + open.len_utf8();
+    let Some(rel) = s[start..].find(['"', '“', '”']) else {
+        return err(s, at, "unclosed quote: a phrase needs a closing \"");
+    };
+    let end = start + rel;
+    let close_len = s[end..].chars().next().map(char::len_utf8).unwrap_or(1);
+    out.push(Lexed {
+        tok: Tok::Phrase(s[start..end].to_string()),
+        at,
+    });
+    Ok(end + close_len)
+}
+
+/// Lexes the word starting at byte `at` (an operator, a group, a field prefix or a term);
+/// returns the byte after its end.
+fn lex_word(s: &str, at: usize, out: &mut Vec<Lexed>) -> Result<usize, ParseError> {
+    let end = s[at..].find(is_word_end).map(|r| at + r).unwrap_or(s.len());
+    let w = &s[at..end];
+    let tok = match w {
+        "AND" => Tok::And,
+        "OR" => Tok::Or,
+        "NOT" => Tok::Not,
+        "NEAR" | "ONEAR" => return err(s, at, format!("{w} needs a distance, like {w}/5")),
+        _ if w.starts_with("NEAR/") || w.starts_with("ONEAR/") => near_tok(s, at, w)?,
+        _ if w.starts_with('@') => group_tok(s, at, w)?,
+        _ => match field_colon(w) {
+            Some(colon) => {
+                lex_field(s, at, w, colon, out)?;
+                return Ok(end);
+            }
+            None => Tok::Word(w.to_string()),
+        },
+    };
+    out.push(Lexed { tok, at });
+    Ok(end)
+}
+
+/// `NEAR/n` or `ONEAR/n`, at byte `at`.
+fn near_tok(s: &str, at: usize, w: &str) -> Result<Tok, ParseError> {
+    let ordered = w.starts_with('O');
+    let rest = w.split_once('/').map(|(_, n)| n).unwrap_or_default();
+    let Ok(n) = rest.parse::<u32>() else {
+        return err(
+            s,
+            at,
+            format!("{w}: expected a number of tokens after the slash, like NEAR/5"),
+        );
+    };
+    if n > MAX_NEAR {
+        return err(
+            s,
+            at,
+            format!("{w}: the distance must be at most {MAX_NEAR}"),
+        );
+    }
+    Ok(Tok::Near(n, ordered))
+}
+
+/// `@name`, at byte `at`.
+fn group_tok(s: &str, at: usize, w: &str) -> Result<Tok, ParseError> {
+    let name = &w[1..];
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
+        return err(
+            s,
+            at,
+            format!("bad group name {w:?}: use letters, digits, _ and -"),
+        );
+    }
+    Ok(Tok::Group(name.to_string()))
+}
+
+/// The byte of the colon of a field prefix (`title:`, `lang:de`), if `w` has one.
+fn field_colon(w: &str) -> Option<usize> {
+    w.find(':')
+        .filter(|&colon| colon > 0 && w[..colon].chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+/// Lexes `field:value` at byte `at` into the field prefix and, if present, its value.
+fn lex_field(
+    s: &str,
+    at: usize,
+    w: &str,
+    colon: usize,
+    out: &mut Vec<Lexed>,
+) -> Result<(), ParseError> {
+    let field = &w[..colon];
+    if !matches!(field, "title" | "text" | "lang" | "site") {
+        return err(
+            s,
+            at,
+            format!("unknown field {field:?}: the fields are title:, text:, lang: and site:"),
+        );
+    }
+    // `title:` is followed by an operand; `lang:xx` and `site:host` carry their value.
+    out.push(Lexed {
+        tok: Tok::FieldPrefix(field.to_string()),
+        at,
+    });
+    let value = &w[colon + 1..];
+    let value_at = at + colon + 1;
+    if value.starts_with('@') {
+        // `title:@group`
+        out.push(Lexed {
+            tok: group_tok(s, value_at, value)?,
+            at: value_at,
+        });
+    } else if !value.is_empty() {
+        out.push(Lexed {
+            tok: Tok::Word(value.to_string()),
+            at: value_at,
+        });
+    }
+    Ok(())
 }
 
 /// Parses a whole query.
@@ -416,26 +412,7 @@ impl Parser<'_> {
         };
         self.i += 1;
         match tok {
-            Tok::LParen => {
-                if self.peek() == Some(&Tok::RParen) {
-                    return err(self.s, at, "empty parentheses");
-                }
-                let e = self.nested(Self::expr)?;
-                if self.peek() != Some(&Tok::RParen) {
-                    let here = self.at();
-                    return if self.i >= self.toks.len() {
-                        err(self.s, at, "unclosed '(': a ')' is missing")
-                    } else {
-                        err(
-                            self.s,
-                            here,
-                            "expected ')' or an operator: put AND, OR, NEAR/n or ONEAR/n between two terms",
-                        )
-                    };
-                }
-                self.i += 1;
-                Ok(e)
-            }
+            Tok::LParen => self.parenthesised(at),
             Tok::RParen => err(self.s, at, "unexpected ')': a term was expected"),
             Tok::And | Tok::Or => err(self.s, at, "an operator where a term was expected"),
             Tok::Near(..) => err(self.s, at, "NEAR/ONEAR where a term was expected"),
@@ -448,79 +425,106 @@ impl Parser<'_> {
                 )
             }
             Tok::Group(name) => Ok(Ast::Group(name, char_pos(self.s, at))),
-            Tok::Phrase(p) => parse_phrase(&p, &format!("\"{p}\""))
-                .map(Ast::Term)
-                .map_err(|m| ParseError {
-                    position: char_pos(self.s, at),
-                    message: m,
-                }),
-            Tok::Word(w) => parse_word(&w).map(Ast::Term).map_err(|m| ParseError {
-                position: char_pos(self.s, at),
-                message: m,
-            }),
+            Tok::Phrase(p) => self.term(at, parse_phrase(&p, &format!("\"{p}\""))),
+            Tok::Word(w) => self.term(at, parse_word(&w)),
             Tok::FieldPrefix(f) => match f.as_str() {
-                "title" | "text" => {
-                    let field = if f == "title" {
-                        Field::Title
-                    } else {
-                        Field::Text
-                    };
-                    if matches!(
-                        self.peek(),
-                        None | Some(Tok::RParen | Tok::And | Tok::Or | Tok::Near(..))
-                    ) {
-                        return err(
-                            self.s,
-                            at,
-                            format!("{f}: needs a term, phrase, group or (…) after the colon"),
-                        );
-                    }
-                    let inner = self.nested(Self::primary)?;
-                    if !positional(&inner) {
-                        return err(
-                            self.s,
-                            at,
-                            format!("{f}: applies to terms, not to NOT, lang: or site:"),
-                        );
-                    }
-                    Ok(Ast::Field(field, Box::new(inner)))
-                }
-                _ => match self.peek().cloned() {
-                    Some(Tok::Word(v)) if self.toks[self.i].at == at + f.len() + 1 => {
-                        self.i += 1;
-                        let v = v.to_lowercase();
-                        if f == "lang" {
-                            if !(2..=3).contains(&v.len())
-                                || !v.chars().all(|c| c.is_ascii_lowercase())
-                            {
-                                return err(
-                                    self.s,
-                                    at,
-                                    format!(
-                                        "lang:{v}: expected a 2- or 3-letter language code like lang:de"
-                                    ),
-                                );
-                            }
-                            Ok(Ast::Lang(v))
-                        } else {
-                            Ok(Ast::Site(
-                                v.trim_start_matches("www.")
-                                    .trim_end_matches('/')
-                                    .to_string(),
-                            ))
-                        }
-                    }
-                    _ => err(
-                        self.s,
-                        at,
-                        format!(
-                            "{f}: needs a value right after the colon, like {f}:{}",
-                            if f == "lang" { "de" } else { "example.com" }
-                        ),
-                    ),
-                },
+                "title" => self.field(Field::Title, &f, at),
+                "text" => self.field(Field::Text, &f, at),
+                _ => self.field_value(&f, at),
             },
         }
+    }
+
+    /// A parsed term or phrase at byte `at`, its error placed there.
+    fn term(&self, at: usize, t: Result<Term, String>) -> Result<Ast, ParseError> {
+        t.map(Ast::Term).map_err(|m| ParseError {
+            position: char_pos(self.s, at),
+            message: m,
+        })
+    }
+
+    /// `( expr )`, the `(` at byte `at` consumed.
+    fn parenthesised(&mut self, at: usize) -> Result<Ast, ParseError> {
+        if self.peek() == Some(&Tok::RParen) {
+            return err(self.s, at, "empty parentheses");
+        }
+        let e = self.nested(Self::expr)?;
+        if self.peek() != Some(&Tok::RParen) {
+            let here = self.at();
+            return if self.i >= self.toks.len() {
+                err(self.s, at, "unclosed '(': a ')' is missing")
+            } else {
+                err(
+                    self.s,
+                    here,
+                    "expected ')' or an operator: put AND, OR, NEAR/n or ONEAR/n between two terms",
+                )
+            };
+        }
+        self.i += 1;
+        Ok(e)
+    }
+
+    /// `title:` or `text:` (named `f`, at byte `at`, consumed) and its operand.
+    fn field(&mut self, field: Field, f: &str, at: usize) -> Result<Ast, ParseError> {
+        if matches!(
+            self.peek(),
+            None | Some(Tok::RParen | Tok::And | Tok::Or | Tok::Near(..))
+        ) {
+            return err(
+                self.s,
+                at,
+                format!("{f}: needs a term, phrase, group or (…) after the colon"),
+            );
+        }
+        let inner = self.nested(Self::primary)?;
+        if !positional(&inner) {
+            return err(
+                self.s,
+                at,
+                format!("{f}: applies to terms, not to NOT, lang: or site:"),
+            );
+        }
+        Ok(Ast::Field(field, Box::new(inner)))
+    }
+
+    /// `lang:code` or `site:host` (the prefix `f`, at byte `at`, consumed): the value must
+    /// follow the colon directly.
+    fn field_value(&mut self, f: &str, at: usize) -> Result<Ast, ParseError> {
+        let Some(Tok::Word(v)) = self.peek().cloned() else {
+            return self.missing_value(f, at);
+        };
+        if self.toks[self.i].at != at + f.len() + 1 {
+            return self.missing_value(f, at);
+        }
+        self.i += 1;
+        let v = v.to_lowercase();
+        if f != "lang" {
+            return Ok(Ast::Site(
+                v.trim_start_matches("www.")
+                    .trim_end_matches('/')
+                    .to_string(),
+            ));
+        }
+        if !(2..=3).contains(&v.len()) || !v.chars().all(|c| c.is_ascii_lowercase()) {
+            return err(
+                self.s,
+                at,
+                format!("lang:{v}: expected a 2- or 3-letter language code like lang:de"),
+            );
+        }
+        Ok(Ast::Lang(v))
+    }
+
+    fn missing_value(&self, f: &str, at: usize) -> Result<Ast, ParseError> {
+        err(
+            self.s,
+            at,
+            format!(
+                "{f}: needs a value right after the colon, like {f}:{}",
+                if f == "lang" { "de" } else { "example.com" }
+            ),
+        )
     }
 }
 

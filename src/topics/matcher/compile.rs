@@ -258,38 +258,27 @@ fn required(n: &Node) -> Option<Vec<u32>> {
     }
 }
 
+/// Where each token pattern is checked (see `Engine::compile`).
+struct Placement<'a> {
+    /// `word` (marked [`WHOLE_TOKEN`]) and `word*` cores, for the forward trie.
+    fwd_keys: Vec<(&'a [u8], u32)>,
+    /// `*word` cores reversed, for the backward trie.
+    bwd_keys: Vec<(Vec<u8>, u32)>,
+    /// Distinct `*word*` cores, the automaton's patterns.
+    infix_cores: Vec<&'a str>,
+    /// Per infix core: its token patterns.
+    infix_tokpats: Vec<Vec<u32>>,
+}
+
 impl Engine {
     pub fn compile(topics: &[TopicConfig]) -> Result<Engine, TopicError> {
         let mut interner = Interner::default();
         let mut features = Features::default();
         let mut compiled = Vec::new();
-        let mut enabled = Vec::new();
         for t in topics {
-            let mut r = Resolver {
-                topic: t,
-                interner: &mut interner,
-                labels: Vec::new(),
-                label_ids: HashMap::default(),
-                groups: HashMap::default(),
-            };
-            let expr = r.parse("query", &t.query)?;
-            let exclude = match t.exclude.as_deref() {
-                Some(x) if !x.trim().is_empty() => Some(r.parse("exclude", x)?),
-                _ => None,
-            };
-            // Groups nobody references are still checked.
-            for (name, entries) in &t.groups {
-                if !r.groups.contains_key(name) {
-                    for (i, e) in entries.iter().enumerate() {
-                        query::parse_group_entry(e).map_err(|pe| {
-                            r.error(&format!("groups.{name}[{i}]"), e, pe.position, pe.message)
-                        })?;
-                    }
-                }
-            }
-            let labels = r.labels;
+            // Disabled topics are still resolved: their errors are reported all the same.
+            let (expr, exclude, labels) = resolve_topic(t, &mut interner)?;
             if t.enabled {
-                enabled.push(compiled.len());
                 compiled.push(Compiled {
                     id: t.id.clone(),
                     expr,
@@ -299,120 +288,11 @@ impl Engine {
                 });
             }
         }
-        let mut trigger: Vec<Vec<u32>> = vec![Vec::new(); interner.anchors.len()];
-        let mut always = Vec::new();
-        for (ti, c) in compiled.iter().enumerate() {
-            match required(&c.expr) {
-                Some(leaves) => {
-                    for l in leaves {
-                        let parts = &interner.leaf_list[l as usize];
-                        let best = parts
-                            .iter()
-                            .copied()
-                            .max_by_key(|&tp| interner.core_len[tp as usize])
-                            .expect("a leaf has parts");
-                        let v = &mut trigger[best as usize];
-                        if v.last() != Some(&(ti as u32)) {
-                            v.push(ti as u32);
-                        }
-                    }
-                }
-                None => always.push(ti as u32),
-            }
-        }
-        let mut trigger_ends = Vec::with_capacity(trigger.len() + 1);
-        let mut trigger_tps = Vec::new();
-        trigger_ends.push(0);
-        for mut v in trigger {
-            v.sort_unstable();
-            v.dedup();
-            trigger_tps.extend(v);
-            trigger_ends.push(trigger_tps.len() as u32);
-        }
-        let mut pre = Vec::with_capacity(compiled.len());
-        let mut pre_ends = Vec::new();
-        let mut pre_tps = Vec::new();
-        for c in &compiled {
-            let mut cl = clauses(&c.expr, &interner.leaf_list);
-            cl.retain(|x| x.len() <= PRE_MAX_CLAUSE);
-            for x in &mut cl {
-                x.sort_unstable();
-                x.dedup();
-            }
-            cl.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
-            cl.dedup();
-            cl.truncate(PRE_MAX_CLAUSES);
-            let from = pre_ends.len() as u32;
-            for x in cl {
-                pre_tps.extend(x);
-                pre_ends.push(pre_tps.len() as u32);
-            }
-            pre.push((from, pre_ends.len() as u32));
-        }
-        // Each token pattern goes where its anchor can be checked cheapest: `word`/`word*` in the
-        // forward trie, `*word` in the backward one, `*word*` in the automaton.
-        let mut fwd_keys = Vec::new();
-        let mut bwd_keys = Vec::new();
-        let mut infix_of_core: HashMap<u32, u32> = HashMap::default();
-        let mut infix_cores: Vec<&str> = Vec::new();
-        let mut infix_tokpats: Vec<Vec<u32>> = Vec::new();
-        for (tp, (&anchor, &core)) in interner.anchors.iter().zip(&interner.tp_core).enumerate() {
-            let text = &interner.core_list[core as usize];
-            match anchor {
-                Anchor::Exact => fwd_keys.push((text.as_bytes(), tp as u32 | WHOLE_TOKEN)),
-                Anchor::Prefix => fwd_keys.push((text.as_bytes(), tp as u32)),
-                Anchor::Suffix => {
-                    bwd_keys.push((text.bytes().rev().collect::<Vec<u8>>(), tp as u32))
-                }
-                Anchor::Infix => {
-                    let p = *infix_of_core.entry(core).or_insert_with(|| {
-                        infix_cores.push(text);
-                        infix_tokpats.push(Vec::new());
-                        infix_cores.len() as u32 - 1
-                    });
-                    infix_tokpats[p as usize].push(tp as u32);
-                }
-            }
-        }
-        let infix_error = |e: aho_corasick::BuildError| TopicError {
-            topic: String::new(),
-            field: "query".into(),
-            position: 0,
-            message: format!("cannot build the term automaton: {e}"),
-            source: String::new(),
-        };
-        // A DFA scans fastest; past a few thousand patterns its build time and memory grow too
-        // much, and a contiguous NFA is used. Neither needs a prefilter: `infix_scan` drives
-        // the automaton itself.
-        let infix = if infix_cores.is_empty() {
-            None
-        } else if infix_cores.len() <= DFA_MAX_PATTERNS {
-            Some(Infix::Dfa(
-                aho_corasick::dfa::Builder::new()
-                    .match_kind(MatchKind::Standard)
-                    .prefilter(false)
-                    .build(&infix_cores)
-                    .map_err(infix_error)?,
-            ))
-        } else {
-            Some(Infix::Nfa(
-                aho_corasick::nfa::contiguous::Builder::new()
-                    .match_kind(MatchKind::Standard)
-                    .prefilter(false)
-                    .build(&infix_cores)
-                    .map_err(infix_error)?,
-            ))
-        };
-        // A leftmost search reports a match in every token holding a core (resuming after the
-        // token of each match): it is only worth it while its prefilter is a packed (SIMD) one.
-        let infix_gate = if (1..=INFIX_GATE_MAX_PATTERNS).contains(&infix_cores.len()) {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostFirst)
-                .build(&infix_cores)
-                .ok()
-        } else {
-            None
-        };
+        let (trigger_ends, trigger_tps, always) = triggers(&compiled, &interner);
+        let (pre, pre_ends, pre_tps) = prefilter(&compiled, &interner.leaf_list);
+        let placement = place(&interner);
+        let infix = infix_automaton(&placement.infix_cores)?;
+        let infix_gate = infix_gate(&placement.infix_cores);
         let modelled = (0..compiled.len() as u32)
             .filter(|&ti| compiled[ti as usize].model.is_some())
             .collect();
@@ -421,10 +301,10 @@ impl Engine {
             modelled,
             infix_gate,
             topics: compiled,
-            forward: Trie::build(fwd_keys),
-            backward: Trie::build(bwd_keys),
+            forward: Trie::build(placement.fwd_keys),
+            backward: Trie::build(placement.bwd_keys),
             infix,
-            infix_tokpats,
+            infix_tokpats: placement.infix_tokpats,
             core_count: interner.core_list.len(),
             anchors: interner.anchors,
             leaves: interner.leaf_list,
@@ -436,5 +316,177 @@ impl Engine {
             pre_tps,
             scratch: Mutex::default(),
         })
+    }
+}
+
+/// One topic's query, exclude and labels, its terms interned; its groups all checked.
+fn resolve_topic(
+    t: &TopicConfig,
+    interner: &mut Interner,
+) -> Result<(Node, Option<Node>, Vec<String>), TopicError> {
+    let mut r = Resolver {
+        topic: t,
+        interner,
+        labels: Vec::new(),
+        label_ids: HashMap::default(),
+        groups: HashMap::default(),
+    };
+    let expr = r.parse("query", &t.query)?;
+    let exclude = match t.exclude.as_deref() {
+        Some(x) if !x.trim().is_empty() => Some(r.parse("exclude", x)?),
+        _ => None,
+    };
+    // Groups nobody references are still checked.
+    for (name, entries) in &t.groups {
+        if !r.groups.contains_key(name) {
+            for (i, e) in entries.iter().enumerate() {
+                query::parse_group_entry(e).map_err(|pe| {
+                    r.error(&format!("groups.{name}[{i}]"), e, pe.position, pe.message)
+                })?;
+            }
+        }
+    }
+    Ok((expr, exclude, r.labels))
+}
+
+/// Per token pattern, the topics it triggers (flattened: `trigger_ends`, `trigger_tps`), and the
+/// topics that are always candidates.
+fn triggers(compiled: &[Compiled], interner: &Interner) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+    let mut trigger: Vec<Vec<u32>> = vec![Vec::new(); interner.anchors.len()];
+    let mut always = Vec::new();
+    for (ti, c) in compiled.iter().enumerate() {
+        match required(&c.expr) {
+            Some(leaves) => {
+                for l in leaves {
+                    let parts = &interner.leaf_list[l as usize];
+                    let best = parts
+                        .iter()
+                        .copied()
+                        .max_by_key(|&tp| interner.core_len[tp as usize])
+                        .expect("a leaf has parts");
+                    let v = &mut trigger[best as usize];
+                    if v.last() != Some(&(ti as u32)) {
+                        v.push(ti as u32);
+                    }
+                }
+            }
+            None => always.push(ti as u32),
+        }
+    }
+    let mut trigger_ends = Vec::with_capacity(trigger.len() + 1);
+    let mut trigger_tps = Vec::new();
+    trigger_ends.push(0);
+    for mut v in trigger {
+        v.sort_unstable();
+        v.dedup();
+        trigger_tps.extend(v);
+        trigger_ends.push(trigger_tps.len() as u32);
+    }
+    (trigger_ends, trigger_tps, always)
+}
+
+/// Per topic, its prefilter clauses (`pre`: a range of `pre_ends`, each clause ending at its
+/// entry in `pre_tps`): the shortest few, each short.
+fn prefilter(compiled: &[Compiled], leaves: &[Vec<u32>]) -> (Vec<(u32, u32)>, Vec<u32>, Vec<u32>) {
+    let mut pre = Vec::with_capacity(compiled.len());
+    let mut pre_ends = Vec::new();
+    let mut pre_tps = Vec::new();
+    for c in compiled {
+        let mut cl = clauses(&c.expr, leaves);
+        cl.retain(|x| x.len() <= PRE_MAX_CLAUSE);
+        for x in &mut cl {
+            x.sort_unstable();
+            x.dedup();
+        }
+        cl.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+        cl.dedup();
+        cl.truncate(PRE_MAX_CLAUSES);
+        let from = pre_ends.len() as u32;
+        for x in cl {
+            pre_tps.extend(x);
+            pre_ends.push(pre_tps.len() as u32);
+        }
+        pre.push((from, pre_ends.len() as u32));
+    }
+    (pre, pre_ends, pre_tps)
+}
+
+/// Each token pattern goes where its anchor can be checked cheapest: `word`/`word*` in the
+/// forward trie, `*word` in the backward one, `*word*` in the automaton.
+fn place(interner: &Interner) -> Placement<'_> {
+    let mut p = Placement {
+        fwd_keys: Vec::new(),
+        bwd_keys: Vec::new(),
+        infix_cores: Vec::new(),
+        infix_tokpats: Vec::new(),
+    };
+    let mut infix_of_core: HashMap<u32, u32> = HashMap::default();
+    for (tp, (&anchor, &core)) in interner.anchors.iter().zip(&interner.tp_core).enumerate() {
+        let text = &interner.core_list[core as usize];
+        match anchor {
+            Anchor::Exact => p.fwd_keys.push((text.as_bytes(), tp as u32 | WHOLE_TOKEN)),
+            Anchor::Prefix => p.fwd_keys.push((text.as_bytes(), tp as u32)),
+            Anchor::Suffix => p
+                .bwd_keys
+                .push((text.bytes().rev().collect::<Vec<u8>>(), tp as u32)),
+            Anchor::Infix => {
+                let i = *infix_of_core.entry(core).or_insert_with(|| {
+                    p.infix_cores.push(text);
+                    p.infix_tokpats.push(Vec::new());
+                    p.infix_cores.len() as u32 - 1
+                });
+                p.infix_tokpats[i as usize].push(tp as u32);
+            }
+        }
+    }
+    p
+}
+
+/// The automaton over the infix cores, `None` if there are none.
+///
+/// A DFA scans fastest; past a few thousand patterns its build time and memory grow too much,
+/// and a contiguous NFA is used. Neither needs a prefilter: `infix_scan` drives the automaton
+/// itself.
+fn infix_automaton(infix_cores: &[&str]) -> Result<Option<Infix>, TopicError> {
+    let infix_error = |e: aho_corasick::BuildError| TopicError {
+        topic: String::new(),
+        field: "query".into(),
+        position: 0,
+        message: format!("cannot build the term automaton: {e}"),
+        source: String::new(),
+    };
+    Ok(if infix_cores.is_empty() {
+        None
+    } else if infix_cores.len() <= DFA_MAX_PATTERNS {
+        Some(Infix::Dfa(
+            aho_corasick::dfa::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(infix_cores)
+                .map_err(infix_error)?,
+        ))
+    } else {
+        Some(Infix::Nfa(
+            aho_corasick::nfa::contiguous::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(infix_cores)
+                .map_err(infix_error)?,
+        ))
+    })
+}
+
+/// The prefilter searcher over the infix cores (`Engine::infix_gate`), if worth it.
+///
+/// A leftmost search reports a match in every token holding a core (resuming after the token of
+/// each match): it is only worth it while its prefilter is a packed (SIMD) one.
+fn infix_gate(infix_cores: &[&str]) -> Option<AhoCorasick> {
+    if (1..=INFIX_GATE_MAX_PATTERNS).contains(&infix_cores.len()) {
+        AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(infix_cores)
+            .ok()
+    } else {
+        None
     }
 }

@@ -74,8 +74,11 @@ pub(super) fn build_model_match(
     }
 }
 
+/// Hits as byte spans in a field's original text: (start, end, label), sorted.
+type Spans = Vec<(usize, usize, u32)>;
+
 /// Byte spans in the original field of the hits that lie in that field.
-fn spans(hits: &[Hit], t: &Tokens, base: u32, title: bool) -> Vec<(usize, usize, u32)> {
+fn spans(hits: &[Hit], t: &Tokens, base: u32, title: bool) -> Spans {
     let mut v: Vec<(usize, usize, u32)> = Vec::with_capacity(hits.len());
     v.extend(
         hits.iter()
@@ -100,13 +103,25 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
         (doc.title, spans(hits, title, 0, true)),
         (doc.text, spans(hits, text, TEXT_BASE, false)),
     ];
-    // The window with the most distinct terms wins; title first on ties.
+    let labels = hits.iter().map(|h| h.label as usize + 1).max().unwrap_or(0);
+    let Some((fi, i)) = densest_window(&fields, labels) else {
+        let t: String = doc.title.chars().take(SNIPPET_LEN).collect();
+        return clean_piece(&t);
+    };
+    let (src, sp) = (&fields[fi].0, &fields[fi].1);
+    let (start, end) = passage(src, sp, i);
+    marked(src, sp, start, end)
+}
+
+/// The field and span index starting the window with the most distinct terms (title first on
+/// ties); `labels` bounds the hits' labels. `None` if no hit lies in a field.
+fn densest_window(fields: &[(&str, Spans); 2], labels: usize) -> Option<(usize, usize)> {
     let mut best: Option<(usize, usize, usize)> = None; // (score, field, span index)
     // The window of span `i` is `sp[i..j]`: at most 32 spans, starting less than
     // `SNIPPET_LEN - SNIPPET_BEFORE` bytes after span `i`. Its end `j` never moves back as `i`
     // grows (the spans are sorted), so the windows slide: each span is added and removed once,
     // its label counted in `count`, and `distinct` is the number of labels with a count.
-    let mut count: Vec<u32> = vec![0; hits.iter().map(|h| h.label as usize + 1).max().unwrap_or(0)];
+    let mut count: Vec<u32> = vec![0; labels];
     for (fi, (_, sp)) in fields.iter().enumerate() {
         let mut j = 0;
         let mut distinct = 0;
@@ -135,11 +150,12 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
         }
         count.fill(0);
     }
-    let Some((_, fi, i)) = best else {
-        let t: String = doc.title.chars().take(SNIPPET_LEN).collect();
-        return clean_piece(&t);
-    };
-    let (src, sp) = (&fields[fi].0, &fields[fi].1);
+    best.map(|(_, fi, i)| (fi, i))
+}
+
+/// The byte range of `src` shown around span `i` of `sp`: from a word boundary shortly before
+/// it, about `SNIPPET_LEN` long, never cutting a marked word.
+fn passage(src: &str, sp: &[(usize, usize, u32)], i: usize) -> (usize, usize) {
     let anchor = sp[i].0;
     let mut start = floor_char(src, anchor.saturating_sub(SNIPPET_BEFORE));
     if start > 0 {
@@ -165,6 +181,12 @@ fn snippet(hits: &[Hit], doc: &Doc, title: &Tokens, text: &Tokens) -> String {
     {
         end = anchor.max(start) + ws;
     }
+    (start, end)
+}
+
+/// `src[start..end]` cleaned, the spans in it marked (overlapping ones merged), `…` where text
+/// was cut.
+fn marked(src: &str, sp: &[(usize, usize, u32)], start: usize, end: usize) -> String {
     let mut out = String::with_capacity(end - start + 16);
     if start > 0 {
         out.push('…');

@@ -56,58 +56,97 @@ struct TrieNode {
     dense: u32,
 }
 
-impl Trie {
-    /// Builds the trie of `keys` (byte strings and the token pattern each one ends).
-    pub(super) fn build<K: AsRef<[u8]> + Ord>(mut keys: Vec<(K, u32)>) -> Trie {
-        const NONE: u32 = u32::MAX;
-        if keys.is_empty() {
-            return Trie::default();
-        }
-        // With sorted keys, an existing child on a key's path is always the last child created
-        // for that node: flat sibling lists, no per-node allocations.
-        keys.sort_unstable();
-        let mut byte: Vec<u8> = vec![0];
-        let mut first_child: Vec<u32> = vec![NONE];
-        let mut last_child: Vec<u32> = vec![NONE];
-        let mut next_sibling: Vec<u32> = vec![NONE];
-        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(keys.len());
-        for (key, tp) in &keys {
+/// No node, in `Linked`.
+const NONE: u32 = u32::MAX;
+
+/// The trie as first built from sorted keys: nodes in creation order, with linked sibling lists.
+struct Linked {
+    /// Per node: the byte on the edge into it (0 for the root).
+    byte: Vec<u8>,
+    first_child: Vec<u32>,
+    last_child: Vec<u32>,
+    next_sibling: Vec<u32>,
+    /// (node, token pattern) of each key's end.
+    ends: Vec<(u32, u32)>,
+}
+
+impl Linked {
+    /// With sorted keys, an existing child on a key's path is always the last child created for
+    /// that node: flat sibling lists, no per-node allocations.
+    fn build<K: AsRef<[u8]>>(sorted_keys: &[(K, u32)]) -> Linked {
+        let mut l = Linked {
+            byte: vec![0],
+            first_child: vec![NONE],
+            last_child: vec![NONE],
+            next_sibling: vec![NONE],
+            ends: Vec::with_capacity(sorted_keys.len()),
+        };
+        for (key, tp) in sorted_keys {
             let mut n = 0usize;
             for &b in key.as_ref() {
-                let last = last_child[n];
-                n = if last != NONE && byte[last as usize] == b {
+                let last = l.last_child[n];
+                n = if last != NONE && l.byte[last as usize] == b {
                     last as usize
                 } else {
-                    let id = byte.len() as u32;
-                    byte.push(b);
-                    first_child.push(NONE);
-                    last_child.push(NONE);
-                    next_sibling.push(NONE);
-                    if last == NONE {
-                        first_child[n] = id;
-                    } else {
-                        next_sibling[last as usize] = id;
-                    }
-                    last_child[n] = id;
-                    id as usize
+                    l.add_child(n, last, b) as usize
                 };
             }
-            ends.push((n as u32, *tp));
+            l.ends.push((n as u32, *tp));
         }
-        // Breadth-first renumbering: `order[new] = old`, `new_id[old] = new`.
-        let mut order: Vec<u32> = Vec::with_capacity(byte.len());
-        let mut new_id: Vec<u32> = vec![0; byte.len()];
+        l
+    }
+
+    /// Adds a child by byte `b` to node `n`, whose last child is `last`.
+    fn add_child(&mut self, n: usize, last: u32, b: u8) -> u32 {
+        let id = self.byte.len() as u32;
+        self.byte.push(b);
+        self.first_child.push(NONE);
+        self.last_child.push(NONE);
+        self.next_sibling.push(NONE);
+        if last == NONE {
+            self.first_child[n] = id;
+        } else {
+            self.next_sibling[last as usize] = id;
+        }
+        self.last_child[n] = id;
+        id
+    }
+
+    /// The children of node `n`, in byte order.
+    fn children(&self, n: u32) -> impl Iterator<Item = u32> + '_ {
+        std::iter::successors(
+            Some(self.first_child[n as usize]).filter(|&c| c != NONE),
+            |&c| Some(self.next_sibling[c as usize]).filter(|&c| c != NONE),
+        )
+    }
+
+    /// Breadth-first renumbering: `order[new] = old`, `new_id[old] = new`.
+    fn breadth_first(&self) -> (Vec<u32>, Vec<u32>) {
+        let mut order: Vec<u32> = Vec::with_capacity(self.byte.len());
+        let mut new_id: Vec<u32> = vec![0; self.byte.len()];
         order.push(0);
         let mut i = 0;
         while i < order.len() {
-            let mut c = first_child[order[i] as usize];
-            while c != NONE {
+            for c in self.children(order[i]) {
                 new_id[c as usize] = order.len() as u32;
                 order.push(c);
-                c = next_sibling[c as usize];
             }
             i += 1;
         }
+        (order, new_id)
+    }
+}
+
+impl Trie {
+    /// Builds the trie of `keys` (byte strings and the token pattern each one ends).
+    pub(super) fn build<K: AsRef<[u8]> + Ord>(mut keys: Vec<(K, u32)>) -> Trie {
+        if keys.is_empty() {
+            return Trie::default();
+        }
+        keys.sort_unstable();
+        let mut linked = Linked::build(&keys);
+        let (order, new_id) = linked.breadth_first();
+        let mut ends = std::mem::take(&mut linked.ends);
         for e in &mut ends {
             e.0 = new_id[e.0 as usize];
         }
@@ -115,48 +154,63 @@ impl Trie {
         let mut t = Trie {
             root: vec![0; 256],
             nodes: Vec::with_capacity(order.len()),
-            labels: order.iter().map(|&o| byte[o as usize]).collect(),
+            labels: order.iter().map(|&o| linked.byte[o as usize]).collect(),
             terms: ends.iter().map(|e| e.1).collect(),
             ..Trie::default()
         };
-        t.class = vec![0; 256];
+        t.set_classes();
+        t.add_nodes(&linked, &order, &ends);
+        for c in linked.children(0) {
+            t.root[linked.byte[c as usize] as usize] = new_id[c as usize];
+        }
+        assert!(
+            t.nodes.len() < HAS_TERMS as usize,
+            "node ids fit in 31 bits"
+        );
+        t.set_next();
+        t
+    }
+
+    /// Numbers the bytes on the edges (`class`, `row`).
+    fn set_classes(&mut self) {
+        self.class = vec![0; 256];
         let mut classes = 0usize;
-        for &b in &t.labels[1..] {
-            if t.class[b as usize] == 0 {
+        for &b in &self.labels[1..] {
+            if self.class[b as usize] == 0 {
                 classes += 1;
-                t.class[b as usize] = classes as u8;
+                self.class[b as usize] = classes as u8;
             }
         }
         // UTF-8 never holds the bytes 0xc0, 0xc1 and 0xf5..: classes and ranks fit in a byte.
         assert!(classes < 250, "keys are UTF-8");
-        t.row = classes + 1;
+        self.row = classes + 1;
+    }
+
+    /// Lays out the nodes in breadth-first `order` (with their `dense` rows); `ends` are the
+    /// (renumbered node, token pattern) pairs, sorted.
+    fn add_nodes(&mut self, linked: &Linked, order: &[u32], ends: &[(u32, u32)]) {
         let mut next_child = 1u32;
         let mut term = 0usize;
         let mut dense_rows = 0u32;
         for (new, &old) in order.iter().enumerate() {
-            let mut count = 0u32;
-            let mut c = first_child[old as usize];
-            while c != NONE {
-                count += 1;
-                c = next_sibling[c as usize];
-            }
+            let count = linked.children(old).count() as u32;
             let t0 = term;
             while term < ends.len() && ends[term].0 as usize == new {
                 term += 1;
             }
             let dense = if count >= DENSE_MIN_CHILDREN && new != 0 {
-                let at = t.dense.len();
-                t.dense.resize(at + t.row, 0);
-                let kids = &t.labels[next_child as usize..(next_child + count) as usize];
+                let at = self.dense.len();
+                self.dense.resize(at + self.row, 0);
+                let kids = &self.labels[next_child as usize..(next_child + count) as usize];
                 for (rank, &b) in kids.iter().enumerate() {
-                    t.dense[at + t.class[b as usize] as usize] = rank as u8 + 1;
+                    self.dense[at + self.class[b as usize] as usize] = rank as u8 + 1;
                 }
                 dense_rows += 1;
                 dense_rows - 1
             } else {
                 u32::MAX
             };
-            t.nodes.push(TrieNode {
+            self.nodes.push(TrieNode {
                 first: next_child,
                 count: count as u16,
                 terms_n: u16::try_from(term - t0).expect("few token patterns per core"),
@@ -165,30 +219,24 @@ impl Trie {
             });
             next_child += count;
         }
-        let mut c = first_child[0];
-        while c != NONE {
-            t.root[byte[c as usize] as usize] = new_id[c as usize];
-            c = next_sibling[c as usize];
-        }
-        assert!(
-            t.nodes.len() < HAS_TERMS as usize,
-            "node ids fit in 31 bits"
-        );
-        t.next_nodes = (NEXT_TABLE_BYTES / (t.row * 4)).clamp(1, t.nodes.len());
-        t.next = vec![0; t.next_nodes * t.row];
-        for n in 0..t.next_nodes {
-            let nd = t.nodes[n];
+    }
+
+    /// Fills the transition table of the first nodes (`next`, `next_nodes`).
+    fn set_next(&mut self) {
+        self.next_nodes = (NEXT_TABLE_BYTES / (self.row * 4)).clamp(1, self.nodes.len());
+        self.next = vec![0; self.next_nodes * self.row];
+        for n in 0..self.next_nodes {
+            let nd = self.nodes[n];
             for c in nd.first..nd.first + nd.count as u32 {
-                let class = t.class[t.labels[c as usize] as usize] as usize;
-                let ends = if t.nodes[c as usize].terms_n != 0 {
+                let class = self.class[self.labels[c as usize] as usize] as usize;
+                let ends = if self.nodes[c as usize].terms_n != 0 {
                     HAS_TERMS
                 } else {
                     0
                 };
-                t.next[n * t.row + class] = c | ends;
+                self.next[n * self.row + class] = c | ends;
             }
         }
-        t
     }
 
     pub(super) fn is_empty(&self) -> bool {
