@@ -94,40 +94,42 @@ pub(super) enum Seen {
     New,
 }
 
+impl Seen {
+    /// The near-duplicate a backend verified, if any; else the item is new.
+    pub(super) fn near_or_new(best: Option<(i64, dedup::Verdict)>) -> Seen {
+        best.map_or(Seen::New, |(orig, v)| Seen::Near(orig, v))
+    }
+}
+
+/// One item being committed: its article, feed and identity key, and the commit's clock.
+pub(super) struct Item<'a> {
+    pub feed_id: i64,
+    pub identity: &'a str,
+    pub a: &'a Article,
+    pub now: i64,
+}
+
 /// The writes a commit makes for one item: each backend keeps only its SQL, `decide` the logic.
 pub(super) trait ItemWrites {
     /// Rewrites a stored article whose content changed, keeping its id.
-    fn update_article(&mut self, id: i64, a: &Article, now: i64) -> anyhow::Result<()>;
+    fn update_article(&mut self, it: &Item, id: i64) -> anyhow::Result<()>;
     /// Records the item as a sighting of `article_id` (`kind`: "exact" or "near").
-    #[allow(clippy::too_many_arguments)]
     fn add_sighting(
         &mut self,
-        article_id: i64,
-        feed_id: i64,
-        identity: &str,
-        a: &Article,
+        it: &Item,
+        orig: i64,
         kind: &str,
-        distance: Option<i64>,
-        now: i64,
+        d: Option<i64>,
     ) -> anyhow::Result<()>;
     /// Inserts a new article: its id, or `Err(id)` of the article a concurrent commit stored
     /// under the same identity first.
-    fn insert_article(
-        &mut self,
-        feed_id: i64,
-        identity: &str,
-        a: &Article,
-        policy: &MatchPolicy,
-        now: i64,
-    ) -> anyhow::Result<Result<i64, i64>>;
+    fn insert_article(&mut self, it: &Item, p: &MatchPolicy) -> anyhow::Result<Result<i64, i64>>;
     /// Matches the article and stores the matches it did not have yet (`insert_matches`).
     fn insert_matches(
         &mut self,
-        article_id: i64,
-        identity: &str,
-        a: &Article,
-        policy: &MatchPolicy,
-        now: i64,
+        it: &Item,
+        id: i64,
+        p: &MatchPolicy,
         out: &mut CommitOutcome,
     ) -> anyhow::Result<Vec<String>>;
 }
@@ -135,17 +137,14 @@ pub(super) trait ItemWrites {
 /// The decision for one item, the same on every backend: seen before → unchanged (or updated in
 /// place when its content changed, and matched again); the same story → exact sighting; a
 /// near-duplicate → near sighting; else new, and matched.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn decide(
     w: &mut impl ItemWrites,
     seen: Seen,
-    feed_id: i64,
-    identity: &str,
-    a: &Article,
+    it: &Item,
     policy: &MatchPolicy,
-    now: i64,
     out: &mut CommitOutcome,
 ) -> anyhow::Result<ItemOutcome> {
+    let a = it.a;
     let item = |id, status, duplicate_of, topics| ItemOutcome {
         id,
         guid: a.guid.clone(),
@@ -161,22 +160,22 @@ pub(super) fn decide(
             item(id, ItemStatus::Unchanged, None, Vec::new())
         }
         Seen::Article(id, _) => {
-            w.update_article(id, a, now)?;
-            let topics = w.insert_matches(id, identity, a, policy, now, out)?;
+            w.update_article(it, id)?;
+            let topics = w.insert_matches(it, id, policy, out)?;
             item(id, ItemStatus::Updated, None, topics)
         }
         Seen::Exact(orig) => {
-            w.add_sighting(orig, feed_id, identity, a, "exact", None, now)?;
+            w.add_sighting(it, orig, "exact", None)?;
             item(orig, ItemStatus::Duplicate, Some(orig), Vec::new())
         }
         Seen::Near(orig, v) => {
             let distance = ((1.0 - v.score()) * 100.0).round() as i64;
-            w.add_sighting(orig, feed_id, identity, a, "near", Some(distance), now)?;
+            w.add_sighting(it, orig, "near", Some(distance))?;
             item(orig, ItemStatus::NearDuplicate, Some(orig), Vec::new())
         }
-        Seen::New => match w.insert_article(feed_id, identity, a, policy, now)? {
+        Seen::New => match w.insert_article(it, policy)? {
             Ok(id) => {
-                let topics = w.insert_matches(id, identity, a, policy, now, out)?;
+                let topics = w.insert_matches(it, id, policy, out)?;
                 item(id, ItemStatus::New, None, topics)
             }
             Err(id) => item(id, ItemStatus::Unchanged, None, Vec::new()),
@@ -310,13 +309,15 @@ fn store_article(
             Seen::Sighting(orig)
         }
         Found::Exact(orig) => Seen::Exact(orig),
-        Found::Candidates(candidates) => match verify(&mut st.text, a, &candidates)? {
-            Some((orig, v)) => Seen::Near(orig, v),
-            None => Seen::New,
-        },
+        Found::Candidates(candidates) => Seen::near_or_new(verify(&mut st.text, a, &candidates)?),
     };
-    let mut w = Writes { tx, st, fts };
-    decide(&mut w, seen, feed_id, &identity, a, policy, now, out)
+    let it = Item {
+        feed_id,
+        identity: &identity,
+        a,
+        now,
+    };
+    decide(&mut Writes { tx, st, fts }, seen, &it, policy, out)
 }
 
 /// The SQLite writes of one item's decision (`ItemWrites`).
@@ -328,51 +329,51 @@ struct Writes<'a, 'c> {
 }
 
 impl ItemWrites for Writes<'_, '_> {
-    fn update_article(&mut self, id: i64, a: &Article, now: i64) -> anyhow::Result<()> {
+    fn update_article(&mut self, it: &Item, id: i64) -> anyhow::Result<()> {
         // The update trigger rewrites the row's FTS entry: index pending rows first.
         index_new(self.tx, self.fts)?;
-        Ok(update_article(self.tx, id, a, now)?)
+        Ok(update_article(self.tx, id, it.a, it.now)?)
     }
 
     fn add_sighting(
         &mut self,
-        article_id: i64,
-        feed_id: i64,
-        identity: &str,
-        a: &Article,
+        it: &Item,
+        orig: i64,
         kind: &str,
-        distance: Option<i64>,
-        now: i64,
+        d: Option<i64>,
     ) -> anyhow::Result<()> {
-        let tx = self.tx;
+        let Item {
+            feed_id,
+            identity,
+            a,
+            now,
+        } = *it;
         Ok(add_sighting(
-            tx, article_id, feed_id, identity, a, kind, distance, now,
+            self.tx, orig, feed_id, identity, a, kind, d, now,
         )?)
     }
 
-    fn insert_article(
-        &mut self,
-        feed_id: i64,
-        identity: &str,
-        a: &Article,
-        policy: &MatchPolicy,
-        now: i64,
-    ) -> anyhow::Result<Result<i64, i64>> {
-        let id = insert_article(&mut self.st.insert, feed_id, identity, a, policy, now)?;
+    fn insert_article(&mut self, it: &Item, p: &MatchPolicy) -> anyhow::Result<Result<i64, i64>> {
+        let id = insert_article(
+            &mut self.st.insert,
+            it.feed_id,
+            it.identity,
+            it.a,
+            p,
+            it.now,
+        )?;
         self.fts.push(id);
         Ok(Ok(id))
     }
 
     fn insert_matches(
         &mut self,
-        article_id: i64,
-        identity: &str,
-        a: &Article,
-        policy: &MatchPolicy,
-        now: i64,
+        it: &Item,
+        id: i64,
+        p: &MatchPolicy,
         out: &mut CommitOutcome,
     ) -> anyhow::Result<Vec<String>> {
-        insert_matches(self.tx, article_id, identity, a, policy, now, out)
+        insert_matches(self.tx, id, it.identity, it.a, p, it.now, out)
     }
 }
 

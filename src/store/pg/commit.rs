@@ -11,7 +11,7 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Row, Statement, Transaction};
 
-use super::super::articles::{ItemWrites, Seen, alert_uid, decide};
+use super::super::articles::{Item, ItemWrites, Seen, alert_uid, decide};
 use super::super::{
     CommitOutcome, FetchCommit, ItemOutcome, MatchPolicy, PageOutcome, PendingPage, Result,
     matching_text,
@@ -202,17 +202,21 @@ fn store_article(
         Some((_, id, Some(hash))) => Seen::Article(id, hash),
         Some((_, id, None)) => Seen::Sighting(id),
         // A near-duplicate within the window: MinHash candidates, verified on the two texts.
-        None => match near_duplicate(tx, a, now - policy.window_ms)? {
-            Some((orig, v)) => Seen::Near(orig, v),
-            None => Seen::New,
-        },
+        None => Seen::near_or_new(near_duplicate(tx, a, now - policy.window_ms)?),
     };
-    decide(tx, seen, feed_id, &identity, a, policy, now, out)
+    let it = Item {
+        feed_id,
+        identity: &identity,
+        a,
+        now,
+    };
+    decide(tx, seen, &it, policy, out)
 }
 
 /// The PostgreSQL writes of one item's decision.
 impl ItemWrites for Cached<'_, '_> {
-    fn update_article(&mut self, id: i64, a: &Article, now: i64) -> Result<()> {
+    fn update_article(&mut self, it: &Item, id: i64) -> Result<()> {
+        let Item { a, now, .. } = *it;
         let b = a.fingerprint.bands();
         let published = a.published_at.map(|d| d.timestamp_millis());
         self.execute(
@@ -228,31 +232,31 @@ impl ItemWrites for Cached<'_, '_> {
         Ok(())
     }
 
-    fn add_sighting(
-        &mut self,
-        article_id: i64,
-        feed_id: i64,
-        identity: &str,
-        a: &Article,
-        kind: &str,
-        distance: Option<i64>,
-        now: i64,
-    ) -> Result<()> {
-        add_sighting(self, article_id, feed_id, identity, a, kind, distance, now)
+    fn add_sighting(&mut self, it: &Item, orig: i64, kind: &str, d: Option<i64>) -> Result<()> {
+        let Item {
+            feed_id,
+            identity,
+            a,
+            now,
+        } = *it;
+        add_sighting(self, orig, feed_id, identity, a, kind, d, now)
     }
 
     /// The identity lock makes a conflict impossible; ON CONFLICT keeps it a no-op anyway.
     fn insert_article(
         &mut self,
-        feed_id: i64,
-        identity: &str,
-        a: &Article,
-        policy: &MatchPolicy,
-        now: i64,
+        it: &Item,
+        p: &MatchPolicy,
     ) -> Result<std::result::Result<i64, i64>> {
+        let Item {
+            feed_id,
+            identity,
+            a,
+            now,
+        } = *it;
         let b = a.fingerprint.bands();
         let published = a.published_at.map(|d| d.timestamp_millis());
-        let page_status = policy.full_text.then_some("pending");
+        let page_status = p.full_text.then_some("pending");
         let page_next = page_status.map(|_| now);
         if let Some(r) = self.query_opt(
             "INSERT INTO articles (feed_id, identity, guid, link, canonical_link, title, text, html, lang, published_at,
@@ -273,14 +277,12 @@ impl ItemWrites for Cached<'_, '_> {
 
     fn insert_matches(
         &mut self,
-        article_id: i64,
-        identity: &str,
-        a: &Article,
-        policy: &MatchPolicy,
-        now: i64,
+        it: &Item,
+        id: i64,
+        p: &MatchPolicy,
         out: &mut CommitOutcome,
     ) -> Result<Vec<String>> {
-        insert_matches(self, article_id, identity, a, policy, now, out)
+        insert_matches(self, id, it.identity, it.a, p, it.now, out)
     }
 }
 
