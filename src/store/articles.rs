@@ -348,9 +348,22 @@ impl ItemWrites for Writes<'_, '_> {
             a,
             now,
         } = *it;
-        Ok(add_sighting(
-            self.tx, orig, feed_id, identity, a, kind, d, now,
-        )?)
+        // A new feed carrying the story raises its source count, when the sighting is recorded
+        // (its item is not): decided before the insert, in the same statement that raises it.
+        self.tx
+            .prepare_cached(
+                "UPDATE articles SET sources = sources + 1 WHERE id = ?1 AND feed_id IS NOT ?2
+                     AND NOT EXISTS(SELECT 1 FROM sightings WHERE article_id = ?1 AND feed_id = ?2)
+                     AND NOT EXISTS(SELECT 1 FROM sightings WHERE item = ?3)",
+            )?
+            .execute(params![orig, feed_id, identity])?;
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![orig, feed_id, identity, a.link, a.title, kind, d, now])?;
+        Ok(())
     }
 
     fn insert_article(&mut self, it: &Item, p: &MatchPolicy) -> anyhow::Result<Result<i64, i64>> {
@@ -615,33 +628,6 @@ fn tally(ids: impl IntoIterator<Item = i64>) -> Vec<(i64, u32)> {
     }
     found.sort_by_key(|&(id, n)| (std::cmp::Reverse(n), id));
     found
-}
-
-#[allow(clippy::too_many_arguments)]
-fn add_sighting(
-    tx: &Connection,
-    article_id: i64,
-    feed_id: i64,
-    item: &str,
-    a: &Article,
-    kind: &str,
-    distance: Option<i64>,
-    now: i64,
-) -> rusqlite::Result<()> {
-    // A new feed carrying the story raises its source count, when the sighting is recorded (its
-    // item is not): decided before the insert, in the same statement that raises it.
-    tx.prepare_cached(
-        "UPDATE articles SET sources = sources + 1 WHERE id = ?1 AND feed_id IS NOT ?2
-             AND NOT EXISTS(SELECT 1 FROM sightings WHERE article_id = ?1 AND feed_id = ?2)
-             AND NOT EXISTS(SELECT 1 FROM sightings WHERE item = ?3)",
-    )?
-    .execute(params![article_id, feed_id, item])?;
-    tx.prepare_cached(
-        "INSERT OR IGNORE INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![article_id, feed_id, item, a.link, a.title, kind, distance, now])?;
-    Ok(())
 }
 
 /// Matches the article and stores matches it did not have yet, with one outbox row per sink.

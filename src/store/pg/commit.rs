@@ -239,7 +239,20 @@ impl ItemWrites for Cached<'_, '_> {
             a,
             now,
         } = *it;
-        add_sighting(self, orig, feed_id, identity, a, kind, d, now)
+        // A new feed carrying the story raises its source count, when the sighting is recorded
+        // (its item is not): decided before the insert, in the same statement that raises it.
+        self.execute(
+            "UPDATE articles SET sources = sources + 1 WHERE id = $1 AND feed_id IS DISTINCT FROM $2
+                 AND NOT EXISTS(SELECT 1 FROM sightings WHERE article_id = $1 AND feed_id = $2)
+                 AND NOT EXISTS(SELECT 1 FROM sightings WHERE item = $3)",
+            &[&orig, &feed_id, &identity],
+        )?;
+        self.execute(
+            "INSERT INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            &[&orig, &feed_id, &identity, &a.link, &a.title, &kind, &d, &now],
+        )?;
+        Ok(())
     }
 
     /// The identity lock makes a conflict impossible; ON CONFLICT keeps it a no-op anyway.
@@ -356,42 +369,6 @@ fn candidates(
             &probes[0], &probes[1], &probes[2], &probes[3], &since, &limit, &texts,
         ],
     )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn add_sighting(
-    tx: &mut Cached,
-    article_id: i64,
-    feed_id: i64,
-    item: &str,
-    a: &Article,
-    kind: &str,
-    distance: Option<i64>,
-    now: i64,
-) -> Result<()> {
-    // A new feed carrying the story raises its source count, when the sighting is recorded (its
-    // item is not): decided before the insert, in the same statement that raises it.
-    tx.execute(
-        "UPDATE articles SET sources = sources + 1 WHERE id = $1 AND feed_id IS DISTINCT FROM $2
-             AND NOT EXISTS(SELECT 1 FROM sightings WHERE article_id = $1 AND feed_id = $2)
-             AND NOT EXISTS(SELECT 1 FROM sightings WHERE item = $3)",
-        &[&article_id, &feed_id, &item],
-    )?;
-    tx.execute(
-        "INSERT INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        &[
-            &article_id,
-            &feed_id,
-            &item,
-            &a.link,
-            &a.title,
-            &kind,
-            &distance,
-            &now,
-        ],
-    )?;
-    Ok(())
 }
 
 /// Matches the article and stores the matches it did not have yet, with one outbox row per sink.
