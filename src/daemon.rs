@@ -61,47 +61,10 @@ pub async fn run(
     db: &Path,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    // Opened off the async threads: a PostgreSQL client blocks on its own runtime.
-    let store = {
-        let (config, db) = (config.clone(), db.to_path_buf());
-        tokio::task::spawn_blocking(move || open_store(&config, &db)).await??
-    };
-    let writer = Writer::spawn(store);
-    let mut ctx = poll_ctx(config.clone(), writer.clone())?;
-    // Push: the callback is served by the HTTP face, pushes are ingested with the poll's context.
-    ctx.websub = crate::websub::WebSub::new(&config, ctx.clone())?;
-    let open = ctx.websub.as_ref().map(|w| w.routes()).unwrap_or_default();
-    // The HTTP face (issue 6): refuses to start on a non-loopback bind without a token.
-    let server = if config.server.enabled {
-        Some(
-            crate::web::start_with(
-                &config.server,
-                &config.base_dir,
-                config.topics.clone(),
-                db,
-                open,
-                shutdown.clone(),
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
+    let (writer, ctx) = start_store(&config, db).await?;
+    let server = start_server(&config, db, &ctx, &shutdown).await?;
     let tracker = TaskTracker::new();
-    if let Some(ws) = ctx.websub.clone() {
-        tracker.spawn(ws.run(config.poll.tick, shutdown.clone()));
-    }
-    tracker.spawn(
-        crate::alerts::Dispatcher::new(
-            &config.alerts,
-            &config.sinks,
-            &config.topics,
-            &config.base_dir,
-            writer.clone(),
-        )?
-        .with_summary(config.log.summary)
-        .run(shutdown.clone()),
-    );
+    spawn_services(&config, &ctx, &tracker, &shutdown)?;
     // The store's enabled feeds (config ones and those added by `feeds add` or OPML), and how
     // many of them are due now: `due_count` at the end of time counts every enabled feed.
     let (feeds, due) = writer
@@ -133,8 +96,76 @@ pub async fn run(
     tracker.wait().await;
     let period = sched.summary.end();
     sched.summarize(&ctx, period).await;
-    // Let the writer finish what it was given, then hand back what this process still holds
-    // (PostgreSQL leases), so another daemon takes it over now rather than when it expires.
+    stop(&writer, server).await;
+    Ok(())
+}
+
+/// Opens the store (off the async threads: a PostgreSQL client blocks on its own runtime), its
+/// single writer, and the polling context with WebSub push when configured.
+async fn start_store(config: &Arc<Config>, db: &Path) -> anyhow::Result<(Writer, PollCtx)> {
+    let store = {
+        let (config, db) = (config.clone(), db.to_path_buf());
+        tokio::task::spawn_blocking(move || open_store(&config, &db)).await??
+    };
+    let writer = Writer::spawn(store);
+    let mut ctx = poll_ctx(config.clone(), writer.clone())?;
+    // Push: the callback is served by the HTTP face, pushes are ingested with the poll's context.
+    ctx.websub = crate::websub::WebSub::new(config, ctx.clone())?;
+    Ok((writer, ctx))
+}
+
+/// The HTTP face (issue 6), when enabled: refuses to start on a non-loopback bind without a
+/// token. It also serves the WebSub callback routes.
+async fn start_server(
+    config: &Config,
+    db: &Path,
+    ctx: &PollCtx,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<crate::web::Server>> {
+    if !config.server.enabled {
+        return Ok(None);
+    }
+    let open = ctx.websub.as_ref().map(|w| w.routes()).unwrap_or_default();
+    let server = crate::web::start_with(
+        &config.server,
+        &config.base_dir,
+        config.topics.clone(),
+        db,
+        open,
+        shutdown.clone(),
+    )
+    .await?;
+    Ok(Some(server))
+}
+
+/// The tasks that run beside polling until shutdown: WebSub renewals and the alert dispatcher.
+fn spawn_services(
+    config: &Config,
+    ctx: &PollCtx,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    if let Some(ws) = ctx.websub.clone() {
+        tracker.spawn(ws.run(config.poll.tick, shutdown.clone()));
+    }
+    tracker.spawn(
+        crate::alerts::Dispatcher::new(
+            &config.alerts,
+            &config.sinks,
+            &config.topics,
+            &config.base_dir,
+            ctx.writer.clone(),
+        )?
+        .with_summary(config.log.summary)
+        .run(shutdown.clone()),
+    );
+    Ok(())
+}
+
+/// After the polls: lets the writer finish what it was given, then hands back what this process
+/// still holds (PostgreSQL leases), so another daemon takes it over now rather than when it
+/// expires; waits for the HTTP face to stop.
+async fn stop(writer: &Writer, server: Option<crate::web::Server>) {
     if let Err(e) = writer.call(|s| s.release_leases()).await {
         tracing::warn!(error = %format!("{e:#}"), "could not release leases");
     }
@@ -144,7 +175,6 @@ pub async fn run(
         tracing::warn!(error = %format!("{e:#}"), "http server stopped with an error");
     }
     tracing::info!("newswatch stopped");
-    Ok(())
 }
 
 /// The scheduler's state: which feeds have a poll in flight, and how many polls may be.

@@ -79,6 +79,110 @@ impl CommitOutcome {
     }
 }
 
+/// What the store holds of one item, as a backend's lookup found it (in the order the lookup
+/// decides: seen before, then the same story under another identity, then a near-duplicate).
+pub(super) enum Seen {
+    /// This item is this stored article (id, content hash).
+    Article(i64, String),
+    /// This item was recorded as a sighting of this article: never compared again.
+    Sighting(i64),
+    /// Another item of the same story under the same canonical link or content hash.
+    Exact(i64),
+    /// A stored article fetched in the window that passes `dedup::Verdict` with it.
+    Near(i64, dedup::Verdict),
+    /// Nothing: the item is new.
+    New,
+}
+
+impl Seen {
+    /// The near-duplicate a backend verified, if any; else the item is new.
+    pub(super) fn near_or_new(best: Option<(i64, dedup::Verdict)>) -> Seen {
+        best.map_or(Seen::New, |(orig, v)| Seen::Near(orig, v))
+    }
+}
+
+/// One item being committed: its article, feed and identity key, and the commit's clock.
+pub(super) struct Item<'a> {
+    pub feed_id: i64,
+    pub identity: &'a str,
+    pub a: &'a Article,
+    pub now: i64,
+}
+
+/// The writes a commit makes for one item: each backend keeps only its SQL, `decide` the logic.
+pub(super) trait ItemWrites {
+    /// Rewrites a stored article whose content changed, keeping its id.
+    fn update_article(&mut self, it: &Item, id: i64) -> anyhow::Result<()>;
+    /// Records the item as a sighting of `article_id` (`kind`: "exact" or "near").
+    fn add_sighting(
+        &mut self,
+        it: &Item,
+        orig: i64,
+        kind: &str,
+        d: Option<i64>,
+    ) -> anyhow::Result<()>;
+    /// Inserts a new article: its id, or `Err(id)` of the article a concurrent commit stored
+    /// under the same identity first.
+    fn insert_article(&mut self, it: &Item, p: &MatchPolicy) -> anyhow::Result<Result<i64, i64>>;
+    /// Matches the article and stores the matches it did not have yet (`insert_matches`).
+    fn insert_matches(
+        &mut self,
+        it: &Item,
+        id: i64,
+        p: &MatchPolicy,
+        out: &mut CommitOutcome,
+    ) -> anyhow::Result<Vec<String>>;
+}
+
+/// The decision for one item, the same on every backend: seen before → unchanged (or updated in
+/// place when its content changed, and matched again); the same story → exact sighting; a
+/// near-duplicate → near sighting; else new, and matched.
+pub(super) fn decide(
+    w: &mut impl ItemWrites,
+    seen: Seen,
+    it: &Item,
+    policy: &MatchPolicy,
+    out: &mut CommitOutcome,
+) -> anyhow::Result<ItemOutcome> {
+    let a = it.a;
+    let item = |id, status, duplicate_of, topics| ItemOutcome {
+        id,
+        guid: a.guid.clone(),
+        link: a.link.clone(),
+        title: a.title.clone(),
+        status,
+        duplicate_of,
+        topics,
+    };
+    Ok(match seen {
+        Seen::Sighting(orig) => item(orig, ItemStatus::Unchanged, Some(orig), Vec::new()),
+        Seen::Article(id, hash) if hash == a.content_hash => {
+            item(id, ItemStatus::Unchanged, None, Vec::new())
+        }
+        Seen::Article(id, _) => {
+            w.update_article(it, id)?;
+            let topics = w.insert_matches(it, id, policy, out)?;
+            item(id, ItemStatus::Updated, None, topics)
+        }
+        Seen::Exact(orig) => {
+            w.add_sighting(it, orig, "exact", None)?;
+            item(orig, ItemStatus::Duplicate, Some(orig), Vec::new())
+        }
+        Seen::Near(orig, v) => {
+            let distance = ((1.0 - v.score()) * 100.0).round() as i64;
+            w.add_sighting(it, orig, "near", Some(distance))?;
+            item(orig, ItemStatus::NearDuplicate, Some(orig), Vec::new())
+        }
+        Seen::New => match w.insert_article(it, policy)? {
+            Ok(id) => {
+                let topics = w.insert_matches(it, id, policy, out)?;
+                item(id, ItemStatus::New, None, topics)
+            }
+            Err(id) => item(id, ItemStatus::Unchanged, None, Vec::new()),
+        },
+    })
+}
+
 impl Sqlite {
     /// Commits one fetch: dedup, store, match, outbox, feed state, fetch log, in ONE transaction.
     pub fn commit_fetch(
@@ -190,66 +294,100 @@ fn store_article(
     fts: &mut Vec<i64>,
 ) -> anyhow::Result<ItemOutcome> {
     let identity = dedup::identity_key(feed_id, a);
-    let mut item = ItemOutcome {
-        id: 0,
-        guid: a.guid.clone(),
-        link: a.link.clone(),
-        title: a.title.clone(),
-        status: ItemStatus::New,
-        duplicate_of: None,
-        topics: Vec::new(),
-    };
-    let since = now - policy.window_ms;
-    match lookup(&mut st.lookup, &identity, feed_id, a, since)? {
-        // 1. An item seen before: as an article (unchanged, or updated in place, keeping its
-        //    id), or as a sighting (never compared again).
-        Found::Sighting(orig) => {
-            item.id = orig;
-            item.status = ItemStatus::Unchanged;
-            item.duplicate_of = Some(orig);
-        }
+    let seen = match lookup(
+        &mut st.lookup,
+        &identity,
+        feed_id,
+        a,
+        now - policy.window_ms,
+    )? {
+        Found::Article(id, hash) => Seen::Article(id, hash),
+        Found::Sighting(orig) => Seen::Sighting(orig),
         Found::Legacy(orig, sighting) => {
             tx.prepare_cached("UPDATE sightings SET item = ?2 WHERE id = ?1")?
                 .execute(params![sighting, identity])?;
-            item.id = orig;
-            item.status = ItemStatus::Unchanged;
-            item.duplicate_of = Some(orig);
+            Seen::Sighting(orig)
         }
-        Found::Article(id, hash) => {
-            item.id = id;
-            item.status = ItemStatus::Unchanged;
-            if hash != a.content_hash {
-                // The update trigger rewrites the row's FTS entry: index pending rows first.
-                index_new(tx, fts)?;
-                update_article(tx, id, a, now)?;
-                item.status = ItemStatus::Updated;
-                item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
-            }
-        }
-        // 2. The same story under another identity: recorded as a sighting of it.
-        Found::Exact(orig) => {
-            add_sighting(tx, orig, feed_id, &identity, a, "exact", None, now)?;
-            item.id = orig;
-            item.status = ItemStatus::Duplicate;
-            item.duplicate_of = Some(orig);
-        }
-        Found::Candidates(candidates) => match verify(&mut st.text, a, &candidates)? {
-            Some((orig, v)) => {
-                let distance = ((1.0 - v.score()) * 100.0).round() as i64;
-                add_sighting(tx, orig, feed_id, &identity, a, "near", Some(distance), now)?;
-                item.id = orig;
-                item.status = ItemStatus::NearDuplicate;
-                item.duplicate_of = Some(orig);
-            }
-            // 3. New.
-            None => {
-                item.id = insert_article(&mut st.insert, feed_id, &identity, a, policy, now)?;
-                fts.push(item.id);
-                item.topics = insert_matches(tx, item.id, &identity, a, policy, now, out)?;
-            }
-        },
+        Found::Exact(orig) => Seen::Exact(orig),
+        Found::Candidates(candidates) => Seen::near_or_new(verify(&mut st.text, a, &candidates)?),
+    };
+    let it = Item {
+        feed_id,
+        identity: &identity,
+        a,
+        now,
+    };
+    decide(&mut Writes { tx, st, fts }, seen, &it, policy, out)
+}
+
+/// The SQLite writes of one item's decision (`ItemWrites`).
+struct Writes<'a, 'c> {
+    tx: &'a Connection,
+    st: &'a mut Stmts<'c>,
+    /// Articles inserted in this transaction and not yet in the full-text index.
+    fts: &'a mut Vec<i64>,
+}
+
+impl ItemWrites for Writes<'_, '_> {
+    fn update_article(&mut self, it: &Item, id: i64) -> anyhow::Result<()> {
+        // The update trigger rewrites the row's FTS entry: index pending rows first.
+        index_new(self.tx, self.fts)?;
+        Ok(update_article(self.tx, id, it.a, it.now)?)
     }
-    Ok(item)
+
+    fn add_sighting(
+        &mut self,
+        it: &Item,
+        orig: i64,
+        kind: &str,
+        d: Option<i64>,
+    ) -> anyhow::Result<()> {
+        let Item {
+            feed_id,
+            identity,
+            a,
+            now,
+        } = *it;
+        // A new feed carrying the story raises its source count, when the sighting is recorded
+        // (its item is not): decided before the insert, in the same statement that raises it.
+        self.tx
+            .prepare_cached(
+                "UPDATE articles SET sources = sources + 1 WHERE id = ?1 AND feed_id IS NOT ?2
+                     AND NOT EXISTS(SELECT 1 FROM sightings WHERE article_id = ?1 AND feed_id = ?2)
+                     AND NOT EXISTS(SELECT 1 FROM sightings WHERE item = ?3)",
+            )?
+            .execute(params![orig, feed_id, identity])?;
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![orig, feed_id, identity, a.link, a.title, kind, d, now])?;
+        Ok(())
+    }
+
+    fn insert_article(&mut self, it: &Item, p: &MatchPolicy) -> anyhow::Result<Result<i64, i64>> {
+        let id = insert_article(
+            &mut self.st.insert,
+            it.feed_id,
+            it.identity,
+            it.a,
+            p,
+            it.now,
+        )?;
+        self.fts.push(id);
+        Ok(Ok(id))
+    }
+
+    fn insert_matches(
+        &mut self,
+        it: &Item,
+        id: i64,
+        p: &MatchPolicy,
+        out: &mut CommitOutcome,
+    ) -> anyhow::Result<Vec<String>> {
+        insert_matches(self.tx, id, it.identity, it.a, p, it.now, out)
+    }
 }
 
 const INSERT: &str = "INSERT INTO articles (feed_id, identity, guid, link, canonical_link, title, text, html, lang, published_at,
@@ -490,33 +628,6 @@ fn tally(ids: impl IntoIterator<Item = i64>) -> Vec<(i64, u32)> {
     }
     found.sort_by_key(|&(id, n)| (std::cmp::Reverse(n), id));
     found
-}
-
-#[allow(clippy::too_many_arguments)]
-fn add_sighting(
-    tx: &Connection,
-    article_id: i64,
-    feed_id: i64,
-    item: &str,
-    a: &Article,
-    kind: &str,
-    distance: Option<i64>,
-    now: i64,
-) -> rusqlite::Result<()> {
-    // A new feed carrying the story raises its source count, when the sighting is recorded (its
-    // item is not): decided before the insert, in the same statement that raises it.
-    tx.prepare_cached(
-        "UPDATE articles SET sources = sources + 1 WHERE id = ?1 AND feed_id IS NOT ?2
-             AND NOT EXISTS(SELECT 1 FROM sightings WHERE article_id = ?1 AND feed_id = ?2)
-             AND NOT EXISTS(SELECT 1 FROM sightings WHERE item = ?3)",
-    )?
-    .execute(params![article_id, feed_id, item])?;
-    tx.prepare_cached(
-        "INSERT OR IGNORE INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![article_id, feed_id, item, a.link, a.title, kind, distance, now])?;
-    Ok(())
 }
 
 /// Matches the article and stores matches it did not have yet, with one outbox row per sink.

@@ -11,10 +11,10 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Row, Statement, Transaction};
 
-use super::super::articles::alert_uid;
+use super::super::articles::{Item, ItemWrites, Seen, alert_uid, decide};
 use super::super::{
-    CommitOutcome, FetchCommit, ItemOutcome, ItemStatus, MatchPolicy, PageOutcome, PendingPage,
-    Result, matching_text,
+    CommitOutcome, FetchCommit, ItemOutcome, MatchPolicy, PageOutcome, PendingPage, Result,
+    matching_text,
 };
 use super::{Pg, apply_state, insert_log};
 use crate::dedup;
@@ -185,49 +185,41 @@ fn store_article(
     out: &mut CommitOutcome,
 ) -> Result<ItemOutcome> {
     let identity = dedup::identity_key(feed_id, a);
-    let mut item = ItemOutcome {
-        id: 0,
-        guid: a.guid.clone(),
-        link: a.link.clone(),
-        title: a.title.clone(),
-        status: ItemStatus::New,
-        duplicate_of: None,
-        topics: Vec::new(),
-    };
-    let b = a.fingerprint.bands();
-    let published = a.published_at.map(|d| d.timestamp_millis());
-
-    // 1. An item seen before, as an article (unchanged, or updated in place, keeping its id) or
-    //    as a sighting (never compared again); else 2. the same story under another identity:
-    //    the first article with the same canonical link, else with the same content. One round
-    //    trip, the first of these in this order.
+    // An item seen before, as an article or as a sighting; else the same story under another
+    // identity: the first article with the same canonical link, else with the same content. One
+    // round trip, the first of these in this order.
     let link = a.canonical_link.as_deref().filter(|l| specific_link(l));
-    if let Some(r) = tx.query_opt(
+    let found = tx.query_opt(
         "SELECT 0 AS k, id, content_hash FROM articles WHERE identity = $1
          UNION ALL SELECT 1, article_id, NULL FROM sightings WHERE item = $1
          UNION ALL (SELECT 2, id, NULL FROM articles WHERE canonical_link = $2 ORDER BY id LIMIT 1)
          UNION ALL (SELECT 3, id, NULL FROM articles WHERE content_hash = $3 ORDER BY id LIMIT 1)
          ORDER BY k LIMIT 1",
         &[&identity, &link, &a.content_hash],
-    )? {
-        let (k, id, hash): (i32, i64, Option<String>) = (r.get(0), r.get(1), r.get(2));
-        item.id = id;
-        if k >= 2 {
-            add_sighting(tx, id, feed_id, &identity, a, "exact", None, now)?;
-            item.status = ItemStatus::Duplicate;
-            item.duplicate_of = Some(id);
-            return Ok(item);
-        }
-        let Some(hash) = hash else {
-            item.status = ItemStatus::Unchanged;
-            item.duplicate_of = Some(id);
-            return Ok(item);
-        };
-        if hash == a.content_hash {
-            item.status = ItemStatus::Unchanged;
-            return Ok(item);
-        }
-        tx.execute(
+    )?;
+    let seen = match found.map(|r| (r.get::<_, i32>(0), r.get(1), r.get(2))) {
+        Some((k, id, _)) if k >= 2 => Seen::Exact(id),
+        Some((_, id, Some(hash))) => Seen::Article(id, hash),
+        Some((_, id, None)) => Seen::Sighting(id),
+        // A near-duplicate within the window: MinHash candidates, verified on the two texts.
+        None => Seen::near_or_new(near_duplicate(tx, a, now - policy.window_ms)?),
+    };
+    let it = Item {
+        feed_id,
+        identity: &identity,
+        a,
+        now,
+    };
+    decide(tx, seen, &it, policy, out)
+}
+
+/// The PostgreSQL writes of one item's decision.
+impl ItemWrites for Cached<'_, '_> {
+    fn update_article(&mut self, it: &Item, id: i64) -> Result<()> {
+        let Item { a, now, .. } = *it;
+        let b = a.fingerprint.bands();
+        let published = a.published_at.map(|d| d.timestamp_millis());
+        self.execute(
             "UPDATE articles SET link = $2, canonical_link = $3, title = $4, text = $5, html = $6, lang = $7,
                 published_at = coalesce($8, published_at), updated_at = $9, content_hash = $10, simhash = $11,
                 band0 = $12, band1 = $13, band2 = $14, band3 = $15
@@ -237,45 +229,74 @@ fn store_article(
                 &now, &a.content_hash, &b[0], &b[0], &b[1], &b[2], &b[3],
             ],
         )?;
-        item.status = ItemStatus::Updated;
-        item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
-        return Ok(item);
+        Ok(())
     }
 
-    // 3. A near-duplicate within the window: MinHash candidates, verified on the two texts.
-    if let Some((orig, v)) = near_duplicate(tx, a, now - policy.window_ms)? {
-        let distance = ((1.0 - v.score()) * 100.0).round() as i64;
-        add_sighting(tx, orig, feed_id, &identity, a, "near", Some(distance), now)?;
-        item.id = orig;
-        item.status = ItemStatus::NearDuplicate;
-        item.duplicate_of = Some(orig);
-        return Ok(item);
+    fn add_sighting(&mut self, it: &Item, orig: i64, kind: &str, d: Option<i64>) -> Result<()> {
+        let Item {
+            feed_id,
+            identity,
+            a,
+            now,
+        } = *it;
+        // A new feed carrying the story raises its source count, when the sighting is recorded
+        // (its item is not): decided before the insert, in the same statement that raises it.
+        self.execute(
+            "UPDATE articles SET sources = sources + 1 WHERE id = $1 AND feed_id IS DISTINCT FROM $2
+                 AND NOT EXISTS(SELECT 1 FROM sightings WHERE article_id = $1 AND feed_id = $2)
+                 AND NOT EXISTS(SELECT 1 FROM sightings WHERE item = $3)",
+            &[&orig, &feed_id, &identity],
+        )?;
+        self.execute(
+            "INSERT INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            &[&orig, &feed_id, &identity, &a.link, &a.title, &kind, &d, &now],
+        )?;
+        Ok(())
     }
 
-    // 4. New. The identity lock makes a conflict impossible; ON CONFLICT keeps it a no-op anyway.
-    let page_status = policy.full_text.then_some("pending");
-    let page_next = page_status.map(|_| now);
-    let Some(r) = tx.query_opt(
-        "INSERT INTO articles (feed_id, identity, guid, link, canonical_link, title, text, html, lang, published_at,
-             fetched_at, content_hash, simhash, band0, band1, band2, band3, page_status, page_next_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-         ON CONFLICT (identity) DO NOTHING RETURNING id",
-        &[
-            &feed_id, &identity, &a.guid, &a.link, &a.canonical_link, &a.title, &a.text, &a.html,
-            &a.lang, &published, &now, &a.content_hash, &b[0], &b[0], &b[1], &b[2],
-            &b[3], &page_status, &page_next,
-        ],
-    )?
-    else {
-        let r = tx.query_one("SELECT id FROM articles WHERE identity = $1", &[&identity])?;
-        item.id = r.get(0);
-        item.status = ItemStatus::Unchanged;
-        return Ok(item);
-    };
-    let id: i64 = r.get(0);
-    item.id = id;
-    item.topics = insert_matches(tx, id, &identity, a, policy, now, out)?;
-    Ok(item)
+    /// The identity lock makes a conflict impossible; ON CONFLICT keeps it a no-op anyway.
+    fn insert_article(
+        &mut self,
+        it: &Item,
+        p: &MatchPolicy,
+    ) -> Result<std::result::Result<i64, i64>> {
+        let Item {
+            feed_id,
+            identity,
+            a,
+            now,
+        } = *it;
+        let b = a.fingerprint.bands();
+        let published = a.published_at.map(|d| d.timestamp_millis());
+        let page_status = p.full_text.then_some("pending");
+        let page_next = page_status.map(|_| now);
+        if let Some(r) = self.query_opt(
+            "INSERT INTO articles (feed_id, identity, guid, link, canonical_link, title, text, html, lang, published_at,
+                 fetched_at, content_hash, simhash, band0, band1, band2, band3, page_status, page_next_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+             ON CONFLICT (identity) DO NOTHING RETURNING id",
+            &[
+                &feed_id, &identity, &a.guid, &a.link, &a.canonical_link, &a.title, &a.text, &a.html,
+                &a.lang, &published, &now, &a.content_hash, &b[0], &b[0], &b[1], &b[2],
+                &b[3], &page_status, &page_next,
+            ],
+        )? {
+            return Ok(Ok(r.get(0)));
+        }
+        let r = self.query_one("SELECT id FROM articles WHERE identity = $1", &[&identity])?;
+        Ok(Err(r.get(0)))
+    }
+
+    fn insert_matches(
+        &mut self,
+        it: &Item,
+        id: i64,
+        p: &MatchPolicy,
+        out: &mut CommitOutcome,
+    ) -> Result<Vec<String>> {
+        insert_matches(self, id, it.identity, it.a, p, it.now, out)
+    }
 }
 
 /// Candidates verified per item, most shared keys first (as on SQLite).
@@ -348,42 +369,6 @@ fn candidates(
             &probes[0], &probes[1], &probes[2], &probes[3], &since, &limit, &texts,
         ],
     )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn add_sighting(
-    tx: &mut Cached,
-    article_id: i64,
-    feed_id: i64,
-    item: &str,
-    a: &Article,
-    kind: &str,
-    distance: Option<i64>,
-    now: i64,
-) -> Result<()> {
-    // A new feed carrying the story raises its source count, when the sighting is recorded (its
-    // item is not): decided before the insert, in the same statement that raises it.
-    tx.execute(
-        "UPDATE articles SET sources = sources + 1 WHERE id = $1 AND feed_id IS DISTINCT FROM $2
-             AND NOT EXISTS(SELECT 1 FROM sightings WHERE article_id = $1 AND feed_id = $2)
-             AND NOT EXISTS(SELECT 1 FROM sightings WHERE item = $3)",
-        &[&article_id, &feed_id, &item],
-    )?;
-    tx.execute(
-        "INSERT INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        &[
-            &article_id,
-            &feed_id,
-            &item,
-            &a.link,
-            &a.title,
-            &kind,
-            &distance,
-            &now,
-        ],
-    )?;
-    Ok(())
 }
 
 /// Matches the article and stores the matches it did not have yet, with one outbox row per sink.
