@@ -392,7 +392,7 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("."));
         for t in &mut cfg.topics {
             let Some(file) = &t.model else { continue };
-            let full = cfg.base_dir.join(file);
+            let full = model_path(&cfg.base_dir, file);
             let model = std::fs::read_to_string(&full)
                 .map_err(|e| e.to_string())
                 .and_then(|text| crate::topics::model::Model::parse(&text));
@@ -679,6 +679,19 @@ impl Default for FulltextConfig {
             tick: d1s(),
         }
     }
+}
+
+/// Where a topic's model file is: relative to the config file's folder; when it is not there, a
+/// relative name is also tried against the working directory (a copy of the shipped config.toml
+/// run from the project's folder, as the crash and evaluation scripts do, still finds
+/// `contrib/topics/`). An error names the config-relative path.
+fn model_path(base_dir: &Path, file: &str) -> PathBuf {
+    let beside = base_dir.join(file);
+    let here = Path::new(file);
+    if !beside.exists() && here.is_relative() && here.exists() {
+        return here.to_path_buf();
+    }
+    beside
 }
 
 #[cfg(test)]

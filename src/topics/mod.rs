@@ -68,8 +68,8 @@ pub struct TopicConfig {
     /// Send one digest per interval (e.g. `"30m"`) instead of one alert per match.
     #[serde(default)]
     pub digest: Option<String>,
-    /// A learned model file (`model::Model`), relative to the config file; `Config::load` reads
-    /// it into `learned`.
+    /// A learned model file (`model::Model`), relative to the config file (else to the working
+    /// directory); `Config::load` reads it into `learned`.
     #[serde(default)]
     pub model: Option<String>,
     /// The model read from `model`; without it the topic is its query alone.

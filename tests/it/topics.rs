@@ -655,6 +655,38 @@ fn a_topic_model_keeps_drops_and_adds_matches() {
     );
 }
 
+/// The crash and evaluation scripts copy config.toml into a folder of their own and run from the
+/// project's folder: the shipped models are found there too; from anywhere else the error names
+/// the missing file.
+#[test]
+fn a_copied_config_finds_the_shipped_models_from_the_project_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::copy(shipped_config(), &config).unwrap();
+    let run = |cwd: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .current_dir(cwd)
+            .arg("--config")
+            .arg(&config)
+            .arg("--db")
+            .arg(dir.path().join("test.db"))
+            .args(["topics", "list"])
+            .output()
+            .unwrap()
+    };
+    let out = run(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+
+    let out = run(dir.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("contrib/topics/") && err.contains(".model.tsv"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_bad_line_gets_an_error_and_the_rest_go_on() {
     let input = "{\"id\":\"a\",\"title\":\"Iran test-fired a missile\",\"text\":\"\"}\n\
