@@ -194,54 +194,23 @@ fn group_rows(
     p: &ReportParams,
     hits: &[ReportHit],
 ) -> anyhow::Result<(Vec<GroupRow>, Totals)> {
-    let tz = &p.tz;
-    let feed_names = store.feed_names()?;
-    let feed_key = |id: Option<i64>| match id {
-        Some(id) => feed_names
-            .get(&id)
-            .cloned()
-            .unwrap_or_else(|| format!("feed {id}")),
-        None => "(removed feed)".to_string(),
+    let keys = Keys {
+        feed_names: store.feed_names()?,
     };
-    let lang_key = |l: &Option<String>| l.clone().unwrap_or_else(|| "unknown".into());
     let mut rows: BTreeMap<String, GroupRow> = BTreeMap::new();
     let mut ids: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
     for h in hits {
         let key = match p.by {
-            ReportBy::Day => day_of(h.time, tz).to_string(),
-            ReportBy::Feed => feed_key(h.feed_id),
+            ReportBy::Day => day_of(h.time, &p.tz).to_string(),
+            ReportBy::Feed => keys.feed(h.feed_id),
             ReportBy::Topic => h.topic.clone(),
-            ReportBy::Lang => lang_key(&h.lang),
+            ReportBy::Lang => keys.lang(&h.lang),
         };
         ids.entry(key.clone()).or_default().insert(h.article_id);
         row(&mut rows, key).matches += 1;
     }
-    let matches = hits.len() as i64;
-    let totals = if p.topic.is_none() && p.by != ReportBy::Topic {
-        let by = match p.by {
-            ReportBy::Day => CountBy::Day {
-                offset_ms: tz.local_minus_utc() as i64 * 1000,
-            },
-            ReportBy::Feed => CountBy::Feed,
-            ReportBy::Lang => CountBy::Lang,
-            ReportBy::Topic => unreachable!(),
-        };
-        let mut all = 0;
-        for (k, n) in store.report_counts(p.since_ms, p.until_ms, by)? {
-            all += n;
-            let key = match k {
-                GroupKey::Day(d) => {
-                    (NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + Duration::days(d)).to_string()
-                }
-                GroupKey::Feed(f) => feed_key(f),
-                GroupKey::Lang(l) => lang_key(&l),
-            };
-            row(&mut rows, key).articles += n;
-        }
-        Totals {
-            articles: all,
-            matches,
-        }
+    let articles = if p.topic.is_none() && p.by != ReportBy::Topic {
+        count_articles(store, p, &keys, &mut rows)?
     } else {
         for (k, set) in &ids {
             if let Some(r) = rows.get_mut(k) {
@@ -249,10 +218,7 @@ fn group_rows(
             }
         }
         let distinct: BTreeSet<i64> = hits.iter().map(|h| h.article_id).collect();
-        Totals {
-            articles: distinct.len() as i64,
-            matches,
-        }
+        distinct.len() as i64
     };
     if p.by == ReportBy::Day {
         for d in window_days(p) {
@@ -268,7 +234,61 @@ fn group_rows(
                 .then(a.key.cmp(&b.key))
         });
     }
-    Ok((groups, totals))
+    let matches = hits.len() as i64;
+    Ok((groups, Totals { articles, matches }))
+}
+
+/// The group names of feeds and languages.
+struct Keys {
+    feed_names: HashMap<i64, String>,
+}
+
+impl Keys {
+    fn feed(&self, id: Option<i64>) -> String {
+        match id {
+            Some(id) => self
+                .feed_names
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| format!("feed {id}")),
+            None => "(removed feed)".to_string(),
+        }
+    }
+
+    fn lang(&self, l: &Option<String>) -> String {
+        l.clone().unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// Adds every article of the window, matched or not, to its group (`--by` day, feed or
+/// language); returns how many there are.
+fn count_articles(
+    store: &dyn Read,
+    p: &ReportParams,
+    keys: &Keys,
+    rows: &mut BTreeMap<String, GroupRow>,
+) -> anyhow::Result<i64> {
+    let by = match p.by {
+        ReportBy::Day => CountBy::Day {
+            offset_ms: p.tz.local_minus_utc() as i64 * 1000,
+        },
+        ReportBy::Feed => CountBy::Feed,
+        ReportBy::Lang => CountBy::Lang,
+        ReportBy::Topic => unreachable!("by topic counts matched articles"),
+    };
+    let mut all = 0;
+    for (k, n) in store.report_counts(p.since_ms, p.until_ms, by)? {
+        all += n;
+        let key = match k {
+            GroupKey::Day(d) => {
+                (NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + Duration::days(d)).to_string()
+            }
+            GroupKey::Feed(f) => keys.feed(f),
+            GroupKey::Lang(l) => keys.lang(&l),
+        };
+        row(rows, key).articles += n;
+    }
+    Ok(all)
 }
 
 /// The row of `key`, created empty.

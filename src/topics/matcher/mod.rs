@@ -226,10 +226,10 @@ impl Engine {
     }
 
     /// The candidate topics of a scanned document (`sc.hits`), in `sc.cands` in config order:
-    /// the hits grouped by token pattern into `sc.sorted` (`sc.tp` says where each pattern's
-    /// group is), then the topics their triggers name, with those always candidates.
+    /// the hits grouped by token pattern (`Scratch::group_hits`), then the topics their triggers
+    /// name, with those always candidates.
     fn candidates(&self, sc: &mut Scratch) {
-        let hits = &sc.hits;
+        sc.group_hits(self.anchors.len());
         // Candidate topics as bits (distinct and in config order when read back).
         let words = self.topics.len().div_ceil(64);
         if sc.cand_bits.len() != words {
@@ -239,62 +239,7 @@ impl Engine {
         for &ti in self.always.iter().chain(&self.modelled) {
             bits[ti as usize / 64] |= 1 << (ti % 64);
         }
-        if sc.tp.len() != self.anchors.len() {
-            sc.tp = vec![TpState::default(); self.anchors.len()];
-            sc.stamp = 0;
-        }
-        sc.stamp = sc.stamp.wrapping_add(1);
-        if sc.stamp == 0 {
-            sc.tp.fill(TpState::default());
-            sc.stamp = 1;
-        }
-        // Group the hits by token pattern with a counting sort: `scan` emits each pattern's hits
-        // in position order already (title before text, tokens in order, automaton matches by
-        // end), so each group comes out sorted, with repeats (overlapping infix matches in one
-        // token) adjacent.
-        let stamp = sc.stamp;
-        let touched = &mut sc.touched;
-        touched.clear();
-        for &(tp, _) in hits.iter() {
-            let t = tp as usize;
-            let st = &mut sc.tp[t];
-            if st.stamp != stamp {
-                *st = TpState {
-                    stamp,
-                    lo: 0,
-                    hi: 0,
-                };
-                touched.push(tp);
-            }
-            st.hi += 1;
-        }
-        let mut off = 0u32;
-        for &tp in touched.iter() {
-            let st = &mut sc.tp[tp as usize];
-            let n = st.hi;
-            st.lo = off;
-            st.hi = off;
-            off += n;
-        }
-        let sorted = &mut sc.sorted;
-        sorted.clear();
-        sorted.resize(hits.len(), (0, 0));
-        for &h in hits.iter() {
-            let st = &mut sc.tp[h.0 as usize];
-            sorted[st.hi as usize] = h;
-            st.hi += 1;
-        }
-        for &tp in touched.iter() {
-            let TpState { lo, hi, .. } = sc.tp[tp as usize];
-            let mut w = lo as usize + 1;
-            for k in lo as usize + 1..hi as usize {
-                debug_assert!(sorted[k].1 >= sorted[w - 1].1, "hits in position order");
-                if sorted[k] != sorted[w - 1] {
-                    sorted[w] = sorted[k];
-                    w += 1;
-                }
-            }
-            sc.tp[tp as usize].hi = w as u32;
+        for &tp in &sc.touched {
             let t = tp as usize;
             for &ti in
                 &self.trigger_tps[self.trigger_ends[t] as usize..self.trigger_ends[t + 1] as usize]

@@ -85,15 +85,8 @@ impl WalkMemo {
     /// Starts the memo of a field of `tokens` tokens.
     fn begin(&mut self, tokens: usize) {
         let want = (tokens * 2).next_power_of_two().max(64);
-        if self.slots.len() < want {
-            self.slots = vec![MemoSlot::default(); want];
-            self.stamp = 0;
-        }
-        self.stamp = self.stamp.wrapping_add(1);
-        if self.stamp == 0 {
-            self.slots.fill(MemoSlot::default());
-            self.stamp = 1;
-        }
+        let fits = self.slots.len() >= want;
+        restamp(&mut self.slots, &mut self.stamp, want, fits);
         self.tps.clear();
     }
 
@@ -147,6 +140,77 @@ struct MemoSlot {
     len: u32,
     lo: u32,
     hi: u32,
+}
+
+impl Scratch {
+    /// Groups `hits` by token pattern into `sorted` (`tp` says where each of the `patterns`
+    /// pattern's group is, `touched` which have one) with a counting sort: `scan` emits each
+    /// pattern's hits in position order already (title before text, tokens in order, automaton
+    /// matches by end), so each group comes out sorted, with repeats (overlapping infix matches in
+    /// one token) adjacent, and those are dropped.
+    pub(super) fn group_hits(&mut self, patterns: usize) {
+        let fits = self.tp.len() == patterns;
+        let stamp = restamp(&mut self.tp, &mut self.stamp, patterns, fits);
+        let touched = &mut self.touched;
+        touched.clear();
+        for &(tp, _) in self.hits.iter() {
+            let st = &mut self.tp[tp as usize];
+            if st.stamp != stamp {
+                *st = TpState {
+                    stamp,
+                    lo: 0,
+                    hi: 0,
+                };
+                touched.push(tp);
+            }
+            st.hi += 1;
+        }
+        let mut off = 0u32;
+        for &tp in touched.iter() {
+            let st = &mut self.tp[tp as usize];
+            let n = st.hi;
+            st.lo = off;
+            st.hi = off;
+            off += n;
+        }
+        let sorted = &mut self.sorted;
+        sorted.clear();
+        sorted.resize(self.hits.len(), (0, 0));
+        for &h in self.hits.iter() {
+            let st = &mut self.tp[h.0 as usize];
+            sorted[st.hi as usize] = h;
+            st.hi += 1;
+        }
+        for &tp in touched.iter() {
+            let TpState { lo, hi, .. } = self.tp[tp as usize];
+            let mut w = lo as usize + 1;
+            for k in lo as usize + 1..hi as usize {
+                debug_assert!(sorted[k].1 >= sorted[w - 1].1, "hits in position order");
+                if sorted[k] != sorted[w - 1] {
+                    sorted[w] = sorted[k];
+                    w += 1;
+                }
+            }
+            self.tp[tp as usize].hi = w as u32;
+        }
+    }
+}
+
+/// Starts a new use of a table whose entries are told apart by the stamp of the use that wrote
+/// them, so it is not cleared between uses: a table that does not `fit` is made anew with `len`
+/// entries, and one whose stamp wraps is cleared. The new use's stamp (never 0, the stamp of an
+/// entry never written).
+fn restamp<T: Clone + Default>(table: &mut Vec<T>, stamp: &mut u32, len: usize, fits: bool) -> u32 {
+    if !fits {
+        *table = vec![T::default(); len];
+        *stamp = 0;
+    }
+    *stamp = stamp.wrapping_add(1);
+    if *stamp == 0 {
+        table.fill(T::default());
+        *stamp = 1;
+    }
+    *stamp
 }
 
 /// See `Scratch::tp`.
