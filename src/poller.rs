@@ -255,6 +255,7 @@ async fn poll(ctx: &PollCtx, feed: &Feed) -> PollReport {
         bytes,
         duration_ms: started.elapsed().as_millis() as i64,
         error: error.clone(),
+        push: false,
     };
     let (articles, matches) = match prepared {
         Some(p) => (p.articles, Some(p.matches)),

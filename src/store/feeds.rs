@@ -228,6 +228,8 @@ pub struct FetchLog {
     pub bytes: u64,
     pub duration_ms: i64,
     pub error: Option<String>,
+    /// Written by a WebSub push, not a poll.
+    pub push: bool,
 }
 
 pub(crate) fn insert_log(
@@ -238,8 +240,8 @@ pub(crate) fn insert_log(
 ) -> rusqlite::Result<()> {
     exec(
         conn,
-        "INSERT INTO fetch_log (feed_id, url, at, status, bytes, new_items, updated_items, duplicates, duration_ms, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO fetch_log (feed_id, url, at, status, bytes, new_items, updated_items, duplicates, duration_ms, error, push)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             feed_id,
             l.url,
@@ -250,7 +252,8 @@ pub(crate) fn insert_log(
             out.updated,
             out.duplicates,
             l.duration_ms,
-            l.error
+            l.error,
+            i64::from(l.push)
         ],
     )?;
     Ok(())

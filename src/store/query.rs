@@ -571,8 +571,12 @@ pub(super) fn article(db: &impl Db, id: i64) -> Result<Option<ArticleDetail>> {
 /// Counters for `/metrics`, computed from the store at scrape time.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StoreMetrics {
+    /// Polls recorded in the fetch log.
     pub fetches: i64,
     pub fetch_errors: i64,
+    /// WebSub pushes stored (a refused push stores nothing: the log says why).
+    pub pushes: i64,
+    /// New articles from polls and pushes.
     pub new_articles: i64,
     pub articles: i64,
     pub matches: i64,
@@ -588,8 +592,10 @@ pub struct StoreMetrics {
 
 pub(super) fn store_metrics(db: &impl Db, now_ms: i64) -> Result<StoreMetrics> {
     let mut m = StoreMetrics::default();
-    (m.fetches, m.fetch_errors, m.new_articles) = db.one(
-        "SELECT count(*), count(error), CAST(coalesce(sum(new_items), 0) AS BIGINT) FROM fetch_log",
+    (m.fetches, m.fetch_errors, m.pushes, m.new_articles) = db.one(
+        "SELECT count(CASE WHEN push = 0 THEN 1 END), count(CASE WHEN push = 0 THEN error END),
+                count(CASE WHEN push = 1 THEN 1 END), CAST(coalesce(sum(new_items), 0) AS BIGINT)
+         FROM fetch_log",
         &[],
     )?;
     m.articles = db.one("SELECT count(*) FROM articles", &[])?;

@@ -279,70 +279,49 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Result<impl IntoRespons
     ))
 }
 
+/// The metrics `/metrics` exposes, "name type help", in the order of `render_metrics`' values.
+const METRICS: [&str; 9] = [
+    "newswatch_fetches_total counter Feed polls recorded in the fetch log.",
+    "newswatch_fetch_errors_total counter Feed polls that failed.",
+    "newswatch_websub_pushes_total counter WebSub pushes stored (a refused push stores nothing).",
+    "newswatch_new_articles_total counter New articles stored by polls and pushes.",
+    "newswatch_articles gauge Articles in the store.",
+    "newswatch_matches_total counter Topic matches stored.",
+    "newswatch_alerts gauge Alerts in the outbox by status.",
+    "newswatch_feeds gauge Feeds by state (failing: enabled with errors since the last success).",
+    "newswatch_poll_lag_seconds gauge How far behind schedule the most overdue enabled feed is.",
+];
+
 /// Prometheus text exposition of the store's counters.
 pub fn render_metrics(m: &query::StoreMetrics) -> String {
-    let mut o = String::new();
-    let mut one = |name: &str, kind: &str, help: &str, samples: &[(&str, String)]| {
-        o.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-        for (labels, v) in samples {
-            o.push_str(&format!("{name}{labels} {v}\n"));
-        }
-    };
-    one(
-        "newswatch_fetches_total",
-        "counter",
-        "Feed fetches recorded in the fetch log.",
-        &[("", m.fetches.to_string())],
-    );
-    one(
-        "newswatch_fetch_errors_total",
-        "counter",
-        "Feed fetches that failed.",
-        &[("", m.fetch_errors.to_string())],
-    );
-    one(
-        "newswatch_new_articles_total",
-        "counter",
-        "New articles stored by fetches.",
-        &[("", m.new_articles.to_string())],
-    );
-    one(
-        "newswatch_articles",
-        "gauge",
-        "Articles in the store.",
-        &[("", m.articles.to_string())],
-    );
-    one(
-        "newswatch_matches_total",
-        "counter",
-        "Topic matches stored.",
-        &[("", m.matches.to_string())],
-    );
-    one(
-        "newswatch_alerts",
-        "gauge",
-        "Alerts in the outbox by status.",
-        &[
+    let one = |v: i64| vec![("", v.to_string())];
+    let values: [Vec<(&str, String)>; 9] = [
+        one(m.fetches),
+        one(m.fetch_errors),
+        one(m.pushes),
+        one(m.new_articles),
+        one(m.articles),
+        one(m.matches),
+        vec![
             ("{status=\"pending\"}", m.alerts_pending.to_string()),
             ("{status=\"failed\"}", m.alerts_failed.to_string()),
             ("{status=\"delivered\"}", m.alerts_delivered.to_string()),
         ],
-    );
-    one(
-        "newswatch_feeds",
-        "gauge",
-        "Feeds by state (failing: enabled with errors since the last success).",
-        &[
+        vec![
             ("{state=\"enabled\"}", m.feeds_enabled.to_string()),
             ("{state=\"disabled\"}", m.feeds_disabled.to_string()),
             ("{state=\"failing\"}", m.feeds_failing.to_string()),
         ],
-    );
-    one(
-        "newswatch_poll_lag_seconds",
-        "gauge",
-        "How far behind schedule the most overdue enabled feed is.",
-        &[("", format!("{:.3}", m.poll_lag_seconds))],
-    );
+        vec![("", format!("{:.3}", m.poll_lag_seconds))],
+    ];
+    let mut o = String::new();
+    for (metric, samples) in METRICS.into_iter().zip(values) {
+        let (name, rest) = metric.split_once(' ').expect("name type help");
+        let (kind, help) = rest.split_once(' ').expect("type help");
+        o.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, v) in samples {
+            o.push_str(&format!("{name}{labels} {v}\n"));
+        }
+    }
     o
 }

@@ -222,6 +222,7 @@ async fn ingest(
                 at,
                 bytes,
                 duration_ms: started.elapsed().as_millis() as i64,
+                push: true,
                 ..Default::default()
             };
             let pre = std::mem::take(&mut p.matches);

@@ -305,6 +305,25 @@ async fn scenario(pg: Option<&PgDb>, headers: bool) {
     assert_eq!(r.push(&bad, Some(sha1)).await, 204);
     assert_eq!(stored("push-2"), 1);
 
+    // `/metrics` counts the two stored pushes apart from the polls; the refused ones left no row.
+    assert_eq!(db.count("SELECT count(*) FROM fetch_log WHERE push = 1"), 2);
+    let polls = db.count("SELECT count(*) FROM fetch_log WHERE push = 0");
+    let metrics = r
+        .client
+        .get(format!("http://127.0.0.1:{}/metrics", r.port))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "newswatch_websub_pushes_total 2".to_string(),
+        format!("newswatch_fetches_total {polls}"),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
+
     // Polling is the fallback now: the feed's next poll is at least hours away.
     let soon = newswatch::util::now_ms() + 3600 * 1000;
     assert_eq!(

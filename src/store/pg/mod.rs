@@ -422,8 +422,8 @@ pub(super) fn insert_log(
     out: &super::CommitOutcome,
 ) -> Result<()> {
     c.execute(
-        "INSERT INTO fetch_log (feed_id, url, at, status, bytes, new_items, updated_items, duplicates, duration_ms, error)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO fetch_log (feed_id, url, at, status, bytes, new_items, updated_items, duplicates, duration_ms, error, push)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         &[
             &feed_id,
             &l.url,
@@ -435,6 +435,7 @@ pub(super) fn insert_log(
             &i64::from(out.duplicates),
             &l.duration_ms,
             &l.error,
+            &i64::from(l.push),
         ],
     )?;
     Ok(())
