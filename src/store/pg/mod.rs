@@ -353,17 +353,19 @@ impl Pg {
     }
 
     fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()> {
-        let mut tx = self.cm().transaction()?;
-        apply_state(&mut tx, feed_id, state, false)?;
-        insert_log(&mut tx, feed_id, log, &super::CommitOutcome::default())?;
+        let Pg { c, stmts, .. } = self;
+        let mut tx = c.get_mut().transaction()?;
+        let mut cached = commit::Cached { tx: &mut tx, stmts };
+        apply_state(&mut cached, feed_id, state, false)?;
+        insert_log(&mut cached, feed_id, log, &super::CommitOutcome::default())?;
         tx.commit()?;
         Ok(())
     }
 }
 
 /// The feed's state after a fetch; releases the feed's lease.
-pub(super) fn apply_state(
-    c: &mut impl GenericClient,
+fn apply_state(
+    c: &mut impl commit::Query,
     feed_id: i64,
     s: &FeedState,
     got_new: bool,
@@ -374,13 +376,13 @@ pub(super) fn apply_state(
         _ => (s.interval_ms, s.next_poll_at),
     };
     if let Some(url) = &s.new_url {
-        c.execute(
+        c.exec(
             "UPDATE feeds SET url = $1 WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM feeds WHERE url = $1 AND id <> $2)",
             &[url, &feed_id],
         )?;
     }
     let ok = s.error.is_none();
-    c.execute(
+    c.exec(
         "UPDATE feeds SET
             title = coalesce($2, title), site_url = coalesce($3, site_url), lang = coalesce($4, lang),
             etag = CASE WHEN $10 THEN coalesce($5, etag) ELSE etag END,
@@ -415,13 +417,13 @@ pub(super) fn apply_state(
     Ok(())
 }
 
-pub(super) fn insert_log(
-    c: &mut impl GenericClient,
+fn insert_log(
+    c: &mut impl commit::Query,
     feed_id: i64,
     l: &FetchLog,
     out: &super::CommitOutcome,
 ) -> Result<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO fetch_log (feed_id, url, at, status, bytes, new_items, updated_items, duplicates, duration_ms, error)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
