@@ -45,22 +45,34 @@ fn band_key(i: usize, v: i64) -> i64 {
 }
 
 /// The keys a new item could collide on with a concurrent commit of another daemon. They are
-/// also every value its lookup compares (`LOOKUP`, `CANDIDATES`): a row that shares none of them
-/// is not found by it.
+/// also every value its lookup compares: `LOOKUP` (`lookup_keys`) and `CANDIDATES`
+/// (`probe_keys`); a row that shares none of them is not found by it.
 fn lock_keys(identity: &str, a: &Article) -> Vec<i64> {
+    let mut keys = lookup_keys(identity, a);
+    keys.extend(probe_keys(a));
+    keys
+}
+
+/// The item's identity, content hash and canonical link (when it names one article).
+fn lookup_keys(identity: &str, a: &Article) -> Vec<i64> {
     let mut keys = vec![lock_key("i", identity), lock_key("h", &a.content_hash)];
     if let Some(l) = &a.canonical_link
         && specific_link(l)
     {
         keys.push(lock_key("l", l));
     }
-    // Every MinHash value the item probes with: a copy found through a key shares that value.
-    if a.fingerprint.words >= dedup::SHORT_DUP_MIN_WORDS {
-        for i in 0..dedup::BANDS {
-            keys.extend(a.fingerprint.probes(i).map(|v| band_key(i, v)));
-        }
-    }
     keys
+}
+
+/// Every MinHash value the item probes with: a copy found through a key shares that value.
+fn probe_keys(a: &Article) -> Vec<i64> {
+    if a.fingerprint.words < dedup::SHORT_DUP_MIN_WORDS {
+        return Vec::new();
+    }
+    let f = &a.fingerprint;
+    (0..dedup::BANDS)
+        .flat_map(|i| f.probes(i).map(move |v| band_key(i, v)))
+        .collect()
 }
 
 /// The keys of what an article row holds that a lookup compares (identity, canonical link,
@@ -260,8 +272,9 @@ fn commit_in(
 enum Found {
     /// Seen before (an article or a sighting), or the same story under another identity.
     Seen(Seen),
-    /// None of those: the MinHash candidates to verify, best first (`CANDIDATES`).
-    Near(Vec<i64>),
+    /// None of those: the MinHash candidates to verify with the keys they share, best first
+    /// (`CANDIDATES`).
+    Near(Vec<(i64, u32)>),
 }
 
 /// A sighting decided and not yet written (`Commit::flush`).
@@ -294,6 +307,10 @@ struct Commit<'a, 't> {
     /// The cores of candidate texts, by article id, read once per transaction.
     cores: HashMap<i64, dedup::Core>,
     sightings: Vec<PendingSighting>,
+    /// The articles inserted since the lookup: id, key column values, text.
+    inserted: Vec<(i64, [i64; dedup::BANDS], String)>,
+    /// Whether an article was updated since the lookup.
+    updated: bool,
     /// Items looked up again, alone (for the DEBUG line of the commit).
     again: usize,
 }
@@ -372,6 +389,8 @@ impl<'a, 't> Commit<'a, 't> {
             stored: HashMap::new(),
             cores: HashMap::new(),
             sightings: Vec::new(),
+            inserted: Vec::new(),
+            updated: false,
             again: 0,
         }
     }
@@ -417,13 +436,13 @@ impl<'a, 't> Commit<'a, 't> {
                 }
             }
         }
-        let mut near: Vec<Vec<i64>> = vec![Vec::new(); items.len()];
+        let mut near: Vec<Vec<(i64, u32)>> = vec![Vec::new(); items.len()];
         if !pn.is_empty() {
             let params: [&(dyn ToSql + Sync); 6] =
                 [&pn, &pk, &pv, &self.since, &Some(MAX_VERIFIED), &true];
             for r in self.tx.rows(CANDIDATES, &params)? {
                 let (n, id) = (r.get::<_, i64>(0) as usize, r.get(1));
-                near[n].push(id);
+                near[n].push((id, r.get::<_, i64>(2) as u32));
                 if let Some(text) = r.get::<_, Option<&str>>(3) {
                     self.cores.insert(id, dedup::Core::of(text));
                 }
@@ -437,34 +456,66 @@ impl<'a, 't> Commit<'a, 't> {
     }
 
     /// What the store holds of the item, as it stands after the items before it: what the
-    /// commit's lookup found, unless a row written since shares a key with the item.
+    /// commit's lookup found, unless a row written since shares a key with the item. When that
+    /// row was inserted and shares only MinHash keys, `LOOKUP`'s answer stands and the
+    /// candidates are completed here; else the item is looked up again.
     fn seen(&mut self, it: &Item, found: Found) -> Result<Seen> {
-        let found = if lock_keys(it.identity, it.a)
-            .iter()
-            .any(|k| self.dirty.contains(k))
-        {
+        let dirty = |keys: Vec<i64>| keys.iter().any(|k| self.dirty.contains(k));
+        let (keys_dirty, probes_dirty) = (
+            dirty(lookup_keys(it.identity, it.a)),
+            dirty(probe_keys(it.a)),
+        );
+        let found = if keys_dirty || (probes_dirty && self.updated) {
             self.flush()?;
             self.again += 1;
             let again = self.look_up(std::iter::once(it))?.pop();
             again.expect("one lookup per item")
         } else {
-            found
+            match found {
+                Found::Near(c) if probes_dirty => Found::Near(self.with_inserted(it.a, c)),
+                found => found,
+            }
         };
         Ok(match found {
             Found::Seen(seen) => seen,
-            Found::Near(ids) => Seen::near_or_new(self.near_duplicate(it.a, &ids)?),
+            Found::Near(c) => Seen::near_or_new(self.near_duplicate(it.a, &c)?),
         })
     }
 
+    /// The candidates the lookup found and the articles inserted since that share a MinHash key
+    /// with the article, ranked and cut as `CANDIDATES` does; the texts of the latter kept.
+    fn with_inserted(&mut self, a: &Article, mut c: Vec<(i64, u32)>) -> Vec<(i64, u32)> {
+        let probes: Vec<(i32, i64)> = probe_rows(&a.fingerprint).collect();
+        for (id, bands, _) in &self.inserted {
+            let shares = |i: usize| probes.contains(&(i as i32, bands[i]));
+            let shared = (0..dedup::BANDS).filter(|&i| shares(i)).count() as u32;
+            if shared > 0 {
+                c.push((*id, shared));
+            }
+        }
+        c.sort_by_key(|&(id, n)| (std::cmp::Reverse(n), id));
+        c.truncate(MAX_VERIFIED as usize);
+        for (id, _, text) in &self.inserted {
+            if c.iter().any(|(i, _)| i == id) && !self.cores.contains_key(id) {
+                self.cores.insert(*id, dedup::Core::of(text));
+            }
+        }
+        c
+    }
+
     /// The best candidate that passes `dedup::Verdict` with the article (its core built once).
-    fn near_duplicate(&self, a: &Article, ids: &[i64]) -> Result<Option<(i64, dedup::Verdict)>> {
+    fn near_duplicate(
+        &self,
+        a: &Article,
+        candidates: &[(i64, u32)],
+    ) -> Result<Option<(i64, dedup::Verdict)>> {
         let words = a.fingerprint.words;
-        if words < dedup::SHORT_DUP_MIN_WORDS || ids.is_empty() {
+        if words < dedup::SHORT_DUP_MIN_WORDS || candidates.is_empty() {
             return Ok(None);
         }
         let core = dedup::Core::of(&a.text);
         let mut best: Option<(i64, dedup::Verdict)> = None;
-        for id in ids {
+        for (id, _) in candidates {
             let Some(text) = self.cores.get(id) else {
                 anyhow::bail!("the text of candidate {id} was not read");
             };
@@ -521,6 +572,7 @@ impl ItemWrites for Commit<'_, '_> {
             ],
         )?;
         // What the row held is dirty as well as what it holds now; its text is no candidate's.
+        self.updated = true;
         let old = self.stored.remove(&id).unwrap_or_default();
         self.wrote(old);
         self.wrote(written_keys(it));
@@ -568,8 +620,10 @@ impl ItemWrites for Commit<'_, '_> {
             ],
         )?;
         if let Some(r) = row {
+            let id = r.get(0);
             self.wrote(written_keys(it));
-            return Ok(Ok(r.get(0)));
+            self.inserted.push((id, b, a.text.clone()));
+            return Ok(Ok(id));
         }
         let r = self
             .tx

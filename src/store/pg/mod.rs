@@ -299,21 +299,27 @@ impl Pg {
         feed_id_of(c, url)
     }
 
+    /// All files in two statements (one round trip per file was most of an ingest's feed
+    /// setup), added in their order.
     fn ensure_ingest_feeds(&mut self, urls: &[String]) -> Result<Vec<i64>> {
         let mut tx = self.cm().transaction()?;
-        let ins = tx.prepare(
-            "INSERT INTO feeds (url, enabled, disabled_reason, created_at) VALUES ($1, FALSE, 'ingested from a local file', $2)
+        tx.execute(
+            "INSERT INTO feeds (url, enabled, disabled_reason, created_at)
+             SELECT url, FALSE, 'ingested from a local file', $2
+                 FROM unnest($1::text[]) WITH ORDINALITY AS u(url, n) ORDER BY n
              ON CONFLICT (url) DO NOTHING",
+            &[&urls, &now_ms()],
         )?;
-        let sel = tx.prepare("SELECT id FROM feeds WHERE url = $1")?;
-        let now = now_ms();
-        let mut ids = Vec::with_capacity(urls.len());
-        for u in urls {
-            tx.execute(&ins, &[u, &now])?;
-            ids.push(tx.query_one(&sel, &[u])?.get(0));
-        }
+        let rows = tx.query("SELECT url, id FROM feeds WHERE url = ANY($1)", &[&urls])?;
         tx.commit()?;
-        Ok(ids)
+        let ids: HashMap<&str, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        urls.iter()
+            .map(|u| {
+                let id = ids.get(u.as_str());
+                id.copied()
+                    .ok_or_else(|| anyhow::anyhow!("feed {u} not stored"))
+            })
+            .collect()
     }
 
     fn import_feeds(&mut self, feeds: &[(String, Option<String>)]) -> Result<usize> {
