@@ -8,8 +8,9 @@
 //! Round trips are per transaction, not per item (`Commit`): every item is looked up in two
 //! statements after the locks; the decisions run in item order, and an item sharing a key with a
 //! row an earlier item of the transaction wrote is looked up again, alone, once the pending writes
-//! are out, so every decision is the one SQLite makes item by item. Sightings and the `sources`
-//! they raise go in one statement per transaction.
+//! are out (or, when that row is an inserted article sharing only MinHash keys, has it added to
+//! its candidates in memory), so every decision is the one SQLite makes item by item. Sightings
+//! and the `sources` they raise go in one statement per transaction.
 
 use std::collections::HashMap;
 
@@ -293,8 +294,9 @@ struct PendingSighting {
 /// locks and before the first decision (`look_up`); the decisions then run in item order as on
 /// SQLite, each seeing what the items before it wrote: an item sharing a key (`lock_keys`) with
 /// a row written since the lookup is looked up again, alone, after the pending writes are
-/// flushed. Sightings (and the `sources` they raise, once per article and transaction) are
-/// written together by `flush`.
+/// flushed, unless only inserted articles share only MinHash keys with it (`seen`). Sightings
+/// (and the `sources` they raise, once per article and transaction) are written together by
+/// `flush`.
 struct Commit<'a, 't> {
     tx: Cached<'a, 't>,
     /// Near-duplicates are looked for among articles fetched since.
