@@ -101,47 +101,52 @@ impl Seen {
     }
 }
 
-/// One item being committed: its article, feed and identity key, and the commit's clock.
+/// One item being committed: its article, feed and identity key, the commit's clock and match
+/// policy.
 pub(super) struct Item<'a> {
     pub feed_id: i64,
     pub identity: &'a str,
     pub a: &'a Article,
     pub now: i64,
+    pub policy: &'a MatchPolicy<'a>,
+}
+
+/// A sighting to record: the article the item is a copy of, how it was found ("exact" or
+/// "near") and the distance of a near copy.
+#[derive(Clone, Copy)]
+pub(super) struct Sighting {
+    pub orig: i64,
+    pub kind: &'static str,
+    pub distance: Option<i64>,
+}
+
+/// What matching a stored article added: the topics it newly matched, the alerts queued.
+#[derive(Default)]
+pub(crate) struct Matched {
+    pub topics: Vec<String>,
+    pub alerts: u32,
 }
 
 /// The writes a commit makes for one item: each backend keeps only its SQL, `decide` the logic.
 pub(super) trait ItemWrites {
     /// Rewrites a stored article whose content changed, keeping its id.
     fn update_article(&mut self, it: &Item, id: i64) -> anyhow::Result<()>;
-    /// Records the item as a sighting of `article_id` (`kind`: "exact" or "near").
-    fn add_sighting(
-        &mut self,
-        it: &Item,
-        orig: i64,
-        kind: &str,
-        d: Option<i64>,
-    ) -> anyhow::Result<()>;
+    /// Records the item as a sighting of another article.
+    fn add_sighting(&mut self, it: &Item, s: Sighting) -> anyhow::Result<()>;
     /// Inserts a new article: its id, or `Err(id)` of the article a concurrent commit stored
     /// under the same identity first.
-    fn insert_article(&mut self, it: &Item, p: &MatchPolicy) -> anyhow::Result<Result<i64, i64>>;
+    fn insert_article(&mut self, it: &Item) -> anyhow::Result<Result<i64, i64>>;
     /// Matches the article and stores the matches it did not have yet (`insert_matches`).
-    fn insert_matches(
-        &mut self,
-        it: &Item,
-        id: i64,
-        p: &MatchPolicy,
-        out: &mut CommitOutcome,
-    ) -> anyhow::Result<Vec<String>>;
+    fn insert_matches(&mut self, it: &Item, id: i64) -> anyhow::Result<Matched>;
 }
 
 /// The decision for one item, the same on every backend: seen before → unchanged (or updated in
 /// place when its content changed, and matched again); the same story → exact sighting; a
 /// near-duplicate → near sighting; else new, and matched.
-pub(super) fn decide(
-    w: &mut impl ItemWrites,
+pub(super) fn decide<W: ItemWrites>(
+    w: &mut W,
     seen: Seen,
     it: &Item,
-    policy: &MatchPolicy,
     out: &mut CommitOutcome,
 ) -> anyhow::Result<ItemOutcome> {
     let a = it.a;
@@ -154,6 +159,16 @@ pub(super) fn decide(
         duplicate_of,
         topics,
     };
+    let mut matched = |w: &mut W, id| -> anyhow::Result<Vec<String>> {
+        let m = w.insert_matches(it, id)?;
+        out.alerts += m.alerts;
+        Ok(m.topics)
+    };
+    let sighting = |orig, kind, distance| Sighting {
+        orig,
+        kind,
+        distance,
+    };
     Ok(match seen {
         Seen::Sighting(orig) => item(orig, ItemStatus::Unchanged, Some(orig), Vec::new()),
         Seen::Article(id, hash) if hash == a.content_hash => {
@@ -161,21 +176,21 @@ pub(super) fn decide(
         }
         Seen::Article(id, _) => {
             w.update_article(it, id)?;
-            let topics = w.insert_matches(it, id, policy, out)?;
+            let topics = matched(w, id)?;
             item(id, ItemStatus::Updated, None, topics)
         }
         Seen::Exact(orig) => {
-            w.add_sighting(it, orig, "exact", None)?;
+            w.add_sighting(it, sighting(orig, "exact", None))?;
             item(orig, ItemStatus::Duplicate, Some(orig), Vec::new())
         }
         Seen::Near(orig, v) => {
             let distance = ((1.0 - v.score()) * 100.0).round() as i64;
-            w.add_sighting(it, orig, "near", Some(distance))?;
+            w.add_sighting(it, sighting(orig, "near", Some(distance)))?;
             item(orig, ItemStatus::NearDuplicate, Some(orig), Vec::new())
         }
-        Seen::New => match w.insert_article(it, policy)? {
+        Seen::New => match w.insert_article(it)? {
             Ok(id) => {
-                let topics = w.insert_matches(it, id, policy, out)?;
+                let topics = matched(w, id)?;
                 item(id, ItemStatus::New, None, topics)
             }
             Err(id) => item(id, ItemStatus::Unchanged, None, Vec::new()),
@@ -316,8 +331,9 @@ fn store_article(
         identity: &identity,
         a,
         now,
+        policy,
     };
-    decide(&mut Writes { tx, st, fts }, seen, &it, policy, out)
+    decide(&mut Writes { tx, st, fts }, seen, &it, out)
 }
 
 /// The SQLite writes of one item's decision (`ItemWrites`).
@@ -335,18 +351,13 @@ impl ItemWrites for Writes<'_, '_> {
         Ok(update_article(self.tx, id, it.a, it.now)?)
     }
 
-    fn add_sighting(
-        &mut self,
-        it: &Item,
-        orig: i64,
-        kind: &str,
-        d: Option<i64>,
-    ) -> anyhow::Result<()> {
+    fn add_sighting(&mut self, it: &Item, s: Sighting) -> anyhow::Result<()> {
         let Item {
             feed_id,
             identity,
             a,
             now,
+            ..
         } = *it;
         // A new feed carrying the story raises its source count, when the sighting is recorded
         // (its item is not): decided before the insert, in the same statement that raises it.
@@ -356,37 +367,24 @@ impl ItemWrites for Writes<'_, '_> {
                      AND NOT EXISTS(SELECT 1 FROM sightings WHERE article_id = ?1 AND feed_id = ?2)
                      AND NOT EXISTS(SELECT 1 FROM sightings WHERE item = ?3)",
             )?
-            .execute(params![orig, feed_id, identity])?;
+            .execute(params![s.orig, feed_id, identity])?;
         self.tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO sightings (article_id, feed_id, item, link, title, kind, distance, seen_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
-            .execute(params![orig, feed_id, identity, a.link, a.title, kind, d, now])?;
+            .execute(params![s.orig, feed_id, identity, a.link, a.title, s.kind, s.distance, now])?;
         Ok(())
     }
 
-    fn insert_article(&mut self, it: &Item, p: &MatchPolicy) -> anyhow::Result<Result<i64, i64>> {
-        let id = insert_article(
-            &mut self.st.insert,
-            it.feed_id,
-            it.identity,
-            it.a,
-            p,
-            it.now,
-        )?;
+    fn insert_article(&mut self, it: &Item) -> anyhow::Result<Result<i64, i64>> {
+        let id = insert_article(&mut self.st.insert, it)?;
         self.fts.push(id);
         Ok(Ok(id))
     }
 
-    fn insert_matches(
-        &mut self,
-        it: &Item,
-        id: i64,
-        p: &MatchPolicy,
-        out: &mut CommitOutcome,
-    ) -> anyhow::Result<Vec<String>> {
-        insert_matches(self.tx, id, it.identity, it.a, p, it.now, out)
+    fn insert_matches(&mut self, it: &Item, id: i64) -> anyhow::Result<Matched> {
+        insert_matches(self.tx, id, it.identity, it.a, it.policy, it.now)
     }
 }
 
@@ -395,19 +393,12 @@ const INSERT: &str = "INSERT INTO articles (feed_id, identity, guid, link, canon
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18)";
 
 /// Inserts a new article (`st`: `INSERT`) and returns its id.
-fn insert_article(
-    st: &mut CachedStatement,
-    feed_id: i64,
-    identity: &str,
-    a: &Article,
-    policy: &MatchPolicy,
-    now: i64,
-) -> rusqlite::Result<i64> {
-    let page_status = policy.full_text.then_some("pending");
-    let page_next_at = page_status.map(|_| now);
-    let head: [&dyn ToSql; 3] = [&feed_id, &identity, &a.guid];
+fn insert_article(st: &mut CachedStatement, it: &Item) -> rusqlite::Result<i64> {
+    let page_status = it.policy.full_text.then_some("pending");
+    let page_next_at = page_status.map(|_| it.now);
+    let head: [&dyn ToSql; 3] = [&it.feed_id, &it.identity, &it.a.guid];
     let tail: [&dyn ToSql; 2] = [&page_status, &page_next_at];
-    let content = content_params(a, now)?;
+    let content = content_params(it.a, it.now)?;
     st.insert(params_from_iter(
         head.into_iter()
             .chain(content.iter().map(|v| v as &dyn ToSql))
@@ -631,7 +622,6 @@ fn tally(ids: impl IntoIterator<Item = i64>) -> Vec<(i64, u32)> {
 }
 
 /// Matches the article and stores matches it did not have yet, with one outbox row per sink.
-/// Returns the topics newly matched.
 pub(crate) fn insert_matches(
     tx: &Connection,
     article_id: i64,
@@ -639,9 +629,8 @@ pub(crate) fn insert_matches(
     a: &Article,
     policy: &MatchPolicy,
     now: i64,
-    out: &mut CommitOutcome,
-) -> anyhow::Result<Vec<String>> {
-    let mut topics = Vec::new();
+) -> anyhow::Result<Matched> {
+    let mut out = Matched::default();
     for m in (policy.matcher)(a) {
         let inserted = tx.prepare_cached(
             "INSERT OR IGNORE INTO matches (article_id, topic, terms, snippet, matched_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -661,9 +650,9 @@ pub(crate) fn insert_matches(
                 params![uid, match_id, m.topic, sink, now],
             )? as u32;
         }
-        topics.push(m.topic);
+        out.topics.push(m.topic);
     }
-    Ok(topics)
+    Ok(out)
 }
 
 /// A stable alert id: the same (article identity, topic, sink) always gives the same id.

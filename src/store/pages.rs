@@ -11,7 +11,7 @@
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::articles::{CommitOutcome, MatchPolicy, insert_matches};
+use super::articles::{MatchPolicy, insert_matches};
 use super::sqlite::Sqlite;
 use crate::model::Article;
 
@@ -140,9 +140,8 @@ impl Sqlite {
         };
         if let Some((identity, mut article)) = row {
             article.text = matching_text(&article.text, page_text);
-            let mut commit = CommitOutcome::default();
-            out.topics = insert_matches(&tx, id, &identity, &article, policy, now, &mut commit)?;
-            out.alerts = commit.alerts;
+            let m = insert_matches(&tx, id, &identity, &article, policy, now)?;
+            (out.topics, out.alerts) = (m.topics, m.alerts);
         }
         tx.commit()?;
         Ok(out)

@@ -448,3 +448,199 @@ fn sigterm_hands_the_leases_to_the_other_daemon() {
     // At the same moment, before any lease could have expired, the other daemon gets them all.
     assert_eq!(other.due_feeds(now, 100).unwrap().len(), 5);
 }
+
+/// A story of 80 words; `edit` of its last words changed (a near copy of it).
+fn story(i: usize, edit: usize) -> String {
+    let word = |k: usize| match k >= 80 - edit {
+        true => format!("e{i}x{k}"),
+        false => format!("w{}", (i * 1009 + k * 7919) % 100_003),
+    };
+    (0..80).map(word).collect::<Vec<_>>().join(" ")
+}
+
+/// An item of `feed` with its own guid and link.
+fn item_at(feed: &str, guid: &str, link: &str, title: &str, text: &str) -> Article {
+    let cfg = Arc::new(Config::parse("").unwrap());
+    let p = Pipeline::new(cfg).unwrap();
+    let xml = rss(feed, &[(guid, title, text)]).replace(
+        &format!("<link>https://example.org/{guid}</link>"),
+        &format!("<link>https://example.org/{link}</link>"),
+    );
+    let url = format!("file:///{feed}.xml");
+    p.prepare(xml.as_bytes(), &url, None)
+        .unwrap()
+        .articles
+        .remove(0)
+}
+
+/// Two batches of fetches, each committed in one transaction, whose items decide on what the
+/// items before them in the same transaction wrote: an item twice in one fetch, exact copies by
+/// content and by link, near copies of articles stored a moment before, an article updated and
+/// then copied (its old text and its new), a sighting seen again; with matches and alerts. What
+/// the store decides and keeps (outcomes, sources, sightings, matches, alerts) is the same on
+/// both backends.
+fn batches_on(db: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    use crate::harness::fill::{fetch, policy, test_matcher};
+    let mut store = Store::open(db).unwrap();
+    let feeds = store
+        .ensure_ingest_feeds(&[
+            "file:///a.xml".into(),
+            "file:///b.xml".into(),
+            "file:///c.xml".into(),
+        ])
+        .unwrap();
+    let missile = |i| format!("{} missile", story(i, 0));
+    let i =
+        |feed: &str, guid: &str, title: &str, text: &str| item_at(feed, guid, guid, title, text);
+    let rounds = [
+        vec![
+            vec![
+                i("a", "a1", "Story 1", &story(1, 0)),
+                i("a", "a1", "Story 1", &story(1, 0)),
+                i("a", "a2", "Story 2", &missile(2)),
+                i("a", "a3", "Story 1 again", &story(1, 3)),
+                i("a", "a4", "Story 2", &missile(2)),
+            ],
+            vec![
+                i("b", "b1", "Story 1", &story(1, 0)),
+                i("b", "b2", "Story 2 elsewhere", &story(2, 4)),
+                i("b", "b3", "Story 4", &story(4, 0)),
+                i("b", "b4", "Story 4 twice", &story(4, 2)),
+            ],
+            vec![
+                i("c", "c1", "Story 1 once more", &story(1, 5)),
+                i("c", "c2", "Story 4", &story(4, 0)),
+                item_at("c", "c3", "a2", "Story 5 under a known link", &story(5, 0)),
+            ],
+        ],
+        vec![
+            vec![
+                i(
+                    "a",
+                    "a1",
+                    "Story 1",
+                    &format!("{} and updated", story(1, 0)),
+                ),
+                i("a", "a5", "Story 1 late", &story(1, 2)),
+                i("a", "a2", "Story 2", &missile(2)),
+            ],
+            vec![
+                i("b", "b9", "Story 1", &story(1, 0)),
+                i("b", "b1", "Story 1", &story(1, 0)),
+                i(
+                    "b",
+                    "b10",
+                    "Story 1",
+                    &format!("{} and updated", story(1, 0)),
+                ),
+            ],
+            vec![
+                i("c", "c9", "Missile story", &missile(9)),
+                i("c", "c10", "Missile story", &missile(9)),
+                i(
+                    "c",
+                    "c11",
+                    "Missile story again",
+                    &format!("{} again", missile(9)),
+                ),
+            ],
+        ],
+    ];
+    let sinks = |_: &str| vec!["webhook".to_string(), "log".to_string()];
+    let policy = policy(&test_matcher, &sinks, false);
+    // Ids as the order in which an outcome first names them: the backends number alike or not.
+    let mut ids: Vec<i64> = Vec::new();
+    let mut name = |id: i64| match ids.iter().position(|&i| i == id) {
+        Some(n) => n,
+        None => {
+            ids.push(id);
+            ids.len() - 1
+        }
+    };
+    let mut outcomes = Vec::new();
+    for round in rounds {
+        let batch: Vec<FetchCommit> = round
+            .into_iter()
+            .zip(&feeds)
+            .map(|(articles, &feed_id)| fetch(feed_id, articles))
+            .collect();
+        for out in store.commit_batch(&batch, &policy).unwrap() {
+            outcomes.push(format!(
+                "new {} updated {} duplicates {} alerts {}",
+                out.new, out.updated, out.duplicates, out.alerts
+            ));
+            for it in out.items {
+                let dup = it.duplicate_of.map(&mut name);
+                outcomes.push(format!(
+                    "{:?} {} {:?} {:?} {:?}",
+                    it.status,
+                    name(it.id),
+                    dup,
+                    it.guid,
+                    it.topics
+                ));
+            }
+        }
+    }
+    drop(store);
+    let mut conn = crate::harness::db::Conn::open(db);
+    let mut rows: Vec<String> = conn.column(
+        "SELECT a.identity || ' sources ' || a.sources || ' hash ' || a.content_hash FROM articles a",
+        &[],
+    );
+    rows.extend(conn.column::<String>(
+        "SELECT a.identity || ' sighted as ' || s.item || ' ' || s.kind || ' ' || coalesce(s.link, '-')
+         FROM sightings s JOIN articles a ON a.id = s.article_id",
+        &[],
+    ));
+    rows.extend(conn.column::<String>(
+        "SELECT a.identity || ' matches ' || m.topic || ' ' || m.terms || ' alert ' || al.sink || ' ' || al.uid
+         FROM matches m JOIN articles a ON a.id = m.article_id JOIN alerts al ON al.match_id = m.id",
+        &[],
+    ));
+    rows.sort();
+    (outcomes, rows)
+}
+
+#[test]
+fn a_batch_decides_on_what_its_own_items_wrote_as_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outcomes, rows) = batches_on(&dir.path().join("batch.db"));
+    // The decisions themselves (on SQLite, the reference).
+    let status: Vec<&str> = outcomes
+        .iter()
+        .filter(|l| !l.starts_with("new"))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        status,
+        [
+            "New",
+            "Unchanged",
+            "New",
+            "NearDuplicate",
+            "Duplicate", // a
+            "Duplicate",
+            "NearDuplicate",
+            "New",
+            "NearDuplicate", // b
+            "NearDuplicate",
+            "Duplicate",
+            "Duplicate", // c
+            "Updated",
+            "NearDuplicate",
+            "Unchanged", // a again
+            "NearDuplicate",
+            "Unchanged",
+            "Duplicate", // b again
+            "New",
+            "Duplicate",
+            "NearDuplicate", // c again
+        ],
+        "{outcomes:#?}"
+    );
+    let Some(pg) = pg_db("batch") else { return };
+    let (pg_outcomes, pg_rows) = batches_on(&PathBuf::from(&pg.url));
+    assert_eq!(pg_outcomes, outcomes);
+    assert_eq!(pg_rows, rows);
+}

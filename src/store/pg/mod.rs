@@ -299,21 +299,27 @@ impl Pg {
         feed_id_of(c, url)
     }
 
+    /// All files in two statements (one round trip per file was most of an ingest's feed
+    /// setup), added in their order.
     fn ensure_ingest_feeds(&mut self, urls: &[String]) -> Result<Vec<i64>> {
         let mut tx = self.cm().transaction()?;
-        let ins = tx.prepare(
-            "INSERT INTO feeds (url, enabled, disabled_reason, created_at) VALUES ($1, FALSE, 'ingested from a local file', $2)
+        tx.execute(
+            "INSERT INTO feeds (url, enabled, disabled_reason, created_at)
+             SELECT url, FALSE, 'ingested from a local file', $2
+                 FROM unnest($1::text[]) WITH ORDINALITY AS u(url, n) ORDER BY n
              ON CONFLICT (url) DO NOTHING",
+            &[&urls, &now_ms()],
         )?;
-        let sel = tx.prepare("SELECT id FROM feeds WHERE url = $1")?;
-        let now = now_ms();
-        let mut ids = Vec::with_capacity(urls.len());
-        for u in urls {
-            tx.execute(&ins, &[u, &now])?;
-            ids.push(tx.query_one(&sel, &[u])?.get(0));
-        }
+        let rows = tx.query("SELECT url, id FROM feeds WHERE url = ANY($1)", &[&urls])?;
         tx.commit()?;
-        Ok(ids)
+        let ids: HashMap<&str, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        urls.iter()
+            .map(|u| {
+                let id = ids.get(u.as_str());
+                id.copied()
+                    .ok_or_else(|| anyhow::anyhow!("feed {u} not stored"))
+            })
+            .collect()
     }
 
     fn import_feeds(&mut self, feeds: &[(String, Option<String>)]) -> Result<usize> {
@@ -353,17 +359,19 @@ impl Pg {
     }
 
     fn record_fetch(&mut self, feed_id: i64, state: &FeedState, log: &FetchLog) -> Result<()> {
-        let mut tx = self.cm().transaction()?;
-        apply_state(&mut tx, feed_id, state, false)?;
-        insert_log(&mut tx, feed_id, log, &super::CommitOutcome::default())?;
+        let Pg { c, stmts, .. } = self;
+        let mut tx = c.get_mut().transaction()?;
+        let mut cached = commit::Cached { tx: &mut tx, stmts };
+        apply_state(&mut cached, feed_id, state, false)?;
+        insert_log(&mut cached, feed_id, log, &super::CommitOutcome::default())?;
         tx.commit()?;
         Ok(())
     }
 }
 
 /// The feed's state after a fetch; releases the feed's lease.
-pub(super) fn apply_state(
-    c: &mut impl GenericClient,
+fn apply_state(
+    c: &mut impl commit::Query,
     feed_id: i64,
     s: &FeedState,
     got_new: bool,
@@ -374,13 +382,13 @@ pub(super) fn apply_state(
         _ => (s.interval_ms, s.next_poll_at),
     };
     if let Some(url) = &s.new_url {
-        c.execute(
+        c.exec(
             "UPDATE feeds SET url = $1 WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM feeds WHERE url = $1 AND id <> $2)",
             &[url, &feed_id],
         )?;
     }
     let ok = s.error.is_none();
-    c.execute(
+    c.exec(
         "UPDATE feeds SET
             title = coalesce($2, title), site_url = coalesce($3, site_url), lang = coalesce($4, lang),
             etag = CASE WHEN $10 THEN coalesce($5, etag) ELSE etag END,
@@ -415,13 +423,13 @@ pub(super) fn apply_state(
     Ok(())
 }
 
-pub(super) fn insert_log(
-    c: &mut impl GenericClient,
+fn insert_log(
+    c: &mut impl commit::Query,
     feed_id: i64,
     l: &FetchLog,
     out: &super::CommitOutcome,
 ) -> Result<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO fetch_log (feed_id, url, at, status, bytes, new_items, updated_items, duplicates, duration_ms, error, push)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         &[
