@@ -23,6 +23,7 @@
 mod commit;
 mod marks;
 mod outbox;
+mod pages;
 mod query;
 mod websub;
 
